@@ -1,0 +1,59 @@
+# gokeeper: the two commands that matter are `make run` and `make test`.
+GO          ?= go
+BIN         := bin/gokeeper
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+FUZZTIME    ?= 30s
+
+.PHONY: build run test generate check-generated compat bench fuzz lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gokeeper
+
+# run starts a standalone server on 127.0.0.1:2181 with its data in ./data.
+run: build
+	@if [ -f cmd/gokeeper/serve.go ]; then \
+		$(BIN) serve --config conf/zoo.cfg; \
+	else \
+		echo "make run: the server is not built yet (issue: standalone server)"; \
+	fi
+
+generate:
+	$(GO) generate ./...
+
+# check-generated fails if `go generate` would change committed files.
+check-generated:
+	@tmp=$$(mktemp -d) && \
+	$(GO) run ./jute/internal/jutegen -schema jute/zookeeper.schema -out $$tmp/records_gen.go && \
+	if ! cmp -s $$tmp/records_gen.go jute/records_gen.go; then \
+		echo "jute/records_gen.go is stale: run 'make generate' and commit"; rm -rf $$tmp; exit 1; \
+	fi; rm -rf $$tmp
+
+test: check-generated
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test -count=1 -timeout 15m ./...
+
+compat:
+	@echo "make compat: the differential suite against Apache ZooKeeper is not built yet"
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./jute/...
+
+# fuzz runs every fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+
+lint: $(STATICCHECK)
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+clean:
+	rm -rf bin data

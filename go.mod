@@ -1,0 +1,3 @@
+module github.com/gokeeper/gokeeper
+
+go 1.26
