@@ -309,3 +309,34 @@ func ZxidEpoch(zxid int64) uint32 { return uint32(uint64(zxid) >> 32) }
 
 // ZxidCounter returns the counter half of a zxid.
 func ZxidCounter(zxid int64) uint32 { return uint32(zxid) }
+
+// NewTxnRecord returns an empty txn record of the type ZooKeeper logs for
+// a TxnHeader of type op, or nil if op carries no txn body. Multi sub-txns
+// (jute.Txn) use the same mapping.
+func NewTxnRecord(op OpCode) Record {
+	switch op {
+	case OpCreate, OpCreate2:
+		return new(CreateTxn)
+	case OpCreateContainer:
+		return new(CreateContainerTxn)
+	case OpCreateTTL:
+		return new(CreateTTLTxn)
+	case OpDelete, OpDeleteContainer:
+		return new(DeleteTxn)
+	case OpSetData, OpReconfig:
+		return new(SetDataTxn)
+	case OpSetACL:
+		return new(SetACLTxn)
+	case OpCheck:
+		return new(CheckVersionTxn)
+	case OpMulti:
+		return new(MultiTxn)
+	case OpCreateSession:
+		return new(CreateSessionTxn)
+	case OpCloseSession:
+		return new(CloseSessionTxn)
+	case OpError:
+		return new(ErrorTxn)
+	}
+	return nil
+}
