@@ -1,0 +1,213 @@
+package datatree
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/gokeeper/gokeeper/jute"
+)
+
+// node is one znode. It stores its own name, not its path: the path is the
+// chain of names from the root, which every lookup walks anyway. Its ACL is
+// an index into the tree's aclCache. Its stat fields are ZooKeeper's
+// StatPersisted: cversion counts child creations, and the cversion a client
+// sees is derived (see stat). Fields are written only under Tree.mu's write
+// lock; data is replaced, never modified in place, so a slice handed to a
+// reader stays valid and unchanged.
+type node struct {
+	name  string
+	data  []byte
+	kids  *childSet // nil while the node has never had children
+	czxid int64
+	mzxid int64
+	ctime int64
+	mtime int64
+	owner int64 // ephemeralOwner, as stored (container/TTL encodings included)
+	pzxid int64
+
+	version  int32
+	cversion int32 // number of child creations (ZooKeeper's persisted cversion)
+	aversion int32
+	acl      uint32
+	// deleted is set when the node leaves the tree, so a fuzzy Walk that
+	// still holds a pointer to it can skip it.
+	deleted bool
+}
+
+func (n *node) numChildren() int32 {
+	if n.kids == nil {
+		return 0
+	}
+	return int32(n.kids.len())
+}
+
+// stat returns the Stat a client sees (DataNode.copyStat): ephemeralOwner
+// 0 for containers and TTL nodes, and cversion translated from the count of
+// creates to the count of changes (creates plus deletes), cversion*2 -
+// numChildren.
+func (n *node) stat() jute.Stat {
+	nc := n.numChildren()
+	return jute.Stat{
+		Czxid:          n.czxid,
+		Mzxid:          n.mzxid,
+		Ctime:          n.ctime,
+		Mtime:          n.mtime,
+		Version:        n.version,
+		Cversion:       n.cversion*2 - nc,
+		Aversion:       n.aversion,
+		EphemeralOwner: clientEphemeralOwner(n.owner),
+		DataLength:     int32(len(n.data)),
+		NumChildren:    nc,
+		Pzxid:          n.pzxid,
+	}
+}
+
+// persisted returns the stat as ZooKeeper stores it in snapshots.
+func (n *node) persisted() jute.StatPersisted {
+	return jute.StatPersisted{
+		Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime,
+		Version: n.version, Cversion: n.cversion, Aversion: n.aversion,
+		EphemeralOwner: n.owner, Pzxid: n.pzxid,
+	}
+}
+
+// smallChildren is the largest child count kept in a sorted slice; beyond
+// it a childSet switches to a map. Most znodes are leaves or have a few
+// children, where a slice costs one pointer per child; wide parents (queues,
+// service registries) get O(1) insert and delete.
+const smallChildren = 32
+
+// childSet holds a node's children, by name.
+type childSet struct {
+	list []*node // sorted by name; used while m is nil
+	m    map[string]*node
+}
+
+func (c *childSet) len() int {
+	if c.m != nil {
+		return len(c.m)
+	}
+	return len(c.list)
+}
+
+func cmpNodeName(a *node, name string) int { return strings.Compare(a.name, name) }
+
+func (c *childSet) get(name string) *node {
+	if c.m != nil {
+		return c.m[name]
+	}
+	if i, ok := slices.BinarySearchFunc(c.list, name, cmpNodeName); ok {
+		return c.list[i]
+	}
+	return nil
+}
+
+// add inserts n; the caller made sure no child has its name.
+func (c *childSet) add(n *node) {
+	if c.m != nil {
+		c.m[n.name] = n
+		return
+	}
+	if len(c.list) >= smallChildren {
+		c.m = make(map[string]*node, 2*smallChildren)
+		for _, k := range c.list {
+			c.m[k.name] = k
+		}
+		c.list = nil
+		c.m[n.name] = n
+		return
+	}
+	i, _ := slices.BinarySearchFunc(c.list, n.name, cmpNodeName)
+	c.list = slices.Insert(c.list, i, n)
+}
+
+// remove deletes the child called name, if any.
+func (c *childSet) remove(name string) {
+	if c.m != nil {
+		delete(c.m, name)
+		if len(c.m) <= smallChildren/2 {
+			c.list = make([]*node, 0, len(c.m))
+			for _, k := range c.m {
+				c.list = append(c.list, k)
+			}
+			slices.SortFunc(c.list, func(a, b *node) int { return strings.Compare(a.name, b.name) })
+			c.m = nil
+		}
+		return
+	}
+	if i, ok := slices.BinarySearchFunc(c.list, name, cmpNodeName); ok {
+		c.list[i] = nil
+		c.list = slices.Delete(c.list, i, i+1)
+		if len(c.list) == 0 {
+			c.list = nil
+		}
+	}
+}
+
+// sorted returns the children ordered by name in a new slice.
+func (c *childSet) sorted() []*node {
+	if c.m == nil {
+		return slices.Clone(c.list)
+	}
+	out := make([]*node, 0, len(c.m))
+	for _, k := range c.m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b *node) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// names returns the child names ordered by name in a new slice.
+func (c *childSet) names() []string {
+	out := make([]string, 0, c.len())
+	if c.m == nil {
+		for _, k := range c.list {
+			out = append(out, k.name)
+		}
+		return out
+	}
+	for name := range c.m {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (n *node) child(name string) *node {
+	if n.kids == nil {
+		return nil
+	}
+	return n.kids.get(name)
+}
+
+func (n *node) addChild(k *node) {
+	if n.kids == nil {
+		n.kids = &childSet{}
+	}
+	n.kids.add(k)
+}
+
+func (n *node) removeChild(name string) {
+	if n.kids != nil {
+		n.kids.remove(name)
+	}
+}
+
+// splitPath returns the parent path and the last component of a validated
+// absolute path, with ZooKeeper's convention that the root's children have
+// parent "" (the root's alias).
+func splitPath(p string) (parent, name string) {
+	i := lastSlash(p)
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// watchPath turns ZooKeeper's "" alias of the root into "/".
+func watchPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}

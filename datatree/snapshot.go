@@ -1,0 +1,130 @@
+package datatree
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gokeeper/gokeeper/jute"
+)
+
+// SnapshotNode is one znode as a snapshot stores it. Path is "" for the
+// root, as ZooKeeper serializes it.
+type SnapshotNode struct {
+	Path string
+	Data []byte
+	ACL  []jute.ACL
+	Stat jute.StatPersisted
+}
+
+// Errors of Restore.
+var (
+	// ErrRestoreOrder is returned when a snapshot does not start with the
+	// root ("").
+	ErrRestoreOrder = errors.New("datatree: snapshot must start with the root")
+	// ErrRestoreNoParent is returned for a node whose parent was not
+	// restored before it (ZooKeeper: "Invalid Datatree").
+	ErrRestoreNoParent = errors.New("datatree: snapshot node before its parent")
+	// ErrRestoreDuplicate is returned for a path restored twice.
+	ErrRestoreDuplicate = errors.New("datatree: snapshot node restored twice")
+)
+
+// Walk calls fn for every znode, parents before children and siblings in
+// name order, starting with the root as "". It is fuzzy, like ZooKeeper's
+// snapshot: it takes the read lock for one node at a time, so Apply runs
+// meanwhile, and each node is seen as it was at the moment it was visited.
+// A node created after its parent was visited is not seen; one deleted
+// before it is visited is skipped. Replaying the txns from the zxid read
+// before the walk started (LastZxid) over the result yields the tree. fn
+// must not keep n; n.Data and n.ACL are shared and must not be modified.
+// Walk stops at and returns fn's first error.
+func (t *Tree) Walk(fn func(n *SnapshotNode) error) error {
+	t.mu.RLock()
+	root := t.mu.root
+	t.mu.RUnlock()
+	var sn SnapshotNode
+	return t.walk(root, "", &sn, fn)
+}
+
+func (t *Tree) walk(n *node, path string, sn *SnapshotNode, fn func(n *SnapshotNode) error) error {
+	t.mu.RLock()
+	if n.deleted {
+		t.mu.RUnlock()
+		return nil
+	}
+	*sn = SnapshotNode{Path: path, Data: n.data, ACL: t.mu.acls.get(n.acl), Stat: n.persisted()}
+	var kids []*node
+	if n.kids != nil {
+		kids = n.kids.sorted()
+	}
+	t.mu.RUnlock()
+	if err := fn(sn); err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if err := t.walk(k, path+"/"+k.name, sn, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Restore adds one snapshot node while rebuilding a tree, in Walk's order:
+// the root ("") first, which empties the tree, then each node after its
+// parent. Call SetLastZxid when done; it rebuilds the quota stats as
+// ZooKeeper does after loading a snapshot. Restore takes its own copy of
+// n's data and ACL.
+func (t *Tree) Restore(n *SnapshotNode) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n.Path == "" || n.Path == "/" {
+		t.resetLocked()
+		root := t.mu.root
+		root.kids = nil
+		t.mu.numNodes = 1
+		t.fillLocked(root, n)
+		t.mu.dataSize = 1 + 2*int64(len(root.data))
+		t.mu.restoring = true
+		return nil
+	}
+	if !t.mu.restoring {
+		return fmt.Errorf("%w: got %q", ErrRestoreOrder, n.Path)
+	}
+	parentName, name := splitPath(n.Path)
+	parent := t.lookupLocked(parentName)
+	if parent == nil {
+		return fmt.Errorf("%w: %q", ErrRestoreNoParent, n.Path)
+	}
+	if parent.child(name) != nil {
+		return fmt.Errorf("%w: %q", ErrRestoreDuplicate, n.Path)
+	}
+	k := &node{name: name}
+	t.fillLocked(k, n)
+	parent.addChild(k)
+	t.mu.numNodes++
+	t.mu.dataSize += int64(len(n.Path) + len(k.data))
+	t.trackOwnerLocked(n.Path, k.owner)
+	return nil
+}
+
+func (t *Tree) fillLocked(k *node, n *SnapshotNode) {
+	k.data = copyData(n.Data)
+	k.acl = t.mu.acls.add(n.ACL)
+	s := n.Stat
+	k.czxid, k.mzxid, k.ctime, k.mtime = s.Czxid, s.Mzxid, s.Ctime, s.Mtime
+	k.version, k.cversion, k.aversion = s.Version, s.Cversion, s.Aversion
+	k.owner, k.pzxid = s.EphemeralOwner, s.Pzxid
+}
+
+// SetLastZxid sets the zxid of the last applied txn, after a snapshot was
+// restored. If a Restore is in progress it ends it: the quota index and
+// zookeeper_stats nodes are rebuilt from the restored zookeeper_limits
+// nodes (DataTree.setupQuota).
+func (t *Tree) SetLastZxid(zxid int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.restoring {
+		t.setupQuotaLocked()
+		t.mu.restoring = false
+	}
+	t.lastZxid.Store(zxid)
+}
