@@ -1,0 +1,643 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/jute"
+)
+
+// PrepOptions are the ZooKeeper system properties that shape request
+// preparation, reads and authentication. The zero value is ZooKeeper's
+// default configuration.
+type PrepOptions struct {
+	// ExtendedTypesEnabled allows TTL znodes (zookeeper.extendedTypesEnabled).
+	// Without it a TTL create is answered CodeUnimplemented.
+	ExtendedTypesEnabled bool
+	// SuperDigest is zookeeper.DigestAuthenticationProvider.superDigest,
+	// "super:<base64 sha1>": a digest auth whose digest equals it makes the
+	// session a superuser, which passes every ACL check.
+	SuperDigest string
+	// DigestAuthDisabled removes the digest scheme
+	// (zookeeper.DigestAuthenticationProvider.enabled=false).
+	DigestAuthDisabled bool
+	// EnforceQuota makes creates and setData that break a hard quota fail
+	// with CodeQuotaExceeded (zookeeper.enforceQuota).
+	EnforceQuota bool
+	// SkipACL disables every ACL check (zookeeper.skipACL=yes).
+	SkipACL bool
+	// MaxBuffer bounds the buffers and strings decoded from a request
+	// (jute.maxbuffer); 0 means jute.DefaultMaxBuffer.
+	MaxBuffer int
+	// AuthProviders replaces the default scheme registry (ip and digest),
+	// to add schemes such as x509 or sasl. Nil means the default.
+	AuthProviders *AuthRegistry
+	// Logger receives one Debug line per refused request.
+	Logger zerolog.Logger
+}
+
+// authRegistry returns the registry o selects.
+func (o *PrepOptions) authRegistry() *AuthRegistry {
+	switch {
+	case o == nil:
+		return authDefaultRegistry
+	case o.AuthProviders != nil:
+		return o.AuthProviders
+	case o.DigestAuthDisabled:
+		return authDefaultRegistryNoDigest
+	}
+	return authDefaultRegistry
+}
+
+// prepRecord is ZooKeeper's ChangeRecord: what a znode will look like once
+// the txns prepared so far are applied. A record with deleted set stands
+// for a znode that will be gone.
+type prepRecord struct {
+	zxid     int64
+	path     string
+	deleted  bool
+	version  int32
+	cversion int32 // the persisted cversion: number of child creations
+	aversion int32
+	owner    int64 // stored ephemeralOwner, container and TTL encodings included
+	children int32
+	pzxid    int64
+	acl      []jute.ACL
+	data     []byte
+}
+
+// Prepper turns write requests into txns, as ZooKeeper's
+// PrepRequestProcessor does. It validates each request against the tree
+// plus the changes of the txns prepared but not yet applied (ZooKeeper's
+// outstanding changes), so pipelined writes see each other. Prep is called
+// from one goroutine; Applied and Abort may come from another.
+type Prepper struct {
+	tree *datatree.Tree
+	opts PrepOptions
+	reg  *AuthRegistry
+	log  zerolog.Logger
+
+	mu struct {
+		sync.Mutex
+		// changes holds the outstanding records in zxid order.
+		changes []*prepRecord
+		// byPath holds the latest outstanding record of each path.
+		byPath map[string]*prepRecord
+	}
+}
+
+// NewPrepper returns a Prepper preparing requests against t.
+func NewPrepper(t *datatree.Tree, o PrepOptions) *Prepper {
+	p := &Prepper{tree: t, opts: o, log: o.Logger}
+	p.reg = p.opts.authRegistry()
+	p.mu.byPath = make(map[string]*prepRecord)
+	return p
+}
+
+// Applied tells the Prepper that every txn up to zxid has been applied to
+// the tree; it drops those outstanding changes (the tree now has them).
+func (p *Prepper) Applied(zxid int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := 0
+	for ; i < len(p.mu.changes) && p.mu.changes[i].zxid <= zxid; i++ {
+		c := p.mu.changes[i]
+		if p.mu.byPath[c.path] == c {
+			delete(p.mu.byPath, c.path)
+		}
+		p.mu.changes[i] = nil
+	}
+	p.mu.changes = p.mu.changes[i:]
+	if len(p.mu.changes) == 0 {
+		p.mu.changes = nil
+	}
+}
+
+// Abort drops all outstanding changes, e.g. after a log failure: the next
+// Prep sees the tree alone.
+func (p *Prepper) Abort() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mu.changes = nil
+	clear(p.mu.byPath)
+}
+
+// Outstanding returns the number of outstanding change records.
+func (p *Prepper) Outstanding() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.mu.changes)
+}
+
+// prepCtx is one request (or multi) being prepared.
+type prepCtx struct {
+	r    *Request
+	zxid int64
+	// undo, when not nil, collects what addChange replaced, so a failed
+	// multi can roll its changes back.
+	undo []prepUndo
+}
+
+type prepUndo struct {
+	path string
+	prev *prepRecord // nil: the path had no outstanding record
+}
+
+// Prep prepares r as the txn with the given zxid. It always returns a txn
+// with Hdr.Zxid = zxid, Hdr.ClientId = r.Session, Hdr.Cxid = r.Cxid and
+// Hdr.Time = r.Time: on success the op's txn, on failure an ErrorTxn
+// (Hdr.Type = OpError) carrying ZooKeeper's code, as ZooKeeper logs failed
+// writes. A multi is a MultiTxn; when one of its ops fails every op becomes
+// an ErrorTxn: CodeOK before the failing one, its code at it,
+// CodeRuntimeInconsistency after, and none of its changes stay outstanding.
+func (p *Prepper) Prep(r *Request, zxid int64) Txn {
+	hdr := jute.TxnHeader{ClientId: r.Session, Cxid: r.Cxid, Zxid: zxid, Time: r.Time, Type: int32(r.Op)}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ctx := &prepCtx{r: r, zxid: zxid}
+	var body jute.Record
+	code := jute.CodeOK
+	switch r.Op {
+	case jute.OpMulti:
+		body, code = p.prepMultiLocked(ctx)
+	case jute.OpCreateSession:
+		txn := new(jute.CreateSessionTxn)
+		if !opsDecode(r.Body, p.opts.MaxBuffer, txn) {
+			code = jute.CodeMarshallingError
+		}
+		body = txn
+	case jute.OpCloseSession:
+		body = p.prepCloseSessionLocked(ctx)
+	case jute.OpDeleteContainer:
+		path, ok := prepDeleteContainerPath(r.Body, p.opts.MaxBuffer)
+		if !ok {
+			code = jute.CodeMarshallingError
+			break
+		}
+		body, code = p.prepDeleteContainerLocked(ctx, path)
+	case jute.OpReconfig:
+		if !opsDecode(r.Body, p.opts.MaxBuffer, new(jute.ReconfigRequest)) {
+			code = jute.CodeMarshallingError
+			break
+		}
+		code = jute.CodeReconfigDisabled
+	default:
+		req := prepNewRequest(r.Op)
+		if req == nil {
+			code = jute.CodeUnimplemented
+			break
+		}
+		if !opsDecode(r.Body, p.opts.MaxBuffer, req) {
+			code = jute.CodeMarshallingError
+			break
+		}
+		body, code = p.prepOpLocked(ctx, r.Op, req)
+	}
+	if code != jute.CodeOK {
+		p.log.Debug().Int64("session", r.Session).Int64("zxid", zxid).Stringer("op", r.Op).
+			Str("err", code.Error()).Msg("request refused")
+		hdr.Type = int32(jute.OpError)
+		return Txn{Hdr: hdr, Body: &jute.ErrorTxn{Err: int32(code)}}
+	}
+	return Txn{Hdr: hdr, Body: body}
+}
+
+// prepNewRequest returns an empty request record for a single write op that
+// prepOpLocked handles, or nil.
+func prepNewRequest(op jute.OpCode) jute.Record {
+	switch op {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer:
+		return new(jute.CreateRequest)
+	case jute.OpCreateTTL:
+		return new(jute.CreateTTLRequest)
+	case jute.OpDelete:
+		return new(jute.DeleteRequest)
+	case jute.OpSetData:
+		return new(jute.SetDataRequest)
+	case jute.OpSetACL:
+		return new(jute.SetACLRequest)
+	case jute.OpCheck:
+		return new(jute.CheckVersionRequest)
+	}
+	return nil
+}
+
+// prepDeleteContainerPath reads a deleteContainer body: ZooKeeper's
+// DeleteContainerRequest (a jute buffer with the path), or the bare path.
+func prepDeleteContainerPath(body []byte, maxBuffer int) (string, bool) {
+	if len(body) > 0 && body[0] == '/' {
+		return string(body), true
+	}
+	d := jute.NewDecoder(body, maxBuffer)
+	b := d.Buffer()
+	if d.Err() != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// prepOpLocked prepares one write op (alone or inside a multi) and records
+// its changes as outstanding.
+func (p *Prepper) prepOpLocked(ctx *prepCtx, op jute.OpCode, req jute.Record) (jute.Record, jute.Code) {
+	switch op {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer:
+		cr := req.(*jute.CreateRequest)
+		return p.prepCreateLocked(ctx, op, cr.Path, cr.Data, cr.Acl, cr.Flags, -1)
+	case jute.OpCreateTTL:
+		cr := req.(*jute.CreateTTLRequest)
+		return p.prepCreateLocked(ctx, op, cr.Path, cr.Data, cr.Acl, cr.Flags, cr.Ttl)
+	case jute.OpDelete:
+		return p.prepDeleteLocked(ctx, req.(*jute.DeleteRequest))
+	case jute.OpSetData:
+		return p.prepSetDataLocked(ctx, req.(*jute.SetDataRequest))
+	case jute.OpSetACL:
+		return p.prepSetACLLocked(ctx, req.(*jute.SetACLRequest))
+	case jute.OpCheck:
+		return p.prepCheckLocked(ctx, req.(*jute.CheckVersionRequest))
+	}
+	return nil, jute.CodeMarshallingError
+}
+
+// recordLocked returns what path will look like after the outstanding
+// changes (ZooKeeper's getRecordForPath), or nil if it will not exist.
+func (p *Prepper) recordLocked(path string) *prepRecord {
+	if c, ok := p.mu.byPath[path]; ok {
+		if c.deleted {
+			return nil
+		}
+		return c
+	}
+	n, ok := p.tree.Node(path)
+	if !ok {
+		return nil
+	}
+	return &prepRecord{
+		zxid: -1, path: path,
+		version: n.Stat.Version, cversion: n.PersistedCversion, aversion: n.Stat.Aversion,
+		owner: n.EphemeralOwner, children: n.Stat.NumChildren, pzxid: n.Stat.Pzxid,
+		acl: n.ACL, data: n.Data,
+	}
+}
+
+// addChangeLocked records c as the latest outstanding change of its path.
+func (p *Prepper) addChangeLocked(ctx *prepCtx, c *prepRecord) {
+	if ctx.undo != nil {
+		ctx.undo = append(ctx.undo, prepUndo{path: c.path, prev: p.mu.byPath[c.path]})
+	}
+	p.mu.changes = append(p.mu.changes, c)
+	p.mu.byPath[c.path] = c
+}
+
+// duplicate returns a copy of c stamped with zxid, as ChangeRecord.duplicate.
+func (c *prepRecord) duplicate(zxid int64) *prepRecord {
+	d := *c
+	d.zxid = zxid
+	return &d
+}
+
+// checkACLLocked checks perm for the request's ids on acl.
+func (p *Prepper) checkACL(ctx *prepCtx, acl []jute.ACL, perm int32) jute.Code {
+	return aclCheck(p.reg, p.opts.SkipACL, acl, perm, ctx.r.Auth)
+}
+
+// prepNextVersion is checkAndIncVersion: BadVersion unless expected is -1
+// or current; the next version skips -1 (ZOOKEEPER-4743).
+func prepNextVersion(current, expected int32) (int32, jute.Code) {
+	if expected != -1 && expected != current {
+		return 0, jute.CodeBadVersion
+	}
+	next := current + 1
+	if next == -1 {
+		next = 0
+	}
+	return next, jute.CodeOK
+}
+
+// isNormalEphemeral reports whether owner marks a session's ephemeral
+// znode, as EphemeralType.get(owner) == NORMAL: neither persistent, nor a
+// container, nor (with extended types) a TTL znode.
+func (p *Prepper) isNormalEphemeral(owner int64) bool {
+	if owner == 0 || datatree.IsContainer(owner) {
+		return false
+	}
+	if p.opts.ExtendedTypesEnabled && uint64(owner)>>56 == 0xff {
+		return false
+	}
+	return true
+}
+
+// prepCreateLocked is pRequest2TxnCreate. The checks, in ZooKeeper's order:
+// TTL mode without extended types (Unimplemented); TTL out of range or a
+// TTL for another mode (BadArguments); no '/' or a NUL in the path
+// (BadArguments); the ACL (InvalidACL); the parent (NoNode); CREATE on the
+// parent (NoAuth); the final path, sequence number appended from the
+// parent's cversion (BadArguments); an existing node (NodeExists); an
+// ephemeral parent (NoChildrenForEphemerals); the quota (QuotaExceeded).
+func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, data []byte,
+	acl []jute.ACL, flags int32, ttl int64) (jute.Record, jute.Code) {
+	mode := jute.CreateMode(flags)
+	if !mode.Valid() {
+		return nil, jute.CodeBadArguments
+	}
+	if mode.TTL() && !p.opts.ExtendedTypesEnabled {
+		return nil, jute.CodeUnimplemented
+	}
+	var ttlOwner int64
+	if mode.TTL() {
+		o, err := datatree.TTLEphemeralOwner(ttl)
+		if err != nil {
+			return nil, jute.CodeBadArguments
+		}
+		ttlOwner = o
+	} else if ttl >= 0 || op == jute.OpCreateTTL {
+		// NB: ZooKeeper lets a createTTL with a non-TTL mode and ttl -1
+		// through, and then fails to apply it; refuse it here.
+		return nil, jute.CodeBadArguments
+	}
+	parentPath, ok := pathParent(path)
+	if !ok {
+		return nil, jute.CodeBadArguments
+	}
+	listACL, code := aclFixup(p.reg, ctx.r.Auth, acl)
+	if code != jute.CodeOK {
+		return nil, code
+	}
+	parent := p.recordLocked(parentPath)
+	if parent == nil {
+		return nil, jute.CodeNoNode
+	}
+	if code := p.checkACL(ctx, parent.acl, jute.PermCreate); code != jute.CodeOK {
+		return nil, code
+	}
+	if mode.Sequential() {
+		path += fmt.Sprintf("%010d", parent.cversion)
+	}
+	if ValidatePath(path) != nil {
+		return nil, jute.CodeBadArguments
+	}
+	if p.recordLocked(path) != nil {
+		return nil, jute.CodeNodeExists
+	}
+	if p.isNormalEphemeral(parent.owner) {
+		return nil, jute.CodeNoChildrenForEphemerals
+	}
+	newCversion := parent.cversion + 1
+	if p.opts.EnforceQuota {
+		if code := p.tree.CheckQuota(path, 1, int64(len(data))); code != jute.CodeOK {
+			return nil, code
+		}
+	}
+	var txn jute.Record
+	switch op {
+	case jute.OpCreateContainer:
+		txn = &jute.CreateContainerTxn{Path: path, Data: data, Acl: listACL, ParentCVersion: newCversion}
+	case jute.OpCreateTTL:
+		txn = &jute.CreateTTLTxn{Path: path, Data: data, Acl: listACL, ParentCVersion: newCversion, Ttl: ttl}
+	default:
+		txn = &jute.CreateTxn{Path: path, Data: data, Acl: listACL, Ephemeral: mode.Ephemeral(), ParentCVersion: newCversion}
+	}
+	var owner int64
+	switch {
+	case mode.Container():
+		owner = datatree.ContainerEphemeralOwner
+	case mode.TTL():
+		owner = ttlOwner
+	case mode.Ephemeral():
+		owner = ctx.r.Session
+	}
+	parent = parent.duplicate(ctx.zxid)
+	parent.children++
+	parent.cversion = newCversion
+	parent.pzxid = ctx.zxid
+	p.addChangeLocked(ctx, parent)
+	p.addChangeLocked(ctx, &prepRecord{
+		zxid: ctx.zxid, path: path, owner: owner, pzxid: ctx.zxid, acl: listACL, data: data,
+	})
+	return txn, jute.CodeOK
+}
+
+// prepDeleteLocked: the path's parent (BadArguments for the system nodes, a
+// path without '/' or with NUL), the parent (NoNode), DELETE on the parent
+// (NoAuth), the node (NoNode), its version (BadVersion), its children
+// (NotEmpty).
+func (p *Prepper) prepDeleteLocked(ctx *prepCtx, req *jute.DeleteRequest) (jute.Record, jute.Code) {
+	parentPath, ok := pathParent(req.Path)
+	if !ok || pathIsSpecial(req.Path) {
+		return nil, jute.CodeBadArguments
+	}
+	parent := p.recordLocked(parentPath)
+	if parent == nil {
+		return nil, jute.CodeNoNode
+	}
+	if code := p.checkACL(ctx, parent.acl, jute.PermDelete); code != jute.CodeOK {
+		return nil, code
+	}
+	n := p.recordLocked(req.Path)
+	if n == nil {
+		return nil, jute.CodeNoNode
+	}
+	if _, code := prepNextVersion(n.version, req.Version); code != jute.CodeOK {
+		return nil, code
+	}
+	if n.children > 0 {
+		return nil, jute.CodeNotEmpty
+	}
+	p.removeLocked(ctx, parent, req.Path)
+	return &jute.DeleteTxn{Path: req.Path}, jute.CodeOK
+}
+
+// removeLocked records the deletion of path, a child of parent.
+func (p *Prepper) removeLocked(ctx *prepCtx, parent *prepRecord, path string) {
+	parent = parent.duplicate(ctx.zxid)
+	parent.children--
+	parent.pzxid = ctx.zxid
+	p.addChangeLocked(ctx, parent)
+	p.addChangeLocked(ctx, &prepRecord{zxid: ctx.zxid, path: path, deleted: true})
+}
+
+// prepDeleteContainerLocked is the server's own deletion of an empty
+// container or expired TTL znode: BadArguments for a system node, NoNode,
+// NotEmpty, BadVersion when the node is a session's ephemeral.
+func (p *Prepper) prepDeleteContainerLocked(ctx *prepCtx, path string) (jute.Record, jute.Code) {
+	parentPath, ok := pathParent(path)
+	if !ok || pathIsSpecial(path) {
+		return nil, jute.CodeBadArguments
+	}
+	n := p.recordLocked(path)
+	if n == nil {
+		return nil, jute.CodeNoNode
+	}
+	if n.children > 0 {
+		return nil, jute.CodeNotEmpty
+	}
+	if p.isNormalEphemeral(n.owner) {
+		return nil, jute.CodeBadVersion
+	}
+	parent := p.recordLocked(parentPath)
+	if parent == nil {
+		return nil, jute.CodeNoNode
+	}
+	p.removeLocked(ctx, parent, path)
+	return &jute.DeleteTxn{Path: path}, jute.CodeOK
+}
+
+// prepSetDataLocked: the path (BadArguments), the node (NoNode), WRITE
+// (NoAuth), the quota (QuotaExceeded), the version (BadVersion).
+func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jute.Record, jute.Code) {
+	if ValidatePath(req.Path) != nil {
+		return nil, jute.CodeBadArguments
+	}
+	n := p.recordLocked(req.Path)
+	if n == nil {
+		return nil, jute.CodeNoNode
+	}
+	if code := p.checkACL(ctx, n.acl, jute.PermWrite); code != jute.CodeOK {
+		return nil, code
+	}
+	if p.opts.EnforceQuota {
+		if code := p.tree.CheckQuota(req.Path, 0, int64(len(req.Data))-int64(len(n.data))); code != jute.CodeOK {
+			return nil, code
+		}
+	}
+	next, code := prepNextVersion(n.version, req.Version)
+	if code != jute.CodeOK {
+		return nil, code
+	}
+	n = n.duplicate(ctx.zxid)
+	n.version = next
+	n.data = req.Data
+	p.addChangeLocked(ctx, n)
+	return &jute.SetDataTxn{Path: req.Path, Data: req.Data, Version: next}, jute.CodeOK
+}
+
+// prepSetACLLocked: the path (BadArguments), the ACL (InvalidACL), the node
+// (NoNode), ADMIN (NoAuth), the ACL version (BadVersion).
+func (p *Prepper) prepSetACLLocked(ctx *prepCtx, req *jute.SetACLRequest) (jute.Record, jute.Code) {
+	if ValidatePath(req.Path) != nil {
+		return nil, jute.CodeBadArguments
+	}
+	listACL, code := aclFixup(p.reg, ctx.r.Auth, req.Acl)
+	if code != jute.CodeOK {
+		return nil, code
+	}
+	n := p.recordLocked(req.Path)
+	if n == nil {
+		return nil, jute.CodeNoNode
+	}
+	if code := p.checkACL(ctx, n.acl, jute.PermAdmin); code != jute.CodeOK {
+		return nil, code
+	}
+	next, code := prepNextVersion(n.aversion, req.Version)
+	if code != jute.CodeOK {
+		return nil, code
+	}
+	n = n.duplicate(ctx.zxid)
+	n.aversion = next
+	n.acl = listACL
+	p.addChangeLocked(ctx, n)
+	return &jute.SetACLTxn{Path: req.Path, Acl: listACL, Version: next}, jute.CodeOK
+}
+
+// prepCheckLocked: the path (BadArguments), the node (NoNode), READ
+// (NoAuth), the version (BadVersion). As ZooKeeper, the txn carries the
+// version the node would have next.
+func (p *Prepper) prepCheckLocked(ctx *prepCtx, req *jute.CheckVersionRequest) (jute.Record, jute.Code) {
+	if ValidatePath(req.Path) != nil {
+		return nil, jute.CodeBadArguments
+	}
+	n := p.recordLocked(req.Path)
+	if n == nil {
+		return nil, jute.CodeNoNode
+	}
+	if code := p.checkACL(ctx, n.acl, jute.PermRead); code != jute.CodeOK {
+		return nil, code
+	}
+	next, code := prepNextVersion(n.version, req.Version)
+	if code != jute.CodeOK {
+		return nil, code
+	}
+	return &jute.CheckVersionTxn{Path: req.Path, Version: next}, jute.CodeOK
+}
+
+// prepCloseSessionLocked lists the session's ephemerals, those the tree has
+// and those outstanding creates will add, less outstanding deletes, and
+// records their deletion.
+func (p *Prepper) prepCloseSessionLocked(ctx *prepCtx) jute.Record {
+	session := ctx.r.Session
+	set := make(map[string]bool)
+	for _, path := range p.tree.Ephemerals(session) {
+		set[path] = true
+	}
+	for _, c := range p.mu.changes {
+		switch {
+		case c.deleted:
+			delete(set, c.path)
+		case c.owner == session:
+			set[c.path] = true
+		}
+	}
+	paths := make([]string, 0, len(set))
+	for path := range set {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
+		parentPath, ok := pathParent(path)
+		if !ok {
+			continue
+		}
+		if parent := p.recordLocked(parentPath); parent != nil {
+			p.removeLocked(ctx, parent, path)
+		} else {
+			p.addChangeLocked(ctx, &prepRecord{zxid: ctx.zxid, path: path, deleted: true})
+		}
+	}
+	return &jute.CloseSessionTxn{Paths2Delete: paths}
+}
+
+// prepMultiLocked prepares every op of a multi against the outstanding
+// state, earlier ops of the same multi included. On the first failure it
+// rolls back the multi's changes and answers ZooKeeper's error form.
+func (p *Prepper) prepMultiLocked(ctx *prepCtx) (jute.Record, jute.Code) {
+	ops, reads, ok := opsDecodeMulti(ctx.r.Body, p.opts.MaxBuffer)
+	if !ok || reads {
+		return nil, jute.CodeMarshallingError
+	}
+	ctx.undo = make([]prepUndo, 0, 2*len(ops))
+	start := len(p.mu.changes)
+	txns := make([]jute.Txn, len(ops))
+	for i, o := range ops {
+		rec, code := p.prepOpLocked(ctx, o.op, o.req)
+		if code == jute.CodeOK {
+			txns[i] = jute.Txn{Type: int32(o.op), Data: rec.Encode(nil)}
+			continue
+		}
+		// Roll back: drop this multi's records, restore what they hid.
+		for j := len(ctx.undo) - 1; j >= 0; j-- {
+			u := ctx.undo[j]
+			if u.prev == nil {
+				delete(p.mu.byPath, u.path)
+			} else {
+				p.mu.byPath[u.path] = u.prev
+			}
+		}
+		clear(p.mu.changes[start:])
+		p.mu.changes = p.mu.changes[:start]
+		for j := range txns {
+			e := jute.CodeOK
+			switch {
+			case j == i:
+				e = code
+			case j > i:
+				e = jute.CodeRuntimeInconsistency
+			}
+			txns[j] = jute.Txn{Type: int32(jute.OpError), Data: (&jute.ErrorTxn{Err: int32(e)}).Encode(nil)}
+		}
+		break
+	}
+	return &jute.MultiTxn{Txns: txns}, jute.CodeOK
+}
