@@ -1,0 +1,257 @@
+package server
+
+import (
+	"bytes"
+	"sync"
+	"time"
+
+	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/jute"
+)
+
+// Client is one connection's attachment to a session. Package wire owns
+// the socket and calls Handle for every request frame, from one goroutine.
+// Client answers the session's requests in the order they arrived: writes
+// go to the log at once (in order), reads run as soon as every earlier
+// request of the session has been answered.
+type Client struct {
+	s        *Server
+	session  int64
+	timeout  int32
+	watcher  datatree.WatcherID
+	sink     Sink
+	remoteIP string
+
+	mu struct {
+		sync.Mutex
+		auth   []jute.Id // replaced, never mutated: requests keep a snapshot
+		queue  []*slot   // requests not yet answered, in arrival order
+		closed bool
+	}
+}
+
+// slot is one request waiting for its turn to be answered.
+type slot struct {
+	xid      int32
+	received time.Time
+	read     *Request // a read to run when the slot reaches the head
+	done     bool     // a write's reply is ready
+	zxid     int64
+	code     jute.Code
+	body     []byte
+}
+
+// Connect attaches a connection to a new or existing session, as
+// ZooKeeper's processConnectRequest does. It returns the ConnectResponse to
+// send. A nil Client with a nil error means the session is expired or the
+// password wrong: send the response (timeout 0) and close.
+func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (*Client, jute.ConnectResponse, error) {
+	var resp jute.ConnectResponse
+	if last := s.tree.LastZxid(); req.LastZxidSeen > last {
+		return nil, resp, ErrZxidAhead
+	}
+	select {
+	case <-s.stop:
+		return nil, resp, ErrClosed
+	default:
+	}
+	timeout := min(max(req.TimeOut, int32(s.cfg.EffectiveMinSessionTimeout())), int32(s.cfg.EffectiveMaxSessionTimeout()))
+	c := &Client{s: s, timeout: timeout, sink: sink, remoteIP: remoteIP}
+	c.watcher = datatree.WatcherID(s.nextWatch.Add(1))
+	c.mu.auth = []jute.Id{{Scheme: "ip", Id: remoteIP}}
+	now := s.now()
+
+	if req.SessionId == 0 {
+		s.smu.Lock()
+		id := s.smu.nextID
+		s.smu.nextID++
+		s.smu.tracker.add(id, timeout, now.UnixMilli())
+		s.smu.Unlock()
+		c.session = id
+		applied := make(chan jute.Code, 1)
+		s.submit(&Request{Session: id, Op: jute.OpCreateSession, Time: now.UnixMilli(),
+			Body: (&jute.CreateSessionTxn{TimeOut: timeout}).Encode(nil)},
+			&write{op: jute.OpCreateSession, done: func(r *datatree.Result) { applied <- r.Err }})
+		if code := <-applied; code != jute.CodeOK {
+			s.smu.Lock()
+			s.smu.tracker.remove(id)
+			s.smu.Unlock()
+			return nil, resp, code
+		}
+		s.log.Info().Str("session", sessionHex(id)).Int32("timeout", timeout).Str("client", remoteIP).Msg("session created")
+	} else {
+		s.smu.Lock()
+		ok := s.smu.tracker.live(req.SessionId) && bytes.Equal(req.Passwd, sessionPassword(req.SessionId))
+		if ok {
+			s.smu.tracker.touch(req.SessionId, now.UnixMilli())
+		}
+		s.smu.Unlock()
+		if !ok {
+			s.log.Info().Str("session", sessionHex(req.SessionId)).Str("client", remoteIP).
+				Msg("refusing reconnect: session expired or wrong password")
+			resp.Passwd = make([]byte, 16)
+			return nil, resp, nil
+		}
+		c.session = req.SessionId
+		s.log.Debug().Str("session", sessionHex(c.session)).Str("client", remoteIP).Msg("session reconnected")
+	}
+
+	s.watchers.Store(c.watcher, c)
+	s.smu.Lock()
+	old := s.smu.clients[c.session]
+	s.smu.clients[c.session] = c
+	s.smu.Unlock()
+	if old != nil {
+		old.sink.Close("session moved to another connection")
+	}
+	resp = jute.ConnectResponse{TimeOut: timeout, SessionId: c.session, Passwd: sessionPassword(c.session)}
+	return c, resp, nil
+}
+
+// SessionID returns the session this connection is attached to.
+func (c *Client) SessionID() int64 { return c.session }
+
+// Timeout returns the negotiated session timeout in ms.
+func (c *Client) Timeout() int32 { return c.timeout }
+
+// Detach is called by wire when the connection is gone. The session lives
+// on until it expires or a new connection picks it up.
+func (c *Client) Detach() {
+	c.mu.Lock()
+	c.mu.closed = true
+	c.mu.Unlock()
+	s := c.s
+	s.watchers.Delete(c.watcher)
+	s.tree.RemoveWatcher(c.watcher)
+	s.smu.Lock()
+	if s.smu.clients[c.session] == c {
+		delete(s.smu.clients, c.session)
+	}
+	s.smu.Unlock()
+}
+
+// Handle processes one request frame: its header and the body bytes that
+// followed. body is only read during the call.
+func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
+	s := c.s
+	now := s.now()
+	s.Stats.PacketsReceived.Add(1)
+	s.smu.Lock()
+	s.smu.tracker.touch(c.session, now.UnixMilli())
+	s.smu.Unlock()
+
+	op := jute.OpCode(hdr.Type)
+	if op == jute.OpAuth {
+		c.handleAuth(body)
+		return
+	}
+	s.inFlight <- struct{}{} // NB: blocks this reader when globalOutstandingLimit is reached
+	c.mu.Lock()
+	auth := c.mu.auth
+	c.mu.Unlock()
+	req := &Request{Session: c.session, Cxid: hdr.Xid, Op: op, Auth: auth, Time: now.UnixMilli()}
+	sl := &slot{xid: hdr.Xid, received: now}
+
+	if IsWrite(op) {
+		req.Body = body // NB: Prep consumes it before submit returns
+		c.mu.Lock()
+		c.mu.queue = append(c.mu.queue, sl)
+		c.mu.Unlock()
+		s.submit(req, &write{op: op, client: c, slot: sl})
+		return
+	}
+	req.Body = append([]byte(nil), body...)
+	s.applyMu.RLock()
+	c.mu.Lock()
+	if len(c.mu.queue) > 0 {
+		sl.read = req
+		c.mu.queue = append(c.mu.queue, sl)
+	} else {
+		c.answerLocked(sl, req)
+	}
+	c.mu.Unlock()
+	s.applyMu.RUnlock()
+}
+
+// answerLocked runs a read (or ping, or sync) and queues its reply. The
+// caller holds s.applyMu (shared or exclusive) and c.mu.
+func (c *Client) answerLocked(sl *slot, req *Request) {
+	s := c.s
+	zxid := s.tree.LastZxid()
+	switch req.Op {
+	case jute.OpPing:
+		c.sendLocked(sl, zxid, jute.CodeOK, nil)
+	case jute.OpSync:
+		var r jute.SyncRequest
+		if err := jute.Unmarshal(req.Body, &r, s.cfg.JuteMaxBuffer); err != nil {
+			c.sendLocked(sl, zxid, jute.CodeMarshallingError, nil)
+			return
+		}
+		c.sendLocked(sl, zxid, jute.CodeOK, (&jute.SyncResponse{Path: r.Path}).Encode(nil))
+	default:
+		body, code, events := Read(s.tree, req, c.watcher, &s.prepO, nil)
+		for _, ev := range events {
+			c.sink.Event(ev)
+		}
+		c.sendLocked(sl, zxid, code, body)
+	}
+}
+
+// complete records a write's reply and sends every reply that is now at
+// the head of the queue. The caller holds s.applyMu exclusively.
+func (c *Client) complete(sl *slot, zxid int64, code jute.Code, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sl.done, sl.zxid, sl.code, sl.body = true, zxid, code, body
+	for len(c.mu.queue) > 0 {
+		h := c.mu.queue[0]
+		switch {
+		case h.read != nil:
+			c.answerLocked(h, h.read)
+		case h.done:
+			c.sendLocked(h, h.zxid, h.code, h.body)
+		default:
+			return
+		}
+		c.mu.queue[0] = nil
+		c.mu.queue = c.mu.queue[1:]
+	}
+}
+
+// sendLocked hands one reply to the sink and releases its in-flight token.
+func (c *Client) sendLocked(sl *slot, zxid int64, code jute.Code, body []byte) {
+	c.sink.Reply(sl.xid, zxid, code, body)
+	c.s.Stats.record(time.Since(sl.received))
+	<-c.s.inFlight
+}
+
+// handleAuth adds an authenticated id to the connection, or fails it as
+// ZooKeeper does: an AuthFailed reply, then the connection is closed.
+func (c *Client) handleAuth(body []byte) {
+	s := c.s
+	var p jute.AuthPacket
+	if err := jute.Unmarshal(body, &p, s.cfg.JuteMaxBuffer); err != nil {
+		c.sink.Close("malformed auth packet")
+		return
+	}
+	id, code := Authenticate(p.Scheme, p.Auth, c.remoteIP, &s.prepO)
+	if code != jute.CodeOK {
+		s.log.Warn().Str("session", sessionHex(c.session)).Str("scheme", p.Scheme).Str("client", c.remoteIP).Msg("authentication failed")
+		c.sink.Reply(jute.XidAuth, 0, jute.CodeAuthFailed, nil)
+		c.sink.Close("authentication failed")
+		return
+	}
+	c.mu.Lock()
+	auth := make([]jute.Id, 0, len(c.mu.auth)+1)
+	dup := false
+	for _, a := range c.mu.auth {
+		dup = dup || a == id
+		auth = append(auth, a)
+	}
+	if !dup {
+		auth = append(auth, id)
+	}
+	c.mu.auth = auth
+	c.mu.Unlock()
+	c.sink.Reply(jute.XidAuth, 0, jute.CodeOK, nil)
+}

@@ -1,0 +1,524 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/persistence"
+)
+
+// Errors the server returns to the connection layer.
+var (
+	// ErrZxidAhead refuses a client that has seen a later zxid than this
+	// server has: it must try another server (ZooKeeper closes the socket).
+	ErrZxidAhead = errors.New("server: client has seen a zxid ahead of the server")
+	// ErrClosed means the server is shutting down.
+	ErrClosed = errors.New("server: closed")
+)
+
+// standaloneSID is the server id a standalone server puts in the high byte
+// of its session ids, as ZooKeeperServer does (createSessionTrackerServerId).
+const standaloneSID = 1
+
+// Sink receives what the server sends to one client connection; package
+// wire implements it. Reply calls for one client arrive in the order of
+// its requests; Event calls may come from other goroutines at any time.
+// Neither may block on the network.
+type Sink interface {
+	// Reply queues a reply. The sink owns body after the call.
+	Reply(xid int32, zxid int64, code jute.Code, body []byte)
+	// Event queues a watch notification.
+	Event(ev datatree.Event)
+	// Close closes the connection once what is queued has been written.
+	Close(reason string)
+}
+
+// Server is a standalone ZooKeeper server: an ensemble of one, with the
+// single write path prep -> log -> commit -> apply.
+type Server struct {
+	cfg   Config
+	log   zerolog.Logger
+	tree  *datatree.Tree
+	store *persistence.Store
+	prepO PrepOptions
+	now   func() time.Time
+	start time.Time
+
+	// applyMu is held exclusively while a txn is applied, its watch
+	// events are queued and its reply is queued; reads hold it shared
+	// while they read the tree and queue their reply. NB: so a client
+	// always receives the reply that registered a watch before any event
+	// that watch fires, and sees a watch event before data that is newer.
+	applyMu sync.RWMutex
+
+	// wmu serializes the write path's first half: zxid assignment, prep
+	// and handing the txn to the log, so txns reach the log in zxid order.
+	wmu struct {
+		sync.Mutex
+		prep   *Prepper
+		zxid   int64 // last zxid handed out
+		failed error // set once the log failed: no more writes
+	}
+
+	applyCh chan *write
+
+	smu struct {
+		sync.Mutex
+		tracker *sessionTracker
+		nextID  int64
+		clients map[int64]*Client // session id -> current connection
+	}
+	watchers   sync.Map // datatree.WatcherID -> *Client
+	nextWatch  atomic.Int64
+	inFlight   chan struct{} // globalOutstandingLimit tokens
+	snapActive atomic.Bool
+	sinceSnap  int // txns applied since the last snapshot (applier only)
+	snapAt     int // threshold for the next snapshot (applier only)
+
+	Stats Stats
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// write is one txn on its way through log and apply.
+type write struct {
+	op     jute.OpCode // the request's op (the txn may be an ErrorTxn)
+	txn    Txn
+	client *Client                // nil for server-initiated txns
+	slot   *slot                  // the client's reply slot
+	done   func(*datatree.Result) // optional, runs under applyMu after apply
+}
+
+// New opens the store, recovers the tree (newest snapshot plus the log
+// after it) and returns a server ready to Start.
+func New(cfg Config, log zerolog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      log,
+		now:      time.Now,
+		applyCh:  make(chan *write, 4096),
+		stop:     make(chan struct{}),
+		inFlight: make(chan struct{}, max(cfg.GlobalOutstandingLimit, 1)),
+	}
+	s.prepO = prepOptionsFromConfig(cfg, log)
+	s.tree = datatree.New(datatree.Options{})
+	now := s.now()
+	s.start = now
+	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), now.UnixMilli())
+	s.smu.clients = make(map[int64]*Client)
+	s.smu.nextID = makeSessionIDBase(standaloneSID, now.UnixMilli())
+
+	st, err := persistence.Open(persistenceOptions(cfg, log))
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	if err := s.recover(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	last := s.tree.LastZxid()
+	epoch := jute.ZxidEpoch(last) + 1
+	s.wmu.zxid = jute.MakeZxid(epoch, 0)
+	s.wmu.prep = NewPrepper(s.tree, s.prepO)
+	s.snapAt = s.nextSnapThreshold()
+	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", last)).Uint32("epoch", epoch).
+		Int("sessions", s.smu.tracker.count()).Int("znodes", s.tree.NodeCount()).Msg("recovered")
+	return s, nil
+}
+
+// recover loads the newest snapshot and replays the log after it.
+func (s *Server) recover() error {
+	nowMs := s.now().UnixMilli()
+	snapZxid, ok, err := s.store.LoadLatestSnapshot(
+		func(sess persistence.Session) { s.smu.tracker.add(sess.ID, sess.Timeout, nowMs) },
+		func(n *persistence.Node) error {
+			return s.tree.Restore(&datatree.SnapshotNode{Path: n.Path, Data: n.Data, ACL: n.ACL, Stat: n.Stat})
+		})
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.tree.SetLastZxid(snapZxid)
+	}
+	return s.store.Replay(snapZxid, func(e persistence.Entry) error {
+		txn, err := DecodeTxn(e.Data)
+		if err != nil {
+			return fmt.Errorf("server: txn 0x%x in the log: %w", e.Zxid, err)
+		}
+		s.tree.Apply(&txn.Hdr, txn.Body)
+		s.trackSessionTxn(&txn, nowMs)
+		return nil
+	})
+}
+
+// Start runs the applier, session expiry and container cleanup.
+func (s *Server) Start() {
+	s.wg.Add(3)
+	go s.applyLoop()
+	go s.expiryLoop()
+	go s.containerLoop()
+}
+
+// Close stops the server: no new requests, in-flight ones finish, the
+// store is closed.
+func (s *Server) Close() error {
+	var err error
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		s.wmu.Lock()
+		if s.wmu.failed == nil {
+			s.wmu.failed = ErrClosed
+		}
+		s.wmu.Unlock()
+		s.smu.Lock()
+		for _, c := range s.smu.clients {
+			c.sink.Close("server shutting down")
+		}
+		s.smu.Unlock()
+		err = s.store.Close() // NB: flushes queued appends and runs their callbacks
+		close(s.applyCh)
+		s.wg.Wait()
+	})
+	return err
+}
+
+// Tree returns the server's znode tree (for four-letter words and tests).
+func (s *Server) Tree() *datatree.Tree { return s.tree }
+
+// Config returns the server's configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// StartTime returns when the server started.
+func (s *Server) StartTime() time.Time { return s.start }
+
+// submit prepares req, assigns its zxid and hands the txn to the log. It
+// must be called in each session's request order.
+func (s *Server) submit(req *Request, w *write) {
+	s.wmu.Lock()
+	if err := s.wmu.failed; err != nil {
+		s.wmu.Unlock()
+		s.failWrite(w, err)
+		return
+	}
+	s.wmu.zxid++
+	zxid := s.wmu.zxid
+	w.txn = s.wmu.prep.Prep(req, zxid)
+	if req.Op == jute.OpCloseSession {
+		s.smu.Lock()
+		s.smu.tracker.setClosing(req.Session)
+		s.smu.Unlock()
+	}
+	data := EncodeTxn(nil, &w.txn)
+	s.store.Append([]persistence.Entry{{Zxid: zxid, Data: data}}, func(err error) {
+		if err != nil {
+			s.logFailed(err)
+			s.failWrite(w, err)
+			return
+		}
+		s.applyCh <- w
+	})
+	s.wmu.Unlock()
+}
+
+// logFailed stops the write path after the log could not make a txn
+// durable: no later write is accepted, and none is acknowledged.
+func (s *Server) logFailed(err error) {
+	s.wmu.Lock()
+	first := s.wmu.failed == nil
+	if first {
+		s.wmu.failed = err
+		s.wmu.prep.Abort()
+	}
+	s.wmu.Unlock()
+	if first {
+		s.log.Error().Err(err).Msg("txn log failed: refusing all writes until restart")
+	}
+}
+
+// failWrite answers a write that will never be applied. A client whose
+// write may or may not have reached the disk loses its connection (the
+// outcome is unknown, which ConnectionLoss means to every client); a
+// write refused up front gets NotReadOnly: this server serves reads only.
+func (s *Server) failWrite(w *write, err error) {
+	if w.client == nil {
+		if w.done != nil {
+			s.applyMu.Lock()
+			w.done(&datatree.Result{Err: jute.CodeSystemError})
+			s.applyMu.Unlock()
+		}
+		return
+	}
+	s.applyMu.Lock()
+	w.client.complete(w.slot, s.tree.LastZxid(), jute.CodeNotReadOnly, nil)
+	s.applyMu.Unlock()
+	if !errors.Is(err, ErrClosed) {
+		w.client.sink.Close("txn log failure")
+	}
+}
+
+// applyLoop applies committed txns in zxid order.
+func (s *Server) applyLoop() {
+	defer s.wg.Done()
+	for w := range s.applyCh {
+		s.applyMu.Lock()
+		res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
+		s.trackSessionTxn(&w.txn, s.now().UnixMilli())
+		for _, ev := range res.Events {
+			if c, ok := s.watchers.Load(ev.Watcher); ok {
+				c.(*Client).sink.Event(ev)
+			}
+		}
+		if w.client != nil {
+			body, code := WriteResponse(nil, w.op, &res)
+			w.client.complete(w.slot, w.txn.Hdr.Zxid, code, body)
+		}
+		if w.done != nil {
+			w.done(&res)
+		}
+		if jute.OpCode(w.txn.Hdr.Type) == jute.OpCloseSession {
+			s.closedSession(w.txn.Hdr.ClientId, w.client != nil)
+		}
+		s.applyMu.Unlock()
+
+		s.wmu.Lock()
+		s.wmu.prep.Applied(w.txn.Hdr.Zxid)
+		s.wmu.Unlock()
+		s.maybeSnapshot()
+	}
+}
+
+// trackSessionTxn keeps the session tracker in step with applied session
+// txns (also during log replay).
+func (s *Server) trackSessionTxn(txn *Txn, nowMs int64) {
+	switch jute.OpCode(txn.Hdr.Type) {
+	case jute.OpCreateSession:
+		if b, ok := txn.Body.(*jute.CreateSessionTxn); ok {
+			s.smu.Lock()
+			if _, known := s.smu.tracker.timeout(txn.Hdr.ClientId); !known {
+				s.smu.tracker.add(txn.Hdr.ClientId, b.TimeOut, nowMs)
+			}
+			s.smu.Unlock()
+		}
+	case jute.OpCloseSession:
+		s.smu.Lock()
+		s.smu.tracker.remove(txn.Hdr.ClientId)
+		s.smu.Unlock()
+	}
+}
+
+// closedSession closes the connection of a session whose closeSession
+// txn has been applied.
+func (s *Server) closedSession(id int64, byClient bool) {
+	s.smu.Lock()
+	c := s.smu.clients[id]
+	delete(s.smu.clients, id)
+	s.smu.Unlock()
+	if c != nil {
+		if byClient {
+			c.sink.Close("client closed session")
+		} else {
+			c.sink.Close("session expired")
+		}
+	}
+	s.log.Info().Str("session", sessionHex(id)).Bool("by_client", byClient).Msg("session closed")
+}
+
+// expiryLoop turns expired sessions into closeSession txns, one tick at
+// a time.
+func (s *Server) expiryLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Duration(s.cfg.TickTime) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.smu.Lock()
+			ids := s.smu.tracker.expire(now.UnixMilli())
+			s.smu.Unlock()
+			for _, id := range ids {
+				s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
+				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: now.UnixMilli()},
+					&write{op: jute.OpCloseSession})
+			}
+		}
+	}
+}
+
+// containerLoop deletes empty containers and expired TTL nodes with
+// deleteContainer txns, as ZooKeeper's ContainerManager.
+func (s *Server) containerLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(containerCheckInterval(s.cfg))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			for _, p := range s.tree.ExpiredContainers(now.UnixMilli()) {
+				s.submit(&Request{Op: jute.OpDeleteContainer, Body: []byte(p), Time: now.UnixMilli()},
+					&write{op: jute.OpDeleteContainer})
+			}
+		}
+	}
+}
+
+// nextSnapThreshold returns when to take the next snapshot: after
+// snapCount/2 plus a random share of snapCount/2 txns, so that the
+// servers of an ensemble do not all snapshot at once (ZooKeeper's rule).
+func (s *Server) nextSnapThreshold() int {
+	half := max(s.cfg.SnapCount/2, 1)
+	return half + rand.IntN(half)
+}
+
+// maybeSnapshot starts a fuzzy snapshot in the background when enough
+// txns have been applied since the last one. Called by the applier only.
+func (s *Server) maybeSnapshot() {
+	s.sinceSnap++
+	if s.sinceSnap < s.snapAt || !s.snapActive.CompareAndSwap(false, true) {
+		return
+	}
+	s.sinceSnap = 0
+	s.snapAt = s.nextSnapThreshold()
+	zxid := s.tree.LastZxid()
+	sessions := s.sessionList()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.snapActive.Store(false)
+		if err := s.writeSnapshot(zxid, sessions); err != nil {
+			s.log.Error().Err(err).Str("zxid", fmt.Sprintf("0x%x", zxid)).Msg("snapshot failed")
+		}
+	}()
+}
+
+// TakeSnapshot writes a snapshot now (the AdminServer's snapshot command
+// and shutdown use it).
+func (s *Server) TakeSnapshot() (int64, error) {
+	s.applyMu.RLock()
+	zxid := s.tree.LastZxid()
+	s.applyMu.RUnlock()
+	return zxid, s.writeSnapshot(zxid, s.sessionList())
+}
+
+func (s *Server) writeSnapshot(zxid int64, sessions []persistence.Session) error {
+	start := time.Now()
+	err := s.store.WriteSnapshot(zxid, sessions, func(yield func(*persistence.Node) error) error {
+		var n persistence.Node
+		return s.tree.Walk(func(sn *datatree.SnapshotNode) error {
+			n = persistence.Node{Path: sn.Path, Data: sn.Data, ACL: sn.ACL, Stat: sn.Stat}
+			return yield(&n)
+		})
+	})
+	if err == nil {
+		s.log.Info().Str("zxid", fmt.Sprintf("0x%x", zxid)).Dur("took", time.Since(start)).Msg("snapshot written")
+	}
+	return err
+}
+
+func (s *Server) sessionList() []persistence.Session {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	out := make([]persistence.Session, 0, len(s.smu.tracker.sessions))
+	for id, ts := range s.smu.tracker.sessions {
+		out = append(out, persistence.Session{ID: id, Timeout: ts.timeout})
+	}
+	return out
+}
+
+// LastZxid returns the zxid of the last applied txn.
+func (s *Server) LastZxid() int64 { return s.tree.LastZxid() }
+
+// SessionCount returns the number of live sessions.
+func (s *Server) SessionCount() int {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.smu.tracker.count()
+}
+
+// OutstandingRequests returns how many requests are being processed.
+func (s *Server) OutstandingRequests() int { return len(s.inFlight) }
+
+// sessionHex formats a session id as ZooKeeper logs it.
+func sessionHex(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }
+
+// EncodeTxn appends a txn as the log holds it: TxnHeader then the body.
+func EncodeTxn(b []byte, t *Txn) []byte {
+	b = t.Hdr.Encode(b)
+	if t.Body != nil {
+		b = t.Body.Encode(b)
+	}
+	return b
+}
+
+// DecodeTxn reads a logged txn. A missing body (an old-format
+// closeSession) decodes to a nil Body; bytes after the body (ZooKeeper's
+// optional TxnDigest) are ignored.
+func DecodeTxn(b []byte) (Txn, error) {
+	var t Txn
+	var d jute.Decoder
+	d.Reset(b, len(b)+1)
+	t.Hdr.Decode(&d)
+	if err := d.Err(); err != nil {
+		return t, err
+	}
+	if d.Remaining() == 0 {
+		return t, nil
+	}
+	if t.Body = jute.NewTxnRecord(jute.OpCode(t.Hdr.Type)); t.Body != nil {
+		t.Body.Decode(&d)
+	}
+	return t, d.Err()
+}
+
+// containerCheckInterval is znode.container.checkIntervalMs (ZooKeeper's
+// system property, also accepted in zoo.cfg), one minute by default.
+func containerCheckInterval(cfg Config) time.Duration {
+	if v, ok := cfg.SystemProperties["znode.container.checkIntervalMs"]; ok {
+		if ms, err := strconv.Atoi(v); err == nil && ms > 0 {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	return time.Minute
+}
+
+func persistenceOptions(cfg Config, log zerolog.Logger) persistence.Options {
+	o := persistence.DefaultOptions(cfg.DataDir)
+	o.DataLogDir = cfg.EffectiveDataLogDir()
+	o.ForceSync = cfg.ForceSync
+	o.FsyncWarningThreshold = time.Duration(cfg.FsyncWarningThresholdMs) * time.Millisecond
+	o.MaxBuffer = cfg.JuteMaxBuffer
+	o.Logger = log
+	return o
+}
+
+// Uptime returns how long the server has been running.
+func (s *Server) Uptime() time.Duration { return s.now().Sub(s.start) }
+
+func prepOptionsFromConfig(cfg Config, log zerolog.Logger) PrepOptions {
+	return PrepOptions{
+		ExtendedTypesEnabled: cfg.ExtendedTypesEnabled,
+		SuperDigest:          cfg.SuperDigest,
+		EnforceQuota:         cfg.EnforceQuota,
+		SkipACL:              cfg.SkipACL,
+		MaxBuffer:            cfg.JuteMaxBuffer,
+		Logger:               log,
+	}
+}

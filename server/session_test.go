@@ -1,0 +1,86 @@
+package server
+
+import (
+	"encoding/hex"
+	"slices"
+	"testing"
+)
+
+func TestSessionTrackerExpiresInTickBuckets(t *testing.T) {
+	const tick = 2000
+	tr := newSessionTracker(tick, 1000) // next bucket starts at 2000
+	tr.add(1, 4000, 1000)               // 1000+4000 -> bucket 6000
+	tr.add(2, 6000, 1000)               // -> bucket 8000
+
+	if got := tr.expire(5999); len(got) != 0 {
+		t.Fatalf("expire(5999) = %v, want none", got)
+	}
+	if got := tr.expire(6000); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("expire(6000) = %v, want [1]", got)
+	}
+	if tr.live(1) || !tr.live(2) {
+		t.Fatalf("live(1)=%v live(2)=%v, want false true", tr.live(1), tr.live(2))
+	}
+	if tr.touch(1, 6000) {
+		t.Fatal("an expiring session could be touched back to life")
+	}
+
+	// Touching session 2 moves it to a later bucket.
+	tr.touch(2, 7000) // 7000+6000 -> 14000
+	if got := tr.expire(13999); len(got) != 0 {
+		t.Fatalf("expire(13999) = %v, want none", got)
+	}
+	if got := tr.expire(14000); !slices.Equal(got, []int64{2}) {
+		t.Fatalf("expire(14000) = %v, want [2]", got)
+	}
+	tr.remove(1)
+	tr.remove(2)
+	if tr.count() != 0 {
+		t.Fatalf("count = %d after removing all", tr.count())
+	}
+}
+
+func TestSessionTrackerCatchesUpSkippedTicks(t *testing.T) {
+	tr := newSessionTracker(1000, 0)
+	tr.add(7, 1500, 0) // bucket 2000
+	tr.add(8, 3500, 0) // bucket 4000
+	got := tr.expire(10_000)
+	slices.Sort(got)
+	if !slices.Equal(got, []int64{7, 8}) {
+		t.Fatalf("expire after a long pause = %v, want [7 8]", got)
+	}
+}
+
+func TestSessionTrackerClosingIsNotLive(t *testing.T) {
+	tr := newSessionTracker(1000, 0)
+	tr.add(3, 5000, 0)
+	tr.setClosing(3)
+	if tr.live(3) || tr.touch(3, 10) {
+		t.Fatal("closing session still live")
+	}
+	if got := tr.expire(100_000); len(got) != 0 {
+		t.Fatalf("closing session expired again: %v", got)
+	}
+}
+
+// TestSessionPasswordMatchesJavaRandom checks the derivation against
+// java.util.Random, which ZooKeeper uses to make session passwords.
+func TestSessionPasswordMatchesJavaRandom(t *testing.T) {
+	// java.util.Random(42).nextBytes(new byte[16]), printed by a JVM.
+	// 42 = id ^ 0xB3415C00, so id = 42 ^ 0xB3415C00.
+	got := hex.EncodeToString(sessionPassword(42 ^ sessionPasswordSecret))
+	const want = "359d41baf78afe0de1bbe7ae28c0450c"
+	if got != want {
+		t.Fatalf("password = %s, want %s", got, want)
+	}
+}
+
+func TestSessionIDBaseHasServerIDInHighByte(t *testing.T) {
+	id := makeSessionIDBase(1, 1_700_000_000_000)
+	if byte(uint64(id)>>56) != 1 {
+		t.Fatalf("high byte of %x is not the server id", id)
+	}
+	if id <= 0 {
+		t.Fatalf("id %x is not positive", id)
+	}
+}

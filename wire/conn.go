@@ -1,0 +1,308 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/server"
+)
+
+// errFrameLength closes a connection whose frame length is out of range.
+var errFrameLength = errors.New("wire: frame length out of range")
+
+// conn is one client connection: a reader goroutine (serve) that decodes
+// frames and hands them to the server, and a writer goroutine that sends
+// what the server queued, many frames per write.
+type conn struct {
+	l      *Listener
+	nc     net.Conn
+	ip     string
+	client *server.Client
+
+	// withReadOnly is false for pre-3.4 clients that sent no readOnly
+	// byte in their ConnectRequest; they get none back either.
+	withReadOnly bool
+
+	mu struct {
+		sync.Mutex
+		out     []byte // frames queued for the writer
+		closing string // non-empty: close once out is written
+	}
+	wake chan struct{} // capacity 1: the writer has work
+	done chan struct{} // closed when the writer exits
+}
+
+func newConn(l *Listener, nc net.Conn, ip string) *conn {
+	return &conn{l: l, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// serve runs the connection until it closes.
+func (c *conn) serve() {
+	go c.writeLoop()
+	reason := c.readLoop()
+	c.Close(reason)
+	<-c.done
+	c.nc.Close()
+	if c.client != nil {
+		c.client.Detach()
+	}
+}
+
+// readLoop reads frames until the connection fails or is closed, and
+// returns why it stopped.
+func (c *conn) readLoop() string {
+	log := c.l.log
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	var lenBuf [4]byte
+	var frame []byte
+	readFrame := func() ([]byte, error) {
+		if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
+			return nil, err
+		}
+		n := int32(binary.BigEndian.Uint32(lenBuf[:]))
+		if n < 0 || int(n) > c.l.opts.MaxBuffer {
+			return nil, fmt.Errorf("%w: %d", errFrameLength, n)
+		}
+		if cap(frame) < int(n) {
+			frame = make([]byte, n)
+		}
+		frame = frame[:n]
+		_, err := io.ReadFull(r, frame)
+		return frame, err
+	}
+
+	// The first four bytes: a four-letter word or a ConnectRequest length.
+	c.nc.SetReadDeadline(time.Now().Add(c.l.opts.HandshakeTimeout))
+	head, err := r.Peek(4)
+	if err != nil {
+		return "closed before handshake"
+	}
+	code := binary.BigEndian.Uint32(head)
+	if code == telnetClose {
+		return "telnet close"
+	}
+	if word, ok := fourLetterCodes[code]; ok {
+		r.Discard(4)
+		out := "This ZooKeeper instance does not answer four-letter words.\n"
+		if fn := c.l.fourLetter.Load(); fn != nil {
+			out = (*fn)(word)
+		}
+		c.queue([]byte(out))
+		return "four-letter word " + word
+	}
+	b, err := readFrame()
+	if err != nil {
+		log.Warn().Err(err).Str("client", c.ip).Msg("bad connect request, closing connection")
+		return "bad connect request"
+	}
+	if reason, ok := c.handshake(b); !ok {
+		return reason
+	}
+
+	timeout := time.Duration(c.client.Timeout()) * time.Millisecond
+	var hdr jute.RequestHeader
+	var d jute.Decoder
+	for {
+		// NB: a client pings every timeout/3; a connection silent for a
+		// whole timeout is half-open, and its session is expiring anyway.
+		c.nc.SetReadDeadline(time.Now().Add(timeout))
+		b, err := readFrame()
+		if err != nil {
+			if reason := c.closingReason(); reason != "" {
+				return reason
+			}
+			switch {
+			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+				return "client closed connection"
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				log.Info().Str("client", c.ip).Str("session", fmt.Sprintf("0x%x", c.client.SessionID())).
+					Msg("no packet for a whole session timeout, closing connection")
+				return "read timeout"
+			case errors.Is(err, errFrameLength):
+				log.Warn().Err(err).Str("client", c.ip).Msg("closing connection")
+				return "bad frame length"
+			}
+			return "read error: " + err.Error()
+		}
+		d.Reset(b, c.l.opts.MaxBuffer)
+		hdr.Decode(&d)
+		if d.Err() != nil {
+			log.Warn().Str("client", c.ip).Int("len", len(b)).Msg("malformed request header, closing connection")
+			return "malformed request header"
+		}
+		c.client.Handle(&hdr, d.Rest())
+	}
+}
+
+// handshake reads the ConnectRequest and attaches the connection to a
+// session. It reports false (with a reason) when the connection must close.
+func (c *conn) handshake(b []byte) (string, bool) {
+	log := c.l.log
+	var req jute.ConnectRequest
+	d := jute.NewDecoder(b, c.l.opts.MaxBuffer)
+	req.ProtocolVersion = d.Int()
+	req.LastZxidSeen = d.Long()
+	req.TimeOut = d.Int()
+	req.SessionId = d.Long()
+	req.Passwd = d.Buffer()
+	if d.Err() == nil && d.Remaining() > 0 {
+		req.ReadOnly = d.Bool()
+		c.withReadOnly = true
+	}
+	if d.Err() != nil {
+		log.Warn().Err(d.Err()).Str("client", c.ip).Msg("malformed connect request, closing connection")
+		return "malformed connect request", false
+	}
+	client, resp, err := c.l.srv.Connect(&req, c.ip, c)
+	if err != nil {
+		if errors.Is(err, server.ErrZxidAhead) {
+			log.Info().Str("client", c.ip).Str("zxid", fmt.Sprintf("0x%x", req.LastZxidSeen)).
+				Str("server_zxid", fmt.Sprintf("0x%x", c.l.srv.LastZxid())).
+				Msg("refusing session: client has seen a later zxid, it must try another server")
+		} else {
+			log.Warn().Err(err).Str("client", c.ip).Msg("refusing session")
+		}
+		return err.Error(), false
+	}
+	c.queueConnectResponse(&resp)
+	if client == nil {
+		return "session expired", false
+	}
+	c.client = client
+	return "", true
+}
+
+func (c *conn) queueConnectResponse(resp *jute.ConnectResponse) {
+	b := make([]byte, 4, 64)
+	b = jute.AppendInt(b, resp.ProtocolVersion)
+	b = jute.AppendInt(b, resp.TimeOut)
+	b = jute.AppendLong(b, resp.SessionId)
+	b = jute.AppendBuffer(b, resp.Passwd)
+	if c.withReadOnly {
+		b = jute.AppendBool(b, resp.ReadOnly)
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	c.queue(b)
+}
+
+// Reply implements server.Sink.
+func (c *conn) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
+	c.mu.Lock()
+	start := len(c.mu.out)
+	c.mu.out = append(c.mu.out, 0, 0, 0, 0)
+	c.mu.out = jute.AppendInt(c.mu.out, xid)
+	c.mu.out = jute.AppendLong(c.mu.out, zxid)
+	c.mu.out = jute.AppendInt(c.mu.out, int32(code))
+	c.mu.out = append(c.mu.out, body...)
+	c.finishFrameLocked(start)
+}
+
+// Event implements server.Sink: a notification with xid -1.
+func (c *conn) Event(ev datatree.Event) {
+	c.mu.Lock()
+	start := len(c.mu.out)
+	c.mu.out = append(c.mu.out, 0, 0, 0, 0)
+	c.mu.out = jute.AppendInt(c.mu.out, jute.XidNotification)
+	c.mu.out = jute.AppendLong(c.mu.out, ev.Zxid)
+	c.mu.out = jute.AppendInt(c.mu.out, 0)
+	c.mu.out = jute.AppendInt(c.mu.out, int32(ev.Type))
+	c.mu.out = jute.AppendInt(c.mu.out, int32(jute.StateSyncConnected))
+	c.mu.out = jute.AppendString(c.mu.out, ev.Path)
+	c.finishFrameLocked(start)
+}
+
+// finishFrameLocked fills in the length of the frame that starts at start,
+// checks the slow-consumer bound, wakes the writer and unlocks c.mu.
+func (c *conn) finishFrameLocked(start int) {
+	binary.BigEndian.PutUint32(c.mu.out[start:], uint32(len(c.mu.out)-start-4))
+	if len(c.mu.out) > c.l.opts.MaxOutstandingBytes && c.mu.closing == "" {
+		c.mu.closing = "slow consumer"
+		c.mu.out = c.mu.out[:0]
+		c.mu.Unlock()
+		c.l.log.Warn().Str("client", c.ip).Int("max_bytes", c.l.opts.MaxOutstandingBytes).
+			Msg("client does not read its replies, closing connection")
+		c.nc.Close()
+		c.signal()
+		return
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *conn) queue(b []byte) {
+	c.mu.Lock()
+	c.mu.out = append(c.mu.out, b...)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// Close implements server.Sink: the connection closes after what is
+// queued has been written.
+func (c *conn) Close(reason string) {
+	c.mu.Lock()
+	if c.mu.closing == "" {
+		c.mu.closing = reason
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *conn) closingReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.closing
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes queued frames, all that have accumulated in one write,
+// and closes the socket once a close was asked for and the queue is empty.
+func (c *conn) writeLoop() {
+	defer close(c.done)
+	var spare []byte
+	for range c.wake {
+		c.mu.Lock()
+		out := c.mu.out
+		c.mu.out = spare[:0]
+		closing := c.mu.closing
+		c.mu.Unlock()
+		if len(out) > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := c.nc.Write(out); err != nil {
+				c.nc.Close()
+				return
+			}
+		}
+		if cap(out) <= 1<<20 {
+			spare = out // NB: keep small buffers for reuse, let big ones go
+		}
+		if closing != "" {
+			c.mu.Lock()
+			empty := len(c.mu.out) == 0
+			c.mu.Unlock()
+			if empty {
+				// NB: a half-close lets the client read everything before EOF.
+				if tc, ok := c.nc.(*net.TCPConn); ok {
+					tc.CloseWrite()
+				}
+				c.nc.SetReadDeadline(time.Now()) // wakes the reader
+				return
+			}
+			c.signal()
+		}
+	}
+}

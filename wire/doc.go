@@ -1,0 +1,36 @@
+// Package wire serves ZooKeeper's client protocol over TCP: framing, the
+// connect handshake, per-connection reply and watch delivery, four-letter
+// words on the client port, and connection limits. What a request means is
+// package server's business; wire moves bytes.
+//
+// Every message in both directions is a frame:
+//
+//	+----------------+---------------------------+
+//	| length (int32) | payload (length bytes)    |
+//	+----------------+---------------------------+
+//
+// A length below 0 or above jute.maxbuffer closes the connection.
+//
+// The first frame a client sends is a ConnectRequest:
+//
+//	protocolVersion int | lastZxidSeen long | timeOut int | sessionId long |
+//	passwd buffer | [readOnly boolean]
+//
+// The readOnly byte is absent in clients older than 3.4; the server then
+// leaves it out of its ConnectResponse too:
+//
+//	protocolVersion int | timeOut int | sessionId long | passwd buffer |
+//	[readOnly boolean]
+//
+// A timeOut of 0 in the response means the session is expired (or the
+// password was wrong); the server closes the connection after sending it.
+//
+// Every later request is RequestHeader (xid int, type int) + body; every
+// reply is ReplyHeader (xid int, zxid long, err int) + body, the body
+// present only when err is 0 (and for multi). Special xids: -1 watch
+// notification (body WatcherEvent), -2 ping, -4 auth, -8 setWatches.
+//
+// Instead of a length, a connection's first four bytes may be a
+// four-letter word ("ruok", "srvr", "mntr", ...): the answer is written
+// as plain text and the connection is closed.
+package wire

@@ -1,0 +1,149 @@
+package wire_test
+
+import (
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/admin"
+	"github.com/gokeeper/gokeeper/server"
+	"github.com/gokeeper/gokeeper/wire"
+)
+
+// testServer is a gokeeper server on a loopback port with its data in a
+// temp dir.
+type testServer struct {
+	t    *testing.T
+	cfg  server.Config
+	srv  *server.Server
+	ln   *wire.Listener
+	addr string
+}
+
+func startServer(t *testing.T, dir string, mutate func(*server.Config)) *testServer {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.TickTime = 200
+	cfg.ClientPort = 2181 // NB: the test listens on its own port
+	cfg.FourLetterWordsWhitelist = "*"
+	cfg.ForceSync = false
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	wo := wire.DefaultOptions()
+	wo.Logger = log
+	ln, err := wire.Listen("127.0.0.1:0", srv, wo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetFourLetter(admin.NewFourLetter(srv, ln).Answer)
+	go ln.Serve()
+	ts := &testServer{t: t, cfg: cfg, srv: srv, ln: ln, addr: ln.Addr().String()}
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func (ts *testServer) stop() {
+	ts.ln.Close()
+	ts.srv.Close()
+}
+
+func connect(t *testing.T, addr string) (*zk.Conn, <-chan zk.Event) {
+	t.Helper()
+	c, ev, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for c.State() != zk.StateHasSession {
+		select {
+		case <-ev:
+		case <-deadline:
+			t.Fatal("no session")
+		}
+	}
+	t.Cleanup(c.Close)
+	return c, ev
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...interface{}) {}
+
+func fourLetter(t *testing.T, addr, word string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte(word))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestSmoke(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	if got := fourLetter(t, ts.addr, "ruok"); got != "imok" {
+		t.Fatalf("ruok = %q", got)
+	}
+	c, _ := connect(t, ts.addr)
+	p, err := c.Create("/a", []byte("hello"), 0, zk.WorldACL(zk.PermAll))
+	if err != nil || p != "/a" {
+		t.Fatalf("create = %q, %v", p, err)
+	}
+	data, st, err := c.Get("/a")
+	if err != nil || string(data) != "hello" || st.Version != 0 {
+		t.Fatalf("get = %q %+v %v", data, st, err)
+	}
+	if _, err := c.Set("/a", []byte("x"), 5); err != zk.ErrBadVersion {
+		t.Fatalf("set with bad version: %v", err)
+	}
+	st, err = c.Set("/a", []byte("x"), 0)
+	if err != nil || st.Version != 1 {
+		t.Fatalf("set: %+v %v", st, err)
+	}
+	if _, err := c.Create("/a", nil, 0, zk.WorldACL(zk.PermAll)); err != zk.ErrNodeExists {
+		t.Fatalf("create again: %v", err)
+	}
+	_, _, ch, err := c.GetW("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Set("/a", []byte("y"), -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-ch:
+		if ev.Type != zk.EventNodeDataChanged || ev.Path != "/a" {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no watch event")
+	}
+	kids, _, err := c.Children("/")
+	if err != nil || !strings.Contains(strings.Join(kids, ","), "a") {
+		t.Fatalf("children %v %v", kids, err)
+	}
+	if err := c.Delete("/a", -1); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(fourLetter(t, ts.addr, "srvr"))
+	t.Log(fourLetter(t, ts.addr, "mntr"))
+}

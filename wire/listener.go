@@ -1,0 +1,188 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/server"
+)
+
+// Options configure the client port.
+type Options struct {
+	// MaxBuffer is jute.maxbuffer: the largest frame a client may send.
+	MaxBuffer int
+	// MaxClientCnxns is maxClientCnxns: the most concurrent connections
+	// from one IP address; 0 means no limit.
+	MaxClientCnxns int
+	// MaxOutstandingBytes bounds the replies and events queued for one
+	// connection that the client has not read yet; past it, the client
+	// is a slow consumer and its connection is closed.
+	MaxOutstandingBytes int
+	// HandshakeTimeout bounds how long a new connection may take to send
+	// its ConnectRequest (or four-letter word).
+	HandshakeTimeout time.Duration
+	// Logger receives one line per refused or failed connection.
+	Logger zerolog.Logger
+}
+
+// DefaultOptions returns ZooKeeper's defaults.
+func DefaultOptions() Options {
+	return Options{
+		MaxBuffer:           jute.DefaultMaxBuffer,
+		MaxClientCnxns:      60,
+		MaxOutstandingBytes: 64 << 20,
+		HandshakeTimeout:    10 * time.Second,
+		Logger:              zerolog.Nop(),
+	}
+}
+
+// FourLetterWords lists the words ZooKeeper recognises on its client port
+// (server/command/FourLetterCommands).
+var FourLetterWords = []string{
+	"conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "stmk", "ruok",
+	"srst", "srvr", "stat", "wchc", "wchp", "wchs", "mntr", "isro", "hash",
+}
+
+// telnetClose is the telnet "interrupt process" sequence ZooKeeper treats
+// as a request to close the connection.
+const telnetClose = 0xfff4fffd
+
+var fourLetterCodes = func() map[uint32]string {
+	m := make(map[uint32]string, len(FourLetterWords))
+	for _, w := range FourLetterWords {
+		m[binary.BigEndian.Uint32([]byte(w))] = w
+	}
+	return m
+}()
+
+// Listener accepts client connections for one server.
+type Listener struct {
+	srv  *server.Server
+	opts Options
+	log  zerolog.Logger
+	ln   net.Listener
+
+	// fourLetter answers a four-letter word (nil: none are answered).
+	fourLetter atomic.Pointer[func(word string) string]
+
+	mu struct {
+		sync.Mutex
+		perIP  map[string]int
+		conns  map[*conn]struct{}
+		closed bool
+	}
+	wg sync.WaitGroup
+}
+
+// Listen opens the client port.
+func Listen(addr string, srv *server.Server, o Options) (*Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listener{srv: srv, opts: o, log: o.Logger, ln: ln}
+	l.mu.perIP = make(map[string]int)
+	l.mu.conns = make(map[*conn]struct{})
+	return l, nil
+}
+
+// SetFourLetter installs the function that answers four-letter words on
+// this port; it is called only for the words in FourLetterWords.
+func (l *Listener) SetFourLetter(fn func(word string) string) { l.fourLetter.Store(&fn) }
+
+// Addr returns the address the listener is bound to.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Serve accepts connections until Close.
+func (l *Listener) Serve() error {
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			l.mu.Lock()
+			closed := l.mu.closed
+			l.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		l.accept(nc)
+	}
+}
+
+func (l *Listener) accept(nc net.Conn) {
+	ip := remoteIP(nc)
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if max := l.opts.MaxClientCnxns; max > 0 && l.mu.perIP[ip] >= max {
+		l.mu.Unlock()
+		l.log.Warn().Str("client", ip).Int("max", max).Msg("too many connections from this address, closing")
+		nc.Close()
+		return
+	}
+	l.mu.perIP[ip]++
+	c := newConn(l, nc, ip)
+	l.mu.conns[c] = struct{}{}
+	l.mu.Unlock()
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		c.serve()
+		l.mu.Lock()
+		delete(l.mu.conns, c)
+		if l.mu.perIP[ip]--; l.mu.perIP[ip] <= 0 {
+			delete(l.mu.perIP, ip)
+		}
+		l.mu.Unlock()
+	}()
+}
+
+// Close stops accepting, closes every connection and waits for them.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	l.mu.closed = true
+	conns := make([]*conn, 0, len(l.mu.conns))
+	for c := range l.mu.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	err := l.ln.Close()
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	l.wg.Wait()
+	return err
+}
+
+// ConnectionCount returns the number of open client connections.
+func (l *Listener) ConnectionCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.mu.conns)
+}
+
+func remoteIP(nc net.Conn) string {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		return nc.RemoteAddr().String()
+	}
+	return host
+}
