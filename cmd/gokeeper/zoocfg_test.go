@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokeeper/gokeeper/server"
+)
+
+func TestParseProperties(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		text string
+		want map[string]string
+	}{
+		{"equals", "tickTime=2000\n", map[string]string{"tickTime": "2000"}},
+		{"spaces around equals", "  tickTime =  2000  \n", map[string]string{"tickTime": "2000"}},
+		{"colon separator", "clientPort:2181", map[string]string{"clientPort": "2181"}},
+		{"blank separator", "clientPort 2181", map[string]string{"clientPort": "2181"}},
+		{"tab then equals", "clientPort\t= 2181", map[string]string{"clientPort": "2181"}},
+		{"comments", "# a=1\n   ! b=2\n\nc=3\n", map[string]string{"c": "3"}},
+		{"value keeps later separators", "server.1=h:2888:3888;2181", map[string]string{"server.1": "h:2888:3888;2181"}},
+		{"continuation", "4lw.commands.whitelist=stat, \\\n    ruok, \\\n  conf\n", map[string]string{"4lw.commands.whitelist": "stat, ruok, conf"}},
+		{"escaped backslash is no continuation", "dataDir=C:\\\\zk\\\\\nx=1", map[string]string{"dataDir": `C:\zk\`, "x": "1"}},
+		{"escaped separator in key", "a\\=b=c", map[string]string{"a=b": "c"}},
+		{"unicode escape", "superDigest=super\\u003Ax", map[string]string{"superDigest": "super:x"}},
+		{"empty value", "dataLogDir=", map[string]string{"dataLogDir": ""}},
+		{"key only", "standaloneEnabled", map[string]string{"standaloneEnabled": ""}},
+		{"last wins", "tickTime=1\ntickTime=2\n", map[string]string{"tickTime": "2"}},
+		{"crlf", "tickTime=2000\r\nclientPort=2181\r\n", map[string]string{"tickTime": "2000", "clientPort": "2181"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			props, err := parseProperties(tc.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, p := range props {
+				got[p.key] = p.value
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("parseProperties(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+		})
+	}
+	if _, err := parseProperties(`a=\u12`); !errors.Is(err, server.ErrInvalidConfig) {
+		t.Errorf("malformed \\u escape: err = %v, want ErrInvalidConfig", err)
+	}
+}
+
+// writeCfg writes a zoo.cfg whose dataDir is a fresh temporary directory
+// (referred to as $DATA in text) and returns its path.
+func writeCfg(t *testing.T, text string, myid string) string {
+	t.Helper()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if myid != "" {
+		if err := os.WriteFile(filepath.Join(data, "myid"), []byte(myid), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text = strings.ReplaceAll(text, "$DATA", data)
+	text = strings.ReplaceAll(text, "$DIR", dir)
+	path := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfigBad(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, myid string
+		want             string // substring of the error, naming the key
+	}{
+		{"tickTime not a number", "dataDir=$DATA\ntickTime=abc", "", `invalid value "abc" for tickTime: not an integer`},
+		{"clientPort out of range", "dataDir=$DATA\nclientPort=99999", "", `for clientPort: not a port number`},
+		{"maxClientCnxns float", "dataDir=$DATA\nmaxClientCnxns=6.5", "", `for maxClientCnxns`},
+		{"int overflow", "dataDir=$DATA\nsnapCount=99999999999", "", `for snapCount: out of range`},
+		{"bool", "dataDir=$DATA\nstandaloneEnabled=yes", "", `invalid value "yes" for standaloneEnabled`},
+		{"yes/no", "dataDir=$DATA\nforceSync=false", "", `invalid value "false" for forceSync: not yes or no`},
+		{"skipACL true", "dataDir=$DATA\nzookeeper.skipACL=true", "", `for zookeeper.skipACL`},
+		{"purge interval", "dataDir=$DATA\nautopurge.purgeInterval=1w", "", `for autopurge.purgeInterval`},
+		{"peerType", "dataDir=$DATA\npeerType=leader", "", `for peerType`},
+		{"electionAlg", "dataDir=$DATA\nelectionAlg=1", "", `for electionAlg: only 3`},
+		{"no dataDir", "tickTime=2000\nclientPort=2181", "", `dataDir: not set`},
+		{"min > max", "dataDir=$DATA\nminSessionTimeout=9000\nmaxSessionTimeout=8000", "", `for minSessionTimeout`},
+		{"address without port", "dataDir=$DATA\nclientPortAddress=127.0.0.1", "", `clientPortAddress`},
+		{"bad server line", "dataDir=$DATA\nserver.1=zk1:2888", "", `for server.1`},
+		{"bad server id", "dataDir=$DATA\nserver.x=zk1:2888:3888", "", `for server.x`},
+		{"same quorum and election port", "dataDir=$DATA\nserver.1=zk1:2888:2888", "", `for server.1`},
+		{"ensemble without myid", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2", "", `myid`},
+		{"ensemble without initLimit", "dataDir=$DATA\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2", "1", `initLimit: not set`},
+		{"myid not a number", "dataDir=$DATA\nserver.1=a:1:2\nserver.2=b:1:2", "one\n", `for $DATA/myid: server id is not a number`},
+		{"client port mismatch", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nclientPort=2182\nserver.1=a:1:2;2181\nserver.2=b:1:2;2181\nserver.3=c:1:2;2181", "1", `for clientPort`},
+		{"server line beside dynamic file", "dataDir=$DATA\ndynamicConfigFile=$DIR/zoo.cfg.dynamic\nserver.1=a:1:2", "", `for server.1: must be in the dynamic config file`},
+		{"missing dynamic file", "dataDir=$DATA\ndynamicConfigFile=$DIR/none", "", `for dynamicConfigFile`},
+		{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`},
+		{"snapRetain from validate path ok, admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeCfg(t, tc.text, tc.myid)
+			_, err := LoadConfig(path, nil)
+			if err == nil {
+				t.Fatalf("LoadConfig accepted:\n%s", tc.text)
+			}
+			want := strings.ReplaceAll(tc.want, "$DATA", filepath.Join(filepath.Dir(path), "data"))
+			if !errors.Is(err, server.ErrInvalidConfig) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("LoadConfig error = %q, want ErrInvalidConfig containing %q", err, want)
+			}
+		})
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.cfg"), nil); !errors.Is(err, server.ErrInvalidConfig) {
+		t.Errorf("missing file: err = %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestLoadConfigGood(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, myid string
+		check            func(t *testing.T, c server.Config)
+	}{
+		{"minimal standalone", "dataDir=$DATA\nclientPort=2181", "", func(t *testing.T, c server.Config) {
+			want := server.DefaultConfig()
+			want.DataDir, want.ClientPort, want.ConfigFile = c.DataDir, 2181, c.ConfigFile
+			if !reflect.DeepEqual(c, want) {
+				t.Errorf("got %+v\nwant %+v", c, want)
+			}
+			if c.Distributed() || c.EffectiveMinSessionTimeout() != 6000 || c.EffectiveDataLogDir() != c.DataDir {
+				t.Errorf("derived values wrong: %+v", c)
+			}
+		}},
+		{"unknown keys kept", "dataDir=$DATA\nfoo.bar=1\nsnapCount=1\nautopurge.snapRetainCount=1\nmetricsProvider.custom=x", "", func(t *testing.T, c server.Config) {
+			if c.SystemProperties["foo.bar"] != "1" || c.MetricsProviderConfig["custom"] != "x" {
+				t.Errorf("SystemProperties = %v, MetricsProviderConfig = %v", c.SystemProperties, c.MetricsProviderConfig)
+			}
+			if c.SnapCount != 2 || c.AutopurgeSnapRetainCount != 3 || len(c.Notes) != 3 {
+				t.Errorf("snapCount %d, snapRetainCount %d, notes %q", c.SnapCount, c.AutopurgeSnapRetainCount, c.Notes)
+			}
+		}},
+		{"system property spellings", "dataDir=$DATA\nzookeeper.skipACL=yes\nDigestAuthenticationProvider.superDigest=super:abc=\nzookeeper.enforceQuota=TRUE\njute.maxbuffer=4194304\nforceSync=no\nleaderServes=no", "", func(t *testing.T, c server.Config) {
+			if !c.SkipACL || c.SuperDigest != "super:abc=" || !c.EnforceQuota || c.JuteMaxBuffer != 4194304 || c.ForceSync || c.LeaderServes {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{"superDigest alias", "dataDir=$DATA\nsuperDigest=super:x", "", func(t *testing.T, c server.Config) {
+			if c.SuperDigest != "super:x" {
+				t.Errorf("SuperDigest = %q", c.SuperDigest)
+			}
+		}},
+		{"purge interval units", "dataDir=$DATA\nautopurge.purgeInterval=90m", "", func(t *testing.T, c server.Config) {
+			if c.AutopurgePurgeInterval != 90*time.Minute {
+				t.Errorf("AutopurgePurgeInterval = %v", c.AutopurgePurgeInterval)
+			}
+		}},
+		{"single server line is standalone", "dataDir=$DATA\nserver.1=localhost:2888:3888;2181", "1", func(t *testing.T, c server.Config) {
+			if c.Distributed() || c.ClientPort != 2181 || c.ServerID != 1 || c.ClientPortAddress != "" {
+				t.Errorf("got ClientPort %d, ServerID %d, address %q, distributed %v", c.ClientPort, c.ServerID, c.ClientPortAddress, c.Distributed())
+			}
+		}},
+		{"client address from server line", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2;127.0.0.1:2181\nserver.2=b:1:2;127.0.0.2:2181\nserver.3=c:1:2", "2\n", func(t *testing.T, c server.Config) {
+			if c.ClientPort != 2181 || c.ClientPortAddress != "127.0.0.2" || !c.Distributed() {
+				t.Errorf("got %d %q", c.ClientPort, c.ClientPortAddress)
+			}
+		}},
+		{"peerType follows the server list", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\npeerType=participant\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2:observer", "3", func(t *testing.T, c server.Config) {
+			if c.PeerType != server.LearnerObserver || len(c.Notes) != 1 {
+				t.Errorf("PeerType = %v, notes %q", c.PeerType, c.Notes)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(writeCfg(t, tc.text, tc.myid), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestLoadConfigTestdata(t *testing.T) {
+	c, err := LoadConfig("testdata/ensemble/zoo.cfg", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServerID != 2 || len(c.Servers) != 4 || len(c.Voters()) != 3 || !c.Distributed() {
+		t.Fatalf("ServerID %d, %d servers, %d voters", c.ServerID, len(c.Servers), len(c.Voters()))
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"tickTime", c.TickTime, 2000},
+		{"initLimit", c.InitLimit, 10},
+		{"syncLimit", c.SyncLimit, 5},
+		{"dataLogDir", c.DataLogDir, "testdata/ensemble/log"},
+		{"maxClientCnxns", c.MaxClientCnxns, 0},
+		{"snapRetainCount", c.AutopurgeSnapRetainCount, 5},
+		{"purgeInterval", c.AutopurgePurgeInterval, 24 * time.Hour},
+		{"conf enabled", c.FourLetterWordEnabled("conf"), true},
+		{"mntr enabled", c.FourLetterWordEnabled("mntr"), false},
+		{"admin.serverPort", c.AdminServerPort, 9090},
+		{"metrics class", c.MetricsProviderClassName, server.DefaultPrometheusProvider},
+		{"metrics port", c.MetricsProviderHTTPPort, 7070},
+		{"exportJvmInfo", c.MetricsProviderExportJvmInfo, false},
+		{"standaloneEnabled", c.StandaloneEnabled, false},
+		{"reconfigEnabled", c.ReconfigEnabled, true},
+		{"extendedTypesEnabled", c.ExtendedTypesEnabled, true},
+		{"observer", c.Servers[3].Type, server.LearnerObserver},
+		{"server.2", c.Servers[1].String(), "zk2.example.com:2888:3888:participant;0.0.0.0:2181"},
+		{"clientPort", c.ClientPort, 2181},
+		{"notes", len(c.Notes), 0},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+
+	d, err := LoadConfig("testdata/dynamic/zoo.cfg", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ConfigVersion != 0x100000000 || len(d.Servers) != 3 || d.ServerID != 3 || d.ClientPort != 2181 || d.ClientPortAddress != "127.0.0.3" {
+		t.Errorf("dynamic: version %x, %d servers, id %d, client %s:%d", d.ConfigVersion, len(d.Servers), d.ServerID, d.ClientPortAddress, d.ClientPort)
+	}
+	wantMembership := "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\n" +
+		"server.2=127.0.0.2:2888:3888:participant;127.0.0.2:2181\n" +
+		"server.3=127.0.0.3:2888:3888:participant;127.0.0.3:2181\n" +
+		"version=100000000"
+	if got := d.MembershipString(); got != wantMembership {
+		t.Errorf("dynamic membership =\n%s\nwant\n%s", got, wantMembership)
+	}
+}
+
+// TestLoadConfigApacheSample loads the zoo.cfg that Apache ZooKeeper
+// ships (conf/zoo_sample.cfg, which Debian installs as
+// /etc/zookeeper/conf/zoo.cfg) and that ZooKeeper itself starts with.
+func TestLoadConfigApacheSample(t *testing.T) {
+	paths := []string{"testdata/zoo_sample.cfg"}
+	if _, err := os.Stat("/etc/zookeeper/conf/zoo.cfg"); err == nil {
+		paths = append(paths, "/etc/zookeeper/conf/zoo.cfg")
+	} else {
+		t.Log("no /etc/zookeeper/conf/zoo.cfg; testing the copy in testdata only")
+	}
+	for _, p := range paths {
+		c, err := LoadConfig(p, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if c.TickTime != 2000 || c.InitLimit != 10 || c.SyncLimit != 5 || c.DataDir != "/tmp/zookeeper" ||
+			c.ClientPort != 2181 || c.MaxClientCnxns != 60 || c.Distributed() || len(c.Notes) != 0 {
+			t.Errorf("%s: got %+v", p, c)
+		}
+	}
+}
+
+func TestLoadConfigDockerEnv(t *testing.T) {
+	data := t.TempDir()
+	envOf := func(m map[string]string) func(string) string {
+		return func(k string) string { return m[k] }
+	}
+	c, err := LoadConfig("", envOf(map[string]string{"ZOO_DATA_DIR": data}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The image's defaults: server.1=localhost:2888:3888;2181, myid 1,
+	// standalone because there is a single participant.
+	if c.TickTime != 2000 || c.InitLimit != 5 || c.SyncLimit != 2 || c.DataLogDir != "/datalog" ||
+		c.ServerID != 1 || c.ClientPort != 2181 || c.Distributed() || !c.AdminEnableServer || c.FourLetterWordEnabled("ruok") {
+		t.Errorf("defaults: %+v", c)
+	}
+
+	c, err = LoadConfig("", envOf(map[string]string{
+		"ZOO_DATA_DIR":                  data,
+		"ZOO_DATA_LOG_DIR":              data + "/log",
+		"ZOO_MY_ID":                     "2",
+		"ZOO_SERVERS":                   "server.1=zoo1:2888:3888;2181 server.2=zoo2:2888:3888;2181\n server.3=zoo3:2888:3888;2181",
+		"ZOO_TICK_TIME":                 "1000",
+		"ZOO_INIT_LIMIT":                "10",
+		"ZOO_SYNC_LIMIT":                "4",
+		"ZOO_MAX_CLIENT_CNXNS":          "0",
+		"ZOO_STANDALONE_ENABLED":        "false",
+		"ZOO_ADMINSERVER_ENABLED":       "false",
+		"ZOO_AUTOPURGE_PURGEINTERVAL":   "1",
+		"ZOO_AUTOPURGE_SNAPRETAINCOUNT": "10",
+		"ZOO_4LW_COMMANDS_WHITELIST":    "*",
+		"ZOO_CFG_EXTRA":                 "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider metricsProvider.httpPort=7001",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{
+		"tick": c.TickTime, "init": c.InitLimit, "sync": c.SyncLimit, "log": c.DataLogDir, "id": c.ServerID,
+		"servers": len(c.Servers), "cnxns": c.MaxClientCnxns, "standalone": c.StandaloneEnabled,
+		"admin": c.AdminEnableServer, "purge": c.AutopurgePurgeInterval, "retain": c.AutopurgeSnapRetainCount,
+		"mntr": c.FourLetterWordEnabled("mntr"), "metrics": c.MetricsProviderHTTPPort, "port": c.ClientPort,
+	}
+	want := map[string]any{
+		"tick": 1000, "init": 10, "sync": 4, "log": data + "/log", "id": int64(2),
+		"servers": 3, "cnxns": 0, "standalone": false,
+		"admin": false, "purge": time.Hour, "retain": 10,
+		"mntr": true, "metrics": 7001, "port": 2181,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %v\nwant %v", got, want)
+	}
+
+	// A myid file in the data dir wins over ZOO_MY_ID, as the image only
+	// writes one when none exists.
+	if err := os.WriteFile(filepath.Join(data, "myid"), []byte("3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = LoadConfig("", envOf(map[string]string{"ZOO_DATA_DIR": data, "ZOO_MY_ID": "2",
+		"ZOO_SERVERS": "server.1=zoo1:2888:3888;2181 server.2=zoo2:2888:3888;2181 server.3=zoo3:2888:3888;2181"}))
+	if err != nil || c.ServerID != 3 {
+		t.Errorf("myid file: ServerID = %d, err %v; want 3", c.ServerID, err)
+	}
+
+	for _, bad := range []struct{ env, value, want string }{
+		{"ZOO_TICK_TIME", "2s", `invalid value "2s" for tickTime`},
+		{"ZOO_MY_ID", "x", `for ZOO_MY_ID`},
+		{"ZOO_CFG_EXTRA", "noequals", `for ZOO_CFG_EXTRA`},
+		{"ZOO_STANDALONE_ENABLED", "maybe", `for standaloneEnabled`},
+	} {
+		m := map[string]string{"ZOO_DATA_DIR": t.TempDir(), bad.env: bad.value}
+		if _, err := LoadConfig("", envOf(m)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s=%s: err = %v, want %q", bad.env, bad.value, err, bad.want)
+		}
+	}
+}
+
+// TestNewLogger covers log.go: console output by default, JSON with the
+// flag, level filtering, and bad levels.
+func TestNewLogger(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := NewLogger(&buf, true, "WARN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info().Msg("hidden")
+	log.Warn().Int64("sid", 3).Msg("shown")
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("JSON output %q: %v", buf.String(), err)
+	}
+	if rec["level"] != "warn" || rec["message"] != "shown" || rec["sid"] != float64(3) || rec["time"] == nil {
+		t.Errorf("JSON record = %v", rec)
+	}
+
+	buf.Reset()
+	log, err = NewLogger(&buf, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug().Msg("hidden")
+	log.Info().Str("peer", "zk1").Msg("hello")
+	out := buf.String()
+	if !strings.Contains(out, "INF") || !strings.Contains(out, "hello") || !strings.Contains(out, "peer=zk1") ||
+		strings.Contains(out, "hidden") || strings.HasPrefix(out, "{") || strings.Contains(out, "\x1b[") {
+		t.Errorf("console output = %q", out)
+	}
+
+	if _, err := NewLogger(&buf, false, "loud"); !errors.Is(err, ErrLogLevel) {
+		t.Errorf("NewLogger(level loud) err = %v, want ErrLogLevel", err)
+	}
+}
