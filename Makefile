@@ -11,11 +11,7 @@ build:
 
 # run starts a standalone server on 127.0.0.1:2181 with its data in ./data.
 run: build
-	@if [ -f cmd/gokeeper/serve.go ]; then \
-		$(BIN) serve --config conf/zoo.cfg; \
-	else \
-		echo "make run: the server is not built yet (issue: standalone server)"; \
-	fi
+	$(BIN) serve --config conf/zoo.cfg
 
 generate:
 	$(GO) generate ./...
