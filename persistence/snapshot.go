@@ -1,0 +1,613 @@
+package persistence
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/adler32"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+	"github.com/gokeeper/gokeeper/jute"
+)
+
+// ZooKeeper file magics (FileSnap.SNAP_MAGIC, FileTxnLog.TXNLOG_MAGIC) and
+// the file format version both write.
+const (
+	snapMagic   = 0x5a4b534e // "ZKSN"
+	txnLogMagic = 0x5a4b4c47 // "ZKLG"
+	fileVersion = 2
+
+	snapPrefix = "snapshot."
+	logPrefix  = "log."
+	tmpSuffix  = ".tmp"
+
+	// digestVersion is ZooKeeper's DigestCalculator.DIGEST_VERSION, written
+	// in the (empty) digest trailer of a snapshot.
+	digestVersion = 2
+	// openACLUnsafeRef is ReferenceCountedACLCache.OPEN_UNSAFE_ACL_ID: the
+	// ACL reference of a node whose ACL is world:anyone with all perms and
+	// was never put in the cache.
+	openACLUnsafeRef = -1
+)
+
+// Session is a session persisted in a snapshot: its id and negotiated
+// timeout in milliseconds.
+type Session struct {
+	ID      int64
+	Timeout int32
+}
+
+// Node is one znode of a snapshot. Path is "" for the root and the full path
+// ("/a/b") otherwise, as ZooKeeper writes it.
+type Node struct {
+	Path string
+	Data []byte
+	ACL  []jute.ACL
+	Stat jute.StatPersisted
+}
+
+// snapName returns ZooKeeper's file name for a snapshot taken at zxid.
+func snapName(zxid int64) string { return snapPrefix + strconv.FormatInt(zxid, 16) }
+
+// zxidFromName parses "<prefix><hex zxid>" and reports whether name is one.
+func zxidFromName(name, prefix string) (int64, bool) {
+	hex, ok := strings.CutPrefix(name, prefix)
+	if !ok || hex == "" {
+		return 0, false
+	}
+	z, err := strconv.ParseInt(hex, 16, 64)
+	if err != nil || z < 0 {
+		return 0, false
+	}
+	return z, true
+}
+
+// listZxidFiles returns the zxids of the files in dir named prefix+hex,
+// ascending.
+func listZxidFiles(fs vfs.FS, dir, prefix string) ([]int64, error) {
+	names, err := fs.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: list %s: %w", dir, err)
+	}
+	var zs []int64
+	for _, n := range names {
+		if z, ok := zxidFromName(n, prefix); ok {
+			zs = append(zs, z)
+		}
+	}
+	sortZxids(zs)
+	return zs, nil
+}
+
+func (s *Store) listSnapshots() ([]int64, error) { return listZxidFiles(s.fs, s.snapDir, snapPrefix) }
+
+func (s *Store) snapPath(zxid int64) string { return s.fs.PathJoin(s.snapDir, snapName(zxid)) }
+
+// removeTempSnapshots deletes what a crash in the middle of WriteSnapshot
+// left behind.
+func (s *Store) removeTempSnapshots() {
+	names, err := s.fs.List(s.snapDir)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, tmpSuffix) {
+			p := s.fs.PathJoin(s.snapDir, n)
+			if err := s.fs.Remove(p); err == nil {
+				s.log.Info().Str("file", p).Msg("persistence: removed unfinished snapshot")
+			}
+		}
+	}
+}
+
+// WriteSnapshot stores a snapshot taken at lastZxid. It is fuzzy: nodes may
+// already reflect txns after lastZxid, which replaying the log from lastZxid
+// makes right again (see doc.go). nodes is an iterator the caller provides,
+// parents before children, the root "" first. The snapshot is a ZooKeeper
+// snapshot file written to a temporary name, fsynced and renamed, so a crash
+// leaves either the whole snapshot or none.
+func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, nodes func(yield func(*Node) error) error) error {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	s.mu.Lock()
+	closed := s.mu.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	start := time.Now()
+	st, err := writeSnapshotFile(s.fs, s.snapPath(lastZxid), lastZxid, sessions, nodes)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if lastZxid > s.mu.lastQueued {
+		s.mu.lastQueued = lastZxid
+	}
+	s.mu.Unlock()
+	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", lastZxid)).Int("nodes", st.nodes).Int64("bytes", st.bytes).
+		Dur("took", time.Since(start)).Msg("persistence: wrote snapshot")
+	return nil
+}
+
+// LoadLatestSnapshot reads the newest valid snapshot; ok is false when there
+// is none. A snapshot that fails its checks (torn, bad checksum, bad format)
+// is logged and skipped in favour of the next older one; the callbacks see
+// only the snapshot that passed, so they never receive part of a bad one.
+func (s *Store) LoadLatestSnapshot(sessionFn func(Session), nodeFn func(*Node) error) (lastZxid int64, ok bool, err error) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	path, zxid, ok, err := s.newestValidSnapshotLocked()
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if err := readSnapshotFile(s.fs, path, sessionFn, nodeFn, s.opts.maxBuffer()); err != nil {
+		return 0, false, err
+	}
+	return zxid, true, nil
+}
+
+// newestValidSnapshotLocked finds the newest snapshot that reads completely
+// and whose checksums hold.
+func (s *Store) newestValidSnapshotLocked() (path string, zxid int64, ok bool, err error) {
+	zs, err := s.listSnapshots()
+	if err != nil {
+		return "", 0, false, err
+	}
+	for i := len(zs) - 1; i >= 0; i-- {
+		p := s.snapPath(zs[i])
+		if err := readSnapshotFile(s.fs, p, nil, nil, s.opts.maxBuffer()); err != nil {
+			s.log.Warn().Err(err).Str("file", p).Msg("persistence: skipping invalid snapshot")
+			continue
+		}
+		return p, zs[i], true, nil
+	}
+	return "", 0, false, nil
+}
+
+// Purge keeps the newest retain snapshots (autopurge.snapRetainCount; values
+// below MinSnapRetainCount are raised to it) and deletes older snapshots and
+// the log entries older than the oldest retained snapshot's zxid.
+func (s *Store) Purge(retain int) error {
+	if retain < MinSnapRetainCount {
+		s.log.Warn().Int("snapRetainCount", retain).Msgf("persistence: snapRetainCount below %d, using %d",
+			MinSnapRetainCount, MinSnapRetainCount)
+		retain = MinSnapRetainCount
+	}
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	zs, err := s.listSnapshots()
+	if err != nil {
+		return err
+	}
+	if len(zs) < retain {
+		return nil
+	}
+	keep := zs[len(zs)-retain:]
+	for _, z := range zs[:len(zs)-retain] {
+		if err := s.fs.Remove(s.snapPath(z)); err != nil {
+			return fmt.Errorf("persistence: purge snapshot: %w", err)
+		}
+	}
+	if err := s.deleteLogBefore(keep[0]); err != nil {
+		return err
+	}
+	s.log.Info().Int("removedSnapshots", len(zs)-retain).Str("zxid", fmt.Sprintf("0x%x", keep[0])).
+		Msg("persistence: purged snapshots and txn log before zxid")
+	return nil
+}
+
+// ReadZKSnapshotFile reads an Apache ZooKeeper snapshot file (or one of the
+// store's, which have the same format) and returns the zxid in its name. It
+// reads in one pass: when it returns an error the callbacks may already have
+// seen part of the file, which the caller must then discard.
+func ReadZKSnapshotFile(path string, sessionFn func(Session), nodeFn func(*Node) error) (lastZxid int64, err error) {
+	z, ok := zxidFromName(vfs.Default.PathBase(path), snapPrefix)
+	if !ok {
+		return 0, fmt.Errorf("persistence: %s is not named snapshot.<zxid>", path)
+	}
+	if err := readSnapshotFile(vfs.Default, path, sessionFn, nodeFn, 0); err != nil {
+		return 0, err
+	}
+	return z, nil
+}
+
+// WriteZKSnapshotFile writes an Apache ZooKeeper snapshot file at path
+// (which ZooKeeper expects to be named snapshot.<hex lastZxid>), crash-safely.
+func WriteZKSnapshotFile(path string, lastZxid int64, sessions []Session, nodes func(yield func(*Node) error) error) error {
+	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, nodes)
+	return err
+}
+
+type snapStats struct {
+	nodes int
+	bytes int64
+}
+
+// writeSnapshotFile writes a ZooKeeper snapshot. The ACL cache precedes the
+// nodes in the format, but the nodes (and so the ACLs in use) are known only
+// after the iterator ran; so the nodes go to a side file first, and the final
+// file is header, sessions, ACL cache, then the side file copied through the
+// checksum, then the trailers.
+func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Session,
+	nodes func(yield func(*Node) error) error) (st snapStats, err error) {
+	tmp := path + tmpSuffix
+	side := path + ".nodes" + tmpSuffix
+	defer func() {
+		_ = fs.Remove(side)
+		if err != nil {
+			_ = fs.Remove(tmp)
+		}
+	}()
+
+	// Pass 1: nodes to the side file, building the ACL cache.
+	sf, err := fs.Create(side)
+	if err != nil {
+		return st, fmt.Errorf("persistence: create %s: %w", side, err)
+	}
+	acls := newACLCache()
+	sw := bufio.NewWriterSize(sf, 256<<10)
+	var scratch []byte
+	err = nodes(func(n *Node) error {
+		scratch = jute.AppendString(scratch[:0], n.Path)
+		scratch = jute.AppendBuffer(scratch, n.Data)
+		scratch = jute.AppendLong(scratch, acls.ref(n.ACL))
+		scratch = n.Stat.Encode(scratch)
+		st.nodes++
+		_, werr := sw.Write(scratch)
+		return werr
+	})
+	if err == nil {
+		err = sw.Flush()
+	}
+	if cerr := sf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
+	}
+
+	// Pass 2: the snapshot proper.
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return st, fmt.Errorf("persistence: create %s: %w", tmp, err)
+	}
+	w := &checkedWriter{w: bufio.NewWriterSize(f, 256<<10), sum: adler32.New()}
+	w.header(snapMagic)
+	w.int32(int32(len(sessions)))
+	for _, ss := range sessions {
+		w.int64(ss.ID)
+		w.int32(ss.Timeout)
+	}
+	w.int32(int32(len(acls.lists)))
+	for i, l := range acls.lists {
+		w.int64(int64(i + 1))
+		w.raw(l)
+	}
+	if w.err == nil {
+		var rf vfs.File
+		rf, w.err = fs.Open(side)
+		if w.err == nil {
+			_, w.err = io.Copy(w, bufio.NewReaderSize(rf, 256<<10))
+			_ = rf.Close()
+		}
+	}
+	w.str("/")
+	w.seal()
+	// ZooKeeper 3.6+ writes a ZxidDigest after the tree; zxid 0 means "no
+	// digest" to its reader, which then skips the comparison.
+	w.int64(0)
+	w.int32(digestVersion)
+	w.int64(0)
+	w.seal()
+	err = w.err
+	if err == nil {
+		err = w.w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(fs, fs.PathDir(path))
+	}
+	if err != nil {
+		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
+	}
+	st.bytes = w.n
+	return st, nil
+}
+
+func syncDir(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// aclCache assigns ZooKeeper ACL cache references (1, 2, ...) to distinct
+// ACL lists, as ReferenceCountedACLCache does. A nil list gets
+// openACLUnsafeRef.
+type aclCache struct {
+	refs  map[string]int64
+	lists [][]byte // encoded vector per reference - 1
+}
+
+func newACLCache() *aclCache { return &aclCache{refs: make(map[string]int64)} }
+
+func (c *aclCache) ref(acl []jute.ACL) int64 {
+	if acl == nil {
+		return openACLUnsafeRef
+	}
+	enc := jute.AppendVectorLen(nil, len(acl))
+	for i := range acl {
+		enc = acl[i].Encode(enc)
+	}
+	if r, ok := c.refs[string(enc)]; ok {
+		return r
+	}
+	c.lists = append(c.lists, enc)
+	r := int64(len(c.lists))
+	c.refs[string(enc)] = r
+	return r
+}
+
+// checkedWriter writes jute primitives and keeps ZooKeeper's Adler32 over
+// everything written (SnapStream's CheckedOutputStream). Errors stick.
+type checkedWriter struct {
+	w   *bufio.Writer
+	sum hash.Hash32
+	n   int64
+	buf [16]byte
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.sum.Write(p)
+	c.n += int64(len(p))
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
+}
+
+func (c *checkedWriter) raw(p []byte) { _, _ = c.Write(p) }
+
+func (c *checkedWriter) int32(v int32) { c.raw(jute.AppendInt(c.buf[:0], v)) }
+
+func (c *checkedWriter) int64(v int64) { c.raw(jute.AppendLong(c.buf[:0], v)) }
+
+func (c *checkedWriter) str(s string) {
+	c.int32(int32(len(s)))
+	c.raw([]byte(s))
+}
+
+func (c *checkedWriter) header(magic int32) {
+	h := jute.FileHeader{Magic: magic, Version: fileVersion}
+	c.raw(h.Encode(c.buf[:0]))
+}
+
+// seal writes SnapStream.sealStream: the checksum so far, then "/".
+func (c *checkedWriter) seal() {
+	c.int64(int64(c.sum.Sum32()))
+	c.str("/")
+}
+
+// checkedReader reads jute primitives from a stream, keeping the Adler32 of
+// what it consumed. Every length is checked against the bytes left in the
+// file and the maximum buffer before anything is allocated. Errors stick.
+type checkedReader struct {
+	r    *bufio.Reader
+	sum  hash.Hash32
+	left int64
+	max  int
+	path string
+	buf  [16]byte
+	err  error
+}
+
+func (c *checkedReader) fail(format string, args ...any) {
+	if c.err == nil {
+		c.err = fmt.Errorf("%w: %s: %s", ErrCorrupt, c.path, fmt.Sprintf(format, args...))
+	}
+}
+
+func (c *checkedReader) read(p []byte) bool {
+	if c.err != nil {
+		return false
+	}
+	if int64(len(p)) > c.left {
+		c.fail("truncated: need %d bytes, %d left", len(p), c.left)
+		return false
+	}
+	if _, err := io.ReadFull(c.r, p); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			c.fail("truncated")
+		} else {
+			c.err = fmt.Errorf("persistence: read %s: %w", c.path, err)
+		}
+		return false
+	}
+	c.sum.Write(p)
+	c.left -= int64(len(p))
+	return true
+}
+
+func (c *checkedReader) int32() int32 {
+	if !c.read(c.buf[:4]) {
+		return 0
+	}
+	return int32(binary.BigEndian.Uint32(c.buf[:4]))
+}
+
+func (c *checkedReader) int64() int64 {
+	if !c.read(c.buf[:8]) {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(c.buf[:8]))
+}
+
+// length reads a length prefix, allowing -1 (null).
+func (c *checkedReader) length(what string) int {
+	n := c.int32()
+	if c.err != nil {
+		return 0
+	}
+	if n < -1 || int64(n) > c.left || int(n) > c.max {
+		c.fail("bad %s length %d with %d bytes left", what, n, c.left)
+		return 0
+	}
+	return int(n)
+}
+
+func (c *checkedReader) buffer() []byte {
+	n := c.length("buffer")
+	if c.err != nil || n < 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	c.read(b)
+	return b
+}
+
+func (c *checkedReader) str() string {
+	n := c.length("string")
+	if c.err != nil || n <= 0 {
+		return ""
+	}
+	b := make([]byte, n)
+	c.read(b)
+	return string(b)
+}
+
+// checkSeal reads a SnapStream seal and compares its checksum with the one
+// computed over everything before it.
+func (c *checkedReader) checkSeal(what string) {
+	want := int64(c.sum.Sum32())
+	got := c.int64()
+	if p := c.str(); c.err == nil && p != "/" {
+		c.fail("%s: seal ends in %q, want \"/\"", what, p)
+	}
+	if c.err == nil && got != want {
+		c.fail("%s: checksum %x, want %x", what, got, want)
+	}
+}
+
+func (c *checkedReader) atEOF() bool { return c.err == nil && c.left == 0 }
+
+// readSnapshotFile reads a ZooKeeper snapshot file, calling sessionFn and
+// nodeFn (either may be nil) as it goes.
+func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn func(*Node) error, maxBuffer int) error {
+	if maxBuffer <= 0 {
+		maxBuffer = 64 << 20
+	}
+	f, err := fs.Open(path)
+	if err != nil {
+		return fmt.Errorf("persistence: open snapshot: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("persistence: stat snapshot: %w", err)
+	}
+	c := &checkedReader{r: bufio.NewReaderSize(f, 256<<10), sum: adler32.New(), left: fi.Size(), max: maxBuffer, path: path}
+	if magic := c.int32(); c.err == nil && magic != snapMagic {
+		c.fail("magic %08x, want %08x (ZKSN)", uint32(magic), snapMagic)
+	}
+	c.int32() // version
+	c.int64() // dbid
+	count := c.int32()
+	if c.err == nil && (count < 0 || int64(count)*12 > c.left) {
+		c.fail("bad session count %d", count)
+	}
+	for i := int32(0); i < count && c.err == nil; i++ {
+		ss := Session{ID: c.int64(), Timeout: c.int32()}
+		if c.err == nil && sessionFn != nil {
+			sessionFn(ss)
+		}
+	}
+	nacl := c.int32()
+	if c.err == nil && (nacl < 0 || int64(nacl)*12 > c.left) {
+		c.fail("bad ACL cache size %d", nacl)
+	}
+	acls := make(map[int64][]jute.ACL, max(nacl, 0))
+	for i := int32(0); i < nacl && c.err == nil; i++ {
+		ref := c.int64()
+		n := c.length("ACL vector")
+		if c.err == nil && (n < 0 || int64(n)*12 > c.left) {
+			c.fail("bad ACL vector length %d", n)
+		}
+		list := make([]jute.ACL, 0, n)
+		for j := 0; j < n && c.err == nil; j++ {
+			var a jute.ACL
+			a.Perms = c.int32()
+			a.Id.Scheme = c.str()
+			a.Id.Id = c.str()
+			list = append(list, a)
+		}
+		acls[ref] = list
+	}
+	for c.err == nil {
+		path := c.str()
+		if c.err != nil || path == "/" {
+			break
+		}
+		n := &Node{Path: path}
+		n.Data = c.buffer()
+		ref := c.int64()
+		var stat [60]byte
+		if !c.read(stat[:]) {
+			break
+		}
+		d := jute.NewDecoder(stat[:], 0)
+		n.Stat.Decode(d)
+		if ref == openACLUnsafeRef {
+			n.ACL = jute.OpenACLUnsafe()
+		} else if l, ok := acls[ref]; ok {
+			n.ACL = l
+		} else {
+			c.fail("node %q refers to ACL %d, not in the ACL cache", path, ref)
+			break
+		}
+		if nodeFn != nil {
+			if err := nodeFn(n); err != nil {
+				return err
+			}
+		}
+	}
+	c.checkSeal("tree")
+	if !c.atEOF() && c.err == nil {
+		// ZooKeeper 3.6+: ZxidDigest (zxid, digestVersion, digest) and a seal.
+		c.int64()
+		if v := c.int32(); v < 2 {
+			c.str()
+		} else {
+			c.int64()
+		}
+		c.checkSeal("digest")
+	}
+	if !c.atEOF() && c.err == nil {
+		// ZooKeeper 3.9+: lastProcessedZxid and a seal.
+		c.int64()
+		c.checkSeal("last processed zxid")
+	}
+	return c.err
+}
