@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -78,36 +80,42 @@ func writeCfg(t *testing.T, text string, myid string) string {
 	return path
 }
 
+// badConfigs are zoo.cfg texts LoadConfig must reject; $DATA is the data
+// dir and $DIR the config's directory. zkAccepts notes where Apache
+// ZooKeeper 3.8 starts anyway, and why gokeeper refuses.
+var badConfigs = []struct {
+	name, text, myid string
+	want             string // substring of the error, naming the key
+	zkAccepts        string
+}{
+	{"tickTime not a number", "dataDir=$DATA\ntickTime=abc", "", `invalid value "abc" for tickTime: not an integer`, ""},
+	{"clientPort out of range", "dataDir=$DATA\nclientPort=99999", "", `for clientPort: not a port number`, ""},
+	{"maxClientCnxns float", "dataDir=$DATA\nmaxClientCnxns=6.5", "", `for maxClientCnxns`, ""},
+	{"int overflow", "dataDir=$DATA\nsnapCount=99999999999", "", `for snapCount: out of range`, "ZooKeeper reads snapCount later with Integer.getInteger, which falls back to the default"},
+	{"bool", "dataDir=$DATA\nstandaloneEnabled=yes", "", `invalid value "yes" for standaloneEnabled`, ""},
+	{"yes/no", "dataDir=$DATA\nforceSync=false", "", `invalid value "false" for forceSync: not yes or no`, "ZooKeeper treats anything but \"no\" as yes"},
+	{"skipACL true", "dataDir=$DATA\nzookeeper.skipACL=true", "", `for zookeeper.skipACL`, "ZooKeeper skips ACLs only for exactly \"yes\" and checks them for \"true\""},
+	{"purge interval", "dataDir=$DATA\nautopurge.purgeInterval=1w", "", `for autopurge.purgeInterval`, ""},
+	{"peerType", "dataDir=$DATA\npeerType=leader", "", `for peerType`, ""},
+	{"electionAlg", "dataDir=$DATA\nelectionAlg=1", "", `for electionAlg: only 3`, ""},
+	{"no dataDir", "tickTime=2000\nclientPort=2181", "", `dataDir: not set`, ""},
+	{"min > max", "dataDir=$DATA\nminSessionTimeout=9000\nmaxSessionTimeout=8000", "", `for minSessionTimeout`, ""},
+	{"address without port", "dataDir=$DATA\nclientPortAddress=127.0.0.1", "", `clientPortAddress`, ""},
+	{"bad server line", "dataDir=$DATA\nserver.1=zk1:2888", "", `for server.1`, ""},
+	{"bad server id", "dataDir=$DATA\nserver.x=zk1:2888:3888", "", `for server.x`, ""},
+	{"same quorum and election port", "dataDir=$DATA\nserver.1=zk1:2888:2888", "", `for server.1`, ""},
+	{"ensemble without myid", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2", "", `myid`, ""},
+	{"ensemble without initLimit", "dataDir=$DATA\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2", "1", `initLimit: not set`, ""},
+	{"myid not a number", "dataDir=$DATA\nserver.1=a:1:2\nserver.2=b:1:2", "one\n", `for $DATA/myid: server id is not a number`, ""},
+	{"client port mismatch", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nclientPort=2182\nserver.1=a:1:2;2181\nserver.2=b:1:2;2181\nserver.3=c:1:2;2181", "1", `for clientPort`, ""},
+	{"server line beside dynamic file", "dataDir=$DATA\ndynamicConfigFile=$DIR/zoo.cfg.dynamic\nserver.1=a:1:2", "", `for server.1: must be in the dynamic config file`, ""},
+	{"missing dynamic file", "dataDir=$DATA\ndynamicConfigFile=$DIR/none", "", `for dynamicConfigFile`, ""},
+	{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`, ""},
+	{"admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`, "ZooKeeper reads admin.* only when it starts the AdminServer"},
+}
+
 func TestLoadConfigBad(t *testing.T) {
-	for _, tc := range []struct {
-		name, text, myid string
-		want             string // substring of the error, naming the key
-	}{
-		{"tickTime not a number", "dataDir=$DATA\ntickTime=abc", "", `invalid value "abc" for tickTime: not an integer`},
-		{"clientPort out of range", "dataDir=$DATA\nclientPort=99999", "", `for clientPort: not a port number`},
-		{"maxClientCnxns float", "dataDir=$DATA\nmaxClientCnxns=6.5", "", `for maxClientCnxns`},
-		{"int overflow", "dataDir=$DATA\nsnapCount=99999999999", "", `for snapCount: out of range`},
-		{"bool", "dataDir=$DATA\nstandaloneEnabled=yes", "", `invalid value "yes" for standaloneEnabled`},
-		{"yes/no", "dataDir=$DATA\nforceSync=false", "", `invalid value "false" for forceSync: not yes or no`},
-		{"skipACL true", "dataDir=$DATA\nzookeeper.skipACL=true", "", `for zookeeper.skipACL`},
-		{"purge interval", "dataDir=$DATA\nautopurge.purgeInterval=1w", "", `for autopurge.purgeInterval`},
-		{"peerType", "dataDir=$DATA\npeerType=leader", "", `for peerType`},
-		{"electionAlg", "dataDir=$DATA\nelectionAlg=1", "", `for electionAlg: only 3`},
-		{"no dataDir", "tickTime=2000\nclientPort=2181", "", `dataDir: not set`},
-		{"min > max", "dataDir=$DATA\nminSessionTimeout=9000\nmaxSessionTimeout=8000", "", `for minSessionTimeout`},
-		{"address without port", "dataDir=$DATA\nclientPortAddress=127.0.0.1", "", `clientPortAddress`},
-		{"bad server line", "dataDir=$DATA\nserver.1=zk1:2888", "", `for server.1`},
-		{"bad server id", "dataDir=$DATA\nserver.x=zk1:2888:3888", "", `for server.x`},
-		{"same quorum and election port", "dataDir=$DATA\nserver.1=zk1:2888:2888", "", `for server.1`},
-		{"ensemble without myid", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2", "", `myid`},
-		{"ensemble without initLimit", "dataDir=$DATA\nsyncLimit=2\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2", "1", `initLimit: not set`},
-		{"myid not a number", "dataDir=$DATA\nserver.1=a:1:2\nserver.2=b:1:2", "one\n", `for $DATA/myid: server id is not a number`},
-		{"client port mismatch", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nclientPort=2182\nserver.1=a:1:2;2181\nserver.2=b:1:2;2181\nserver.3=c:1:2;2181", "1", `for clientPort`},
-		{"server line beside dynamic file", "dataDir=$DATA\ndynamicConfigFile=$DIR/zoo.cfg.dynamic\nserver.1=a:1:2", "", `for server.1: must be in the dynamic config file`},
-		{"missing dynamic file", "dataDir=$DATA\ndynamicConfigFile=$DIR/none", "", `for dynamicConfigFile`},
-		{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`},
-		{"snapRetain from validate path ok, admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`},
-	} {
+	for _, tc := range badConfigs {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeCfg(t, tc.text, tc.myid)
 			_, err := LoadConfig(path, nil)
@@ -125,60 +133,64 @@ func TestLoadConfigBad(t *testing.T) {
 	}
 }
 
+// goodConfigs are zoo.cfg texts LoadConfig must accept, with a check of
+// what it made of them; see badConfigs for $DATA.
+var goodConfigs = []struct {
+	name, text, myid string
+	check            func(t *testing.T, c server.Config)
+}{
+	{"minimal standalone", "dataDir=$DATA\nclientPort=2181", "", func(t *testing.T, c server.Config) {
+		want := server.DefaultConfig()
+		want.DataDir, want.ClientPort, want.ConfigFile = c.DataDir, 2181, c.ConfigFile
+		if !reflect.DeepEqual(c, want) {
+			t.Errorf("got %+v\nwant %+v", c, want)
+		}
+		if c.Distributed() || c.EffectiveMinSessionTimeout() != 6000 || c.EffectiveDataLogDir() != c.DataDir {
+			t.Errorf("derived values wrong: %+v", c)
+		}
+	}},
+	{"unknown keys kept", "dataDir=$DATA\nfoo.bar=1\nsnapCount=1\nautopurge.snapRetainCount=1\nmetricsProvider.custom=x", "", func(t *testing.T, c server.Config) {
+		if c.SystemProperties["foo.bar"] != "1" || c.MetricsProviderConfig["custom"] != "x" {
+			t.Errorf("SystemProperties = %v, MetricsProviderConfig = %v", c.SystemProperties, c.MetricsProviderConfig)
+		}
+		if c.SnapCount != 2 || c.AutopurgeSnapRetainCount != 3 || len(c.Notes) != 3 {
+			t.Errorf("snapCount %d, snapRetainCount %d, notes %q", c.SnapCount, c.AutopurgeSnapRetainCount, c.Notes)
+		}
+	}},
+	{"system property spellings", "dataDir=$DATA\nzookeeper.skipACL=yes\nDigestAuthenticationProvider.superDigest=super:abc=\nzookeeper.enforceQuota=TRUE\njute.maxbuffer=4194304\nforceSync=no\nleaderServes=no", "", func(t *testing.T, c server.Config) {
+		if !c.SkipACL || c.SuperDigest != "super:abc=" || !c.EnforceQuota || c.JuteMaxBuffer != 4194304 || c.ForceSync || c.LeaderServes {
+			t.Errorf("got %+v", c)
+		}
+	}},
+	{"superDigest alias", "dataDir=$DATA\nsuperDigest=super:x", "", func(t *testing.T, c server.Config) {
+		if c.SuperDigest != "super:x" {
+			t.Errorf("SuperDigest = %q", c.SuperDigest)
+		}
+	}},
+	{"purge interval units", "dataDir=$DATA\nautopurge.purgeInterval=90m", "", func(t *testing.T, c server.Config) {
+		if c.AutopurgePurgeInterval != 90*time.Minute {
+			t.Errorf("AutopurgePurgeInterval = %v", c.AutopurgePurgeInterval)
+		}
+	}},
+	{"single server line is standalone", "dataDir=$DATA\nserver.1=localhost:2888:3888;2181", "1", func(t *testing.T, c server.Config) {
+		if c.Distributed() || c.ClientPort != 2181 || c.ServerID != 1 || c.ClientPortAddress != "" {
+			t.Errorf("got ClientPort %d, ServerID %d, address %q, distributed %v", c.ClientPort, c.ServerID, c.ClientPortAddress, c.Distributed())
+		}
+	}},
+	{"client address from server line", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2;127.0.0.1:2181\nserver.2=b:1:2;127.0.0.2:2181\nserver.3=c:1:2", "2\n", func(t *testing.T, c server.Config) {
+		if c.ClientPort != 2181 || c.ClientPortAddress != "127.0.0.2" || !c.Distributed() {
+			t.Errorf("got %d %q", c.ClientPort, c.ClientPortAddress)
+		}
+	}},
+	{"peerType follows the server list", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\npeerType=participant\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2:observer", "3", func(t *testing.T, c server.Config) {
+		if c.PeerType != server.LearnerObserver || len(c.Notes) != 1 {
+			t.Errorf("PeerType = %v, notes %q", c.PeerType, c.Notes)
+		}
+	}},
+}
+
 func TestLoadConfigGood(t *testing.T) {
-	for _, tc := range []struct {
-		name, text, myid string
-		check            func(t *testing.T, c server.Config)
-	}{
-		{"minimal standalone", "dataDir=$DATA\nclientPort=2181", "", func(t *testing.T, c server.Config) {
-			want := server.DefaultConfig()
-			want.DataDir, want.ClientPort, want.ConfigFile = c.DataDir, 2181, c.ConfigFile
-			if !reflect.DeepEqual(c, want) {
-				t.Errorf("got %+v\nwant %+v", c, want)
-			}
-			if c.Distributed() || c.EffectiveMinSessionTimeout() != 6000 || c.EffectiveDataLogDir() != c.DataDir {
-				t.Errorf("derived values wrong: %+v", c)
-			}
-		}},
-		{"unknown keys kept", "dataDir=$DATA\nfoo.bar=1\nsnapCount=1\nautopurge.snapRetainCount=1\nmetricsProvider.custom=x", "", func(t *testing.T, c server.Config) {
-			if c.SystemProperties["foo.bar"] != "1" || c.MetricsProviderConfig["custom"] != "x" {
-				t.Errorf("SystemProperties = %v, MetricsProviderConfig = %v", c.SystemProperties, c.MetricsProviderConfig)
-			}
-			if c.SnapCount != 2 || c.AutopurgeSnapRetainCount != 3 || len(c.Notes) != 3 {
-				t.Errorf("snapCount %d, snapRetainCount %d, notes %q", c.SnapCount, c.AutopurgeSnapRetainCount, c.Notes)
-			}
-		}},
-		{"system property spellings", "dataDir=$DATA\nzookeeper.skipACL=yes\nDigestAuthenticationProvider.superDigest=super:abc=\nzookeeper.enforceQuota=TRUE\njute.maxbuffer=4194304\nforceSync=no\nleaderServes=no", "", func(t *testing.T, c server.Config) {
-			if !c.SkipACL || c.SuperDigest != "super:abc=" || !c.EnforceQuota || c.JuteMaxBuffer != 4194304 || c.ForceSync || c.LeaderServes {
-				t.Errorf("got %+v", c)
-			}
-		}},
-		{"superDigest alias", "dataDir=$DATA\nsuperDigest=super:x", "", func(t *testing.T, c server.Config) {
-			if c.SuperDigest != "super:x" {
-				t.Errorf("SuperDigest = %q", c.SuperDigest)
-			}
-		}},
-		{"purge interval units", "dataDir=$DATA\nautopurge.purgeInterval=90m", "", func(t *testing.T, c server.Config) {
-			if c.AutopurgePurgeInterval != 90*time.Minute {
-				t.Errorf("AutopurgePurgeInterval = %v", c.AutopurgePurgeInterval)
-			}
-		}},
-		{"single server line is standalone", "dataDir=$DATA\nserver.1=localhost:2888:3888;2181", "1", func(t *testing.T, c server.Config) {
-			if c.Distributed() || c.ClientPort != 2181 || c.ServerID != 1 || c.ClientPortAddress != "" {
-				t.Errorf("got ClientPort %d, ServerID %d, address %q, distributed %v", c.ClientPort, c.ServerID, c.ClientPortAddress, c.Distributed())
-			}
-		}},
-		{"client address from server line", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\nserver.1=a:1:2;127.0.0.1:2181\nserver.2=b:1:2;127.0.0.2:2181\nserver.3=c:1:2", "2\n", func(t *testing.T, c server.Config) {
-			if c.ClientPort != 2181 || c.ClientPortAddress != "127.0.0.2" || !c.Distributed() {
-				t.Errorf("got %d %q", c.ClientPort, c.ClientPortAddress)
-			}
-		}},
-		{"peerType follows the server list", "dataDir=$DATA\ninitLimit=5\nsyncLimit=2\npeerType=participant\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2:observer", "3", func(t *testing.T, c server.Config) {
-			if c.PeerType != server.LearnerObserver || len(c.Notes) != 1 {
-				t.Errorf("PeerType = %v, notes %q", c.PeerType, c.Notes)
-			}
-		}},
-	} {
+	for _, tc := range goodConfigs {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := LoadConfig(writeCfg(t, tc.text, tc.myid), nil)
 			if err != nil {
@@ -374,5 +386,99 @@ func TestNewLogger(t *testing.T) {
 
 	if _, err := NewLogger(&buf, false, "loud"); !errors.Is(err, ErrLogLevel) {
 		t.Errorf("NewLogger(level loud) err = %v, want ErrLogLevel", err)
+	}
+}
+
+// zooKeeperVerdicts runs testdata/ConfigCheck.java, Apache ZooKeeper's own
+// QuorumPeerConfig, over the given zoo.cfg files in one JVM and returns
+// its line per file. It skips the test when java or ZooKeeper is missing.
+func zooKeeperVerdicts(t *testing.T, paths []string) []string {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("java not installed; skipping the comparison with Apache ZooKeeper")
+	}
+	for _, jar := range zkClasspath {
+		if _, err := os.Stat(jar); err != nil {
+			t.Skipf("%s missing; skipping the comparison with Apache ZooKeeper", jar)
+		}
+	}
+	args := append([]string{"-Xmx128m", "-cp", strings.Join(zkClasspath, ":"), "testdata/ConfigCheck.java"}, paths...)
+	out, err := exec.Command(java, args...).Output()
+	if err != nil {
+		t.Fatalf("ConfigCheck: %v\n%s", err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "OK ") || strings.HasPrefix(l, "ERR ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != len(paths) {
+		t.Fatalf("ConfigCheck printed %d verdicts for %d files:\n%s", len(lines), len(paths), out)
+	}
+	return lines
+}
+
+// TestLoadConfigAgreesWithZooKeeper feeds every config of goodConfigs and
+// badConfigs, and the testdata configs, to Apache ZooKeeper's parser: it
+// must accept what LoadConfig accepts and derive the same tick, session
+// timeouts, client port, server id and mode, and reject what LoadConfig
+// rejects unless zkAccepts says why gokeeper is stricter.
+func TestLoadConfigAgreesWithZooKeeper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Apache ZooKeeper's config parser in a JVM")
+	}
+	type entry struct {
+		name, path, zkAccepts string
+		good                  bool
+	}
+	var entries []entry
+	for _, g := range goodConfigs {
+		entries = append(entries, entry{name: g.name, path: writeCfg(t, g.text, g.myid), good: true})
+	}
+	for _, b := range badConfigs {
+		entries = append(entries, entry{name: b.name, path: writeCfg(t, b.text, b.myid), zkAccepts: b.zkAccepts})
+	}
+	entries = append(entries,
+		entry{name: "zoo_sample", path: "testdata/zoo_sample.cfg", good: true},
+		entry{name: "dynamic", path: "testdata/dynamic/zoo.cfg", good: true},
+	)
+	paths := make([]string, len(entries))
+	for i, e := range entries {
+		paths[i] = e.path
+	}
+	verdicts := zooKeeperVerdicts(t, paths)
+	// knownDifferences are good configs ZooKeeper 3.8 rejects, and why.
+	knownDifferences := map[string]string{
+		"purge interval units": "time unit suffixes arrived in ZooKeeper 3.10; 3.8 takes a bare number of hours",
+	}
+	for i, e := range entries {
+		v := verdicts[i]
+		if why, ok := knownDifferences[e.name]; ok {
+			if !strings.HasPrefix(v, "ERR ") {
+				t.Errorf("%s: expected ZooKeeper 3.8 to reject it (%s), got %s", e.name, why, v)
+			}
+			continue
+		}
+		if !e.good {
+			if e.zkAccepts == "" && !strings.HasPrefix(v, "ERR ") {
+				t.Errorf("%s: gokeeper rejects, ZooKeeper accepts: %s", e.name, v)
+			}
+			if e.zkAccepts != "" && !strings.HasPrefix(v, "OK ") {
+				t.Errorf("%s: marked as accepted by ZooKeeper (%s), but: %s", e.name, e.zkAccepts, v)
+			}
+			continue
+		}
+		c, err := LoadConfig(e.path, nil)
+		if err != nil {
+			t.Errorf("%s: %v", e.name, err)
+			continue
+		}
+		want := fmt.Sprintf("OK tickTime=%d minSessionTimeout=%d maxSessionTimeout=%d clientPort=%d serverId=%d distributed=%t voters=%d",
+			c.TickTime, c.EffectiveMinSessionTimeout(), c.EffectiveMaxSessionTimeout(), c.ClientPort, c.ServerID, c.Distributed(), len(c.Voters()))
+		if v != want {
+			t.Errorf("%s:\nZooKeeper %s\ngokeeper  %s", e.name, v, want)
+		}
 	}
 }
