@@ -21,8 +21,9 @@ import (
 //
 // NB: ZooKeeper does not validate read paths on the server; a path that
 // could never name a znode is answered as a missing one (NoNode, or
-// NoWatcher for watch ops) without registering a watch, except that exists
-// of a path holding NUL is BadArguments, as in ZooKeeper.
+// NoWatcher for watch ops; addWatch answers OK) without registering a
+// watch, except that exists of a path holding NUL is BadArguments, as in
+// ZooKeeper.
 func Read(t *datatree.Tree, r *Request, w datatree.WatcherID, o *PrepOptions, b []byte) ([]byte, jute.Code, []datatree.Event) {
 	rd := reader{t: t, r: r, w: w, reg: o.authRegistry()}
 	maxBuffer := 0
@@ -180,10 +181,9 @@ func (rd *reader) serve(req jute.Record) (jute.Record, jute.Code, []datatree.Eve
 		if req.Mode != jute.AddWatchPersistent && req.Mode != jute.AddWatchPersistentRecursive {
 			return nil, jute.CodeMarshallingError, nil
 		}
-		if ValidatePath(req.Path) != nil {
-			return nil, jute.CodeBadArguments, nil
-		}
-		if rd.w != 0 {
+		// NB: ZooKeeper registers a watch on any path and answers OK; one
+		// on a path that can never name a znode would never fire.
+		if rd.w != 0 && ValidatePath(req.Path) == nil {
 			rd.t.AddWatch(req.Path, rd.w, req.Mode)
 		}
 		return &jute.ErrorResponse{Err: 0}, jute.CodeOK, nil
