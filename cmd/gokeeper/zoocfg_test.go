@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,28 +18,35 @@ import (
 	"github.com/gokeeper/gokeeper/server"
 )
 
+// propertiesCases are .properties texts and the key/value pairs Java's
+// Properties.load (then trimmed, as ZooKeeper does) makes of them.
+var propertiesCases = []struct {
+	name string
+	text string
+	want map[string]string
+}{
+	{"equals", "tickTime=2000\n", map[string]string{"tickTime": "2000"}},
+	{"spaces around equals", "  tickTime =  2000  \n", map[string]string{"tickTime": "2000"}},
+	{"colon separator", "clientPort:2181", map[string]string{"clientPort": "2181"}},
+	{"blank separator", "clientPort 2181", map[string]string{"clientPort": "2181"}},
+	{"tab then equals", "clientPort\t= 2181", map[string]string{"clientPort": "2181"}},
+	{"comments", "# a=1\n   ! b=2\n\nc=3\n", map[string]string{"c": "3"}},
+	{"value keeps later separators", "server.1=h:2888:3888;2181", map[string]string{"server.1": "h:2888:3888;2181"}},
+	{"continuation", "4lw.commands.whitelist=stat, \\\n    ruok, \\\n  conf\n", map[string]string{"4lw.commands.whitelist": "stat, ruok, conf"}},
+	{"escaped backslash is no continuation", "dataDir=C:\\\\zk\\\\\nx=1", map[string]string{"dataDir": `C:\zk\`, "x": "1"}},
+	{"escaped separator in key", "a\\=b=c", map[string]string{"a=b": "c"}},
+	{"unicode escape", "superDigest=super\\u003Ax", map[string]string{"superDigest": "super:x"}},
+	{"empty value", "dataLogDir=", map[string]string{"dataLogDir": ""}},
+	{"key only", "standaloneEnabled", map[string]string{"standaloneEnabled": ""}},
+	{"last wins", "tickTime=1\ntickTime=2\n", map[string]string{"tickTime": "2"}},
+	{"crlf", "tickTime=2000\r\nclientPort=2181\r\n", map[string]string{"tickTime": "2000", "clientPort": "2181"}},
+	{"continued comment is still a comment", "# a \\\nb=1", map[string]string{"b": "1"}},
+	{"continuation of blank-led line", "a=x\\\n\t\t  y", map[string]string{"a": "xy"}},
+	{"escaped blank in value is trimmed", `a=\ x\ `, map[string]string{"a": "x"}},
+}
+
 func TestParseProperties(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		text string
-		want map[string]string
-	}{
-		{"equals", "tickTime=2000\n", map[string]string{"tickTime": "2000"}},
-		{"spaces around equals", "  tickTime =  2000  \n", map[string]string{"tickTime": "2000"}},
-		{"colon separator", "clientPort:2181", map[string]string{"clientPort": "2181"}},
-		{"blank separator", "clientPort 2181", map[string]string{"clientPort": "2181"}},
-		{"tab then equals", "clientPort\t= 2181", map[string]string{"clientPort": "2181"}},
-		{"comments", "# a=1\n   ! b=2\n\nc=3\n", map[string]string{"c": "3"}},
-		{"value keeps later separators", "server.1=h:2888:3888;2181", map[string]string{"server.1": "h:2888:3888;2181"}},
-		{"continuation", "4lw.commands.whitelist=stat, \\\n    ruok, \\\n  conf\n", map[string]string{"4lw.commands.whitelist": "stat, ruok, conf"}},
-		{"escaped backslash is no continuation", "dataDir=C:\\\\zk\\\\\nx=1", map[string]string{"dataDir": `C:\zk\`, "x": "1"}},
-		{"escaped separator in key", "a\\=b=c", map[string]string{"a=b": "c"}},
-		{"unicode escape", "superDigest=super\\u003Ax", map[string]string{"superDigest": "super:x"}},
-		{"empty value", "dataLogDir=", map[string]string{"dataLogDir": ""}},
-		{"key only", "standaloneEnabled", map[string]string{"standaloneEnabled": ""}},
-		{"last wins", "tickTime=1\ntickTime=2\n", map[string]string{"tickTime": "2"}},
-		{"crlf", "tickTime=2000\r\nclientPort=2181\r\n", map[string]string{"tickTime": "2000", "clientPort": "2181"}},
-	} {
+	for _, tc := range propertiesCases {
 		t.Run(tc.name, func(t *testing.T) {
 			props, err := parseProperties(tc.text)
 			if err != nil {
@@ -481,4 +490,80 @@ func TestLoadConfigAgreesWithZooKeeper(t *testing.T) {
 			t.Errorf("%s:\nZooKeeper %s\ngokeeper  %s", e.name, v, want)
 		}
 	}
+}
+
+// TestParsePropertiesAgreesWithJava loads every propertiesCases text with
+// java.util.Properties (testdata/PropsCheck.java) and checks both the
+// table and parseProperties against it.
+func TestParsePropertiesAgreesWithJava(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a JVM")
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skip("java not installed; skipping the comparison with java.util.Properties")
+	}
+	dir := t.TempDir()
+	args := []string{"-Xmx64m", "testdata/PropsCheck.java"}
+	for i, tc := range propertiesCases {
+		p := filepath.Join(dir, strconv.Itoa(i)+".properties")
+		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	out, err := exec.Command(java, args...).Output()
+	if err != nil {
+		t.Fatalf("PropsCheck: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(propertiesCases) {
+		t.Fatalf("PropsCheck printed %d lines for %d cases:\n%s", len(lines), len(propertiesCases), out)
+	}
+	for i, tc := range propertiesCases {
+		fields := strings.Fields(lines[i])[1:]
+		javaProps := map[string]string{}
+		for j := 0; j+1 < len(fields); j += 2 {
+			k, err1 := hex.DecodeString(fields[j][1:])
+			v, err2 := hex.DecodeString(fields[j+1][1:])
+			if err1 != nil || err2 != nil {
+				t.Fatalf("bad PropsCheck line %q", lines[i])
+			}
+			javaProps[string(k)] = string(v)
+		}
+		if !reflect.DeepEqual(javaProps, tc.want) {
+			t.Errorf("%s: Java makes %q of %q, the table says %q", tc.name, javaProps, tc.text, tc.want)
+		}
+		props, err := parseProperties(tc.text)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		ours := map[string]string{}
+		for _, p := range props {
+			ours[p.key] = p.value
+		}
+		if !reflect.DeepEqual(ours, javaProps) {
+			t.Errorf("%s: parseProperties makes %q of %q, Java %q", tc.name, ours, tc.text, javaProps)
+		}
+	}
+}
+
+// FuzzParseProperties checks that no input makes parseProperties panic
+// and that every key and value it returns is trimmed.
+func FuzzParseProperties(f *testing.F) {
+	for _, tc := range propertiesCases {
+		f.Add(tc.text)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		props, err := parseProperties(text)
+		if err != nil {
+			return
+		}
+		for _, p := range props {
+			if p.key != strings.TrimSpace(p.key) || p.value != strings.TrimSpace(p.value) {
+				t.Fatalf("untrimmed %q=%q from %q", p.key, p.value, text)
+			}
+		}
+	})
 }
