@@ -67,8 +67,8 @@ func (fakeProvider) Authenticate(a *AuthAttempt) ([]jute.Id, jute.Code) {
 	}
 	return []jute.Id{{Scheme: "x509", Id: "CN=" + string(a.Auth)}}, jute.CodeOK
 }
-func (fakeProvider) IsAuthenticated() bool          { return true }
-func (fakeProvider) IsValid(id string) bool         { return len(id) > 3 && id[:3] == "CN=" }
+func (fakeProvider) IsAuthenticated() bool           { return true }
+func (fakeProvider) IsValid(id string) bool          { return len(id) > 3 && id[:3] == "CN=" }
 func (fakeProvider) Matches(id, aclExpr string) bool { return id == aclExpr }
 func (fakeProvider) UserName(id string) string       { return id[3:] }
 
