@@ -1,0 +1,355 @@
+package persistence
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/cockroachdb/pebble/vfs"
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/rs/zerolog"
+)
+
+type loaded struct {
+	zxid     int64
+	sessions []Session
+	nodes    []*Node
+}
+
+func loadLatest(t testing.TB, s *Store) (loaded, bool) {
+	t.Helper()
+	var l loaded
+	z, ok, err := s.LoadLatestSnapshot(
+		func(ss Session) { l.sessions = append(l.sessions, ss) },
+		func(n *Node) error { l.nodes = append(l.nodes, n); return nil })
+	if err != nil {
+		t.Fatalf("LoadLatestSnapshot: %v", err)
+	}
+	l.zxid = z
+	return l, ok
+}
+
+func checkNodes(t testing.TB, got, want []*Node) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d nodes, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("node %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	fs := vfs.NewMem()
+	s := mustOpen(t, testOptions(fs))
+	defer s.Close()
+	if _, ok := loadLatest(t, s); ok {
+		t.Fatal("empty store has a snapshot")
+	}
+	sessions := []Session{{ID: 0x100000001, Timeout: 30000}, {ID: 0x100000002, Timeout: 4000}}
+	want := testNodes(50)
+	if err := s.WriteSnapshot(0x1234, sessions, testTree(50)); err != nil {
+		t.Fatal(err)
+	}
+	l, ok := loadLatest(t, s)
+	if !ok || l.zxid != 0x1234 {
+		t.Fatalf("LoadLatestSnapshot = 0x%x, %v; want 0x1234, true", l.zxid, ok)
+	}
+	if !reflect.DeepEqual(l.sessions, sessions) {
+		t.Fatalf("sessions %+v, want %+v", l.sessions, sessions)
+	}
+	checkNodes(t, l.nodes, want)
+
+	// The file is a ZooKeeper snapshot: header, sessions, then an ACL cache
+	// holding each distinct ACL list once.
+	b := readFile(t, fs, "/data/snapshots/snapshot.1234")
+	if got := binary.BigEndian.Uint32(b); got != snapMagic {
+		t.Fatalf("magic %08x", got)
+	}
+	if v, dbid := binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint64(b[8:]); v != 2 || dbid != 0 {
+		t.Fatalf("version %d dbid %d", v, dbid)
+	}
+	off := 16 + 4 + 12*len(sessions)
+	if n := binary.BigEndian.Uint32(b[off:]); n != 2 {
+		t.Fatalf("ACL cache has %d lists, want 2", n)
+	}
+	// The file ends in a seal: checksum, then the string "/".
+	if !bytes.HasSuffix(b, []byte{0, 0, 0, 1, '/'}) {
+		t.Fatalf("file does not end in a seal: % x", b[len(b)-8:])
+	}
+}
+
+func TestSnapshotNilACLIsOpenUnsafe(t *testing.T) {
+	s := mustOpen(t, testOptions(vfs.NewMem()))
+	defer s.Close()
+	err := s.WriteSnapshot(1, nil, func(yield func(*Node) error) error {
+		return yield(&Node{Path: "", ACL: nil})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := loadLatest(t, s)
+	if len(l.nodes) != 1 || !reflect.DeepEqual(l.nodes[0].ACL, jute.OpenACLUnsafe()) || l.nodes[0].Data != nil {
+		t.Fatalf("got %+v, want the root with world:anyone ACL and null data", l.nodes)
+	}
+}
+
+func TestSnapshotIteratorErrorLeavesNoFile(t *testing.T) {
+	fs := vfs.NewMem()
+	s := mustOpen(t, testOptions(fs))
+	defer s.Close()
+	boom := errors.New("tree changed")
+	err := s.WriteSnapshot(5, nil, func(yield func(*Node) error) error {
+		if err := yield(&Node{Path: ""}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("WriteSnapshot: %v, want the iterator's error", err)
+	}
+	names, _ := fs.List("/data/snapshots")
+	if len(names) != 0 {
+		t.Fatalf("files left behind: %v", names)
+	}
+}
+
+// TestTornSnapshotSkipped damages the newest snapshot in several ways; the
+// previous one is loaded instead and the callbacks see only it.
+func TestTornSnapshotSkipped(t *testing.T) {
+	damage := []struct {
+		name string
+		f    func(b []byte) []byte
+	}{
+		{"truncated tail", func(b []byte) []byte { return b[:len(b)-3] }},
+		{"truncated middle", func(b []byte) []byte { return b[:len(b)/2] }},
+		{"flipped byte", func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }},
+		{"bad magic", func(b []byte) []byte { b[0] = 'X'; return b }},
+		{"empty", func(b []byte) []byte { return nil }},
+	}
+	for _, d := range damage {
+		t.Run(d.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			var sink logSink
+			o := testOptions(fs)
+			o.Logger = zerolog.New(&sink)
+			s := mustOpen(t, o)
+			defer s.Close()
+			if err := s.WriteSnapshot(10, []Session{{ID: 1, Timeout: 1}}, testTree(5)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.WriteSnapshot(20, []Session{{ID: 2, Timeout: 2}}, testTree(30)); err != nil {
+				t.Fatal(err)
+			}
+			p := "/data/snapshots/snapshot.14"
+			writeFile(t, fs, p, d.f(readFile(t, fs, p)))
+			l, ok := loadLatest(t, s)
+			if !ok || l.zxid != 10 {
+				t.Fatalf("loaded 0x%x, %v; want 0xa", l.zxid, ok)
+			}
+			if len(l.sessions) != 1 || l.sessions[0].ID != 1 {
+				t.Fatalf("sessions %+v, want only the older snapshot's", l.sessions)
+			}
+			checkNodes(t, l.nodes, testNodes(5))
+			if !sink.contains("skipping invalid snapshot") {
+				t.Fatal("no log line for the skipped snapshot")
+			}
+		})
+	}
+}
+
+func TestOpenRemovesUnfinishedSnapshots(t *testing.T) {
+	fs := vfs.NewMem()
+	s := mustOpen(t, testOptions(fs))
+	if err := s.WriteSnapshot(7, nil, testTree(1)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	writeFile(t, fs, "/data/snapshots/snapshot.9.tmp", []byte("partial"))
+	s = mustOpen(t, testOptions(fs))
+	defer s.Close()
+	names, _ := fs.List("/data/snapshots")
+	if len(names) != 1 || names[0] != "snapshot.7" {
+		t.Fatalf("snapshot dir holds %v, want [snapshot.7]", names)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	fs := vfs.NewMem()
+	s := mustOpen(t, testOptions(fs))
+	for i := int64(1); i <= 5; i++ {
+		if err := appendWait(t, s, txnEntries((i-1)*10+1, i*10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WriteSnapshot(i*10-5, nil, testTree(int(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// retain 1 is raised to the minimum of 3.
+	if err := s.Purge(1); err != nil {
+		t.Fatal(err)
+	}
+	zs, _ := s.listSnapshots()
+	if !reflect.DeepEqual(zs, []int64{25, 35, 45}) {
+		t.Fatalf("snapshots after purge %v, want [25 35 45]", zs)
+	}
+	checkEntries(t, replayAll(t, s, 0), txnEntries(25, 50))
+	_ = s.Close()
+	s = mustOpen(t, testOptions(fs))
+	defer s.Close()
+	checkEntries(t, replayAll(t, s, 0), txnEntries(25, 50))
+	l, _ := loadLatest(t, s)
+	if l.zxid != 45 {
+		t.Fatalf("latest snapshot 0x%x after purge, want 0x2d", l.zxid)
+	}
+	// Fewer snapshots than retained: nothing is removed.
+	if err := s.Purge(10); err != nil {
+		t.Fatal(err)
+	}
+	if zs, _ := s.listSnapshots(); len(zs) != 3 {
+		t.Fatalf("Purge(10) left %v", zs)
+	}
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	fs := vfs.NewMem()
+	a := mustOpen(t, testOptions(fs))
+	if err := appendWait(t, a, txnEntries(1, 30)); err != nil {
+		t.Fatal(err)
+	}
+	sessions := []Session{{ID: 77, Timeout: 6000}}
+	if err := a.WriteSnapshot(20, sessions, testTree(40)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ExportZooKeeperDir("/export/version-2"); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close()
+	names, _ := fs.List("/export/version-2")
+	if len(names) != 2 {
+		t.Fatalf("exported %v, want a snapshot and a log", names)
+	}
+	var logged []Entry
+	err := readTxnLogFile(fs, "/export/version-2/log.15", 0, func(e Entry) error {
+		logged = append(logged, Entry{Zxid: e.Zxid, Data: append([]byte(nil), e.Data...)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, logged, txnEntries(21, 30))
+
+	o := testOptions(fs)
+	o.DataDir = "/b"
+	b := mustOpen(t, o)
+	defer b.Close()
+	if err := b.ImportZooKeeperDir("/export/version-2"); err != nil {
+		t.Fatal(err)
+	}
+	l, ok := loadLatest(t, b)
+	if !ok || l.zxid != 20 || !reflect.DeepEqual(l.sessions, sessions) {
+		t.Fatalf("imported snapshot 0x%x %v %+v", l.zxid, ok, l.sessions)
+	}
+	checkNodes(t, l.nodes, testNodes(40))
+	checkEntries(t, replayAll(t, b, 20), txnEntries(21, 30))
+	if err := b.ImportZooKeeperDir("/export/version-2"); !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("second import: %v, want ErrNotEmpty", err)
+	}
+}
+
+func TestExportNeedsSnapshot(t *testing.T) {
+	s := mustOpen(t, testOptions(vfs.NewMem()))
+	defer s.Close()
+	if err := s.ExportZooKeeperDir("/x"); !errors.Is(err, ErrNoSnapshot) {
+		t.Fatalf("export: %v, want ErrNoSnapshot", err)
+	}
+}
+
+func TestReadZKTxnLogFile(t *testing.T) {
+	fs := vfs.NewMem()
+	entries := txnEntries(1, 3)
+	if err := writeTxnLogFile(fs, "/log.1", func(yield func(Entry) error) error {
+		for _, e := range entries {
+			if err := yield(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	good := readFile(t, fs, "/log.1")
+	last := len(good) - (len(entries[2].Data) + 13) // start of the third entry
+	tests := []struct {
+		name    string
+		data    []byte
+		want    int
+		wantErr error
+	}{
+		{"whole", good, 3, nil},
+		{"preallocated zeros", append(append([]byte(nil), good...), make([]byte, 4096)...), 3, nil},
+		{"torn: no EOR", good[:len(good)-1], 2, nil},
+		{"torn: short txn", good[:len(good)-10], 2, nil},
+		{"torn: short prefix", good[:last+5], 2, nil},
+		{"wrong EOR", func() []byte { b := append([]byte(nil), good...); b[len(b)-1] = 'X'; return b }(), 2, nil},
+		{"checksum", func() []byte { b := append([]byte(nil), good...); b[last+20] ^= 1; return b }(), 0, ErrCorrupt},
+		{"bad magic", func() []byte { b := append([]byte(nil), good...); b[0] = 0; return b }(), 0, ErrCorrupt},
+		{"negative length", func() []byte {
+			b := append([]byte(nil), good[:last]...)
+			return append(b, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe)
+		}(), 0, ErrCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writeFile(t, fs, "/t", tt.data)
+			n := 0
+			err := readTxnLogFile(fs, "/t", 0, func(e Entry) error {
+				if !bytes.Equal(e.Data, entries[n].Data) || e.Zxid != entries[n].Zxid {
+					return fmt.Errorf("entry %d differs", n)
+				}
+				n++
+				return nil
+			})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || n != tt.want {
+				t.Fatalf("read %d entries, err %v; want %d", n, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzReadSnapshot(f *testing.F) {
+	fs := vfs.NewMem()
+	if _, err := writeSnapshotFile(fs, "/seed", 1, []Session{{ID: 1, Timeout: 2}}, testTree(3)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(readFile(f, fs, "/seed"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mfs := vfs.NewMem()
+		writeFile(t, mfs, "/snap", data)
+		_ = readSnapshotFile(mfs, "/snap", func(Session) {}, func(*Node) error { return nil }, 1<<20)
+	})
+}
+
+func FuzzReadTxnLog(f *testing.F) {
+	fs := vfs.NewMem()
+	if err := writeTxnLogFile(fs, "/seed", func(yield func(Entry) error) error { return yield(txnEntry(1)) }); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(readFile(f, fs, "/seed"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mfs := vfs.NewMem()
+		writeFile(t, mfs, "/log", data)
+		_ = readTxnLogFile(mfs, "/log", 1<<20, func(Entry) error { return nil })
+	})
+}
