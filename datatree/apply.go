@@ -2,6 +2,7 @@ package datatree
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -201,10 +202,10 @@ func (a *applier) create(path string, data []byte, acl []jute.ACL, owner int64, 
 		parent.pzxid = zxid
 	}
 	n := &node{
-		name: childName, data: copyData(data), acl: aclIdx,
+		data: copyData(data), acl: aclIdx,
 		czxid: zxid, mzxid: zxid, ctime: time, mtime: time, pzxid: zxid, owner: owner,
 	}
-	parent.addChild(n)
+	parent.addChild(strings.Clone(childName), n)
 	t.mu.numNodes++
 	t.mu.dataSize += int64(len(path) + len(data))
 	t.trackOwnerLocked(path, owner)
@@ -280,9 +281,9 @@ func (a *applier) delete(path string, zxid int64) jute.Code {
 	if n == nil {
 		return jute.CodeNoNode
 	}
-	n.deleted = true
 	t.mu.numNodes--
 	t.mu.acls.release(n.acl)
+	n.acl = deletedACL
 	t.mu.dataSize -= int64(len(path) + len(n.data))
 	t.untrackOwnerLocked(path, n.owner)
 	if childName == limitNode && len(parentName) >= len(procPath) && parentName[:len(procPath)] == procPath {

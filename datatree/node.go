@@ -7,15 +7,15 @@ import (
 	"github.com/gokeeper/gokeeper/jute"
 )
 
-// node is one znode. It stores its own name, not its path: the path is the
-// chain of names from the root, which every lookup walks anyway. Its ACL is
+// node is one znode. It stores neither its path nor its name: its parent's
+// childSet holds the name, and the path is the chain of names from the
+// root, which every lookup walks anyway. Its ACL is
 // an index into the tree's aclCache. Its stat fields are ZooKeeper's
 // StatPersisted: cversion counts child creations, and the cversion a client
 // sees is derived (see stat). Fields are written only under Tree.mu's write
 // lock; data is replaced, never modified in place, so a slice handed to a
 // reader stays valid and unchanged.
 type node struct {
-	name  string
 	data  []byte
 	kids  *childSet // nil while the node has never had children
 	czxid int64
@@ -28,11 +28,16 @@ type node struct {
 	version  int32
 	cversion int32 // number of child creations (ZooKeeper's persisted cversion)
 	aversion int32
-	acl      uint32
-	// deleted is set when the node leaves the tree, so a fuzzy Walk that
-	// still holds a pointer to it can skip it.
-	deleted bool
+	// acl is the node's index in the aclCache, or deletedACL once the node
+	// has left the tree (so a fuzzy Walk still holding it skips it). The
+	// struct is exactly 96 bytes, one of Go's size classes.
+	acl uint32
 }
+
+// deletedACL marks a node that has left the tree.
+const deletedACL = ^uint32(0)
+
+func (n *node) deleted() bool { return n.acl == deletedACL }
 
 func (n *node) numChildren() int32 {
 	if n.kids == nil {
@@ -72,14 +77,23 @@ func (n *node) persisted() jute.StatPersisted {
 }
 
 // smallChildren is the largest child count kept in a sorted slice; beyond
-// it a childSet switches to a map. Most znodes are leaves or have a few
-// children, where a slice costs one pointer per child; wide parents (queues,
-// service registries) get O(1) insert and delete.
-const smallChildren = 32
+// it a childSet switches to a map. A slice entry costs 24 bytes against
+// about 40 for a map entry, and an insert moves at most 24 KiB; very wide
+// parents (big queues, flat registries) get O(1) insert and delete from the
+// map.
+const smallChildren = 1024
+
+// child is one entry of a childSet: the child's name (a node does not store
+// its own) and the node. Keeping the name beside the pointer lets a binary
+// search compare names without touching the child nodes.
+type child struct {
+	name string
+	n    *node
+}
 
 // childSet holds a node's children, by name.
 type childSet struct {
-	list []*node // sorted by name; used while m is nil
+	list []child // sorted by name; used while m is nil
 	m    map[string]*node
 }
 
@@ -90,35 +104,37 @@ func (c *childSet) len() int {
 	return len(c.list)
 }
 
-func cmpNodeName(a *node, name string) int { return strings.Compare(a.name, name) }
+func cmpChild(a child, name string) int { return strings.Compare(a.name, name) }
+
+func cmpChildren(a, b child) int { return strings.Compare(a.name, b.name) }
 
 func (c *childSet) get(name string) *node {
 	if c.m != nil {
 		return c.m[name]
 	}
-	if i, ok := slices.BinarySearchFunc(c.list, name, cmpNodeName); ok {
-		return c.list[i]
+	if i, ok := slices.BinarySearchFunc(c.list, name, cmpChild); ok {
+		return c.list[i].n
 	}
 	return nil
 }
 
-// add inserts n; the caller made sure no child has its name.
-func (c *childSet) add(n *node) {
+// add inserts n as name; the caller made sure no child has that name.
+func (c *childSet) add(name string, n *node) {
 	if c.m != nil {
-		c.m[n.name] = n
+		c.m[name] = n
 		return
 	}
 	if len(c.list) >= smallChildren {
 		c.m = make(map[string]*node, 2*smallChildren)
 		for _, k := range c.list {
-			c.m[k.name] = k
+			c.m[k.name] = k.n
 		}
 		c.list = nil
-		c.m[n.name] = n
+		c.m[name] = n
 		return
 	}
-	i, _ := slices.BinarySearchFunc(c.list, n.name, cmpNodeName)
-	c.list = slices.Insert(c.list, i, n)
+	i, _ := slices.BinarySearchFunc(c.list, name, cmpChild)
+	c.list = slices.Insert(c.list, i, child{name, n})
 }
 
 // remove deletes the child called name, if any.
@@ -126,17 +142,12 @@ func (c *childSet) remove(name string) {
 	if c.m != nil {
 		delete(c.m, name)
 		if len(c.m) <= smallChildren/2 {
-			c.list = make([]*node, 0, len(c.m))
-			for _, k := range c.m {
-				c.list = append(c.list, k)
-			}
-			slices.SortFunc(c.list, func(a, b *node) int { return strings.Compare(a.name, b.name) })
+			c.list = c.sorted()
 			c.m = nil
 		}
 		return
 	}
-	if i, ok := slices.BinarySearchFunc(c.list, name, cmpNodeName); ok {
-		c.list[i] = nil
+	if i, ok := slices.BinarySearchFunc(c.list, name, cmpChild); ok {
 		c.list = slices.Delete(c.list, i, i+1)
 		if len(c.list) == 0 {
 			c.list = nil
@@ -145,15 +156,15 @@ func (c *childSet) remove(name string) {
 }
 
 // sorted returns the children ordered by name in a new slice.
-func (c *childSet) sorted() []*node {
+func (c *childSet) sorted() []child {
 	if c.m == nil {
 		return slices.Clone(c.list)
 	}
-	out := make([]*node, 0, len(c.m))
-	for _, k := range c.m {
-		out = append(out, k)
+	out := make([]child, 0, len(c.m))
+	for name, k := range c.m {
+		out = append(out, child{name, k})
 	}
-	slices.SortFunc(out, func(a, b *node) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(out, cmpChildren)
 	return out
 }
 
@@ -180,11 +191,11 @@ func (n *node) child(name string) *node {
 	return n.kids.get(name)
 }
 
-func (n *node) addChild(k *node) {
+func (n *node) addChild(name string, k *node) {
 	if n.kids == nil {
 		n.kids = &childSet{}
 	}
-	n.kids.add(k)
+	n.kids.add(name, k)
 }
 
 func (n *node) removeChild(name string) {

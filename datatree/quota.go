@@ -120,7 +120,7 @@ func (t *Tree) updateQuotaForPathLocked(path string) {
 			bytes += int64(len(n.data))
 			if n.kids != nil {
 				for _, k := range n.kids.sorted() {
-					walk(k)
+					walk(k.n)
 				}
 			}
 		}
@@ -153,7 +153,7 @@ func (t *Tree) setupQuotaLocked() {
 			return
 		}
 		for _, k := range n.kids.sorted() {
-			walk(path+"/"+k.name, k)
+			walk(path+"/"+k.name, k.n)
 		}
 	}
 	walk(quotaPath, q)

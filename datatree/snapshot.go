@@ -3,6 +3,7 @@ package datatree
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -47,12 +48,12 @@ func (t *Tree) Walk(fn func(n *SnapshotNode) error) error {
 
 func (t *Tree) walk(n *node, path string, sn *SnapshotNode, fn func(n *SnapshotNode) error) error {
 	t.mu.RLock()
-	if n.deleted {
+	if n.deleted() {
 		t.mu.RUnlock()
 		return nil
 	}
 	*sn = SnapshotNode{Path: path, Data: n.data, ACL: t.mu.acls.get(n.acl), Stat: n.persisted()}
-	var kids []*node
+	var kids []child
 	if n.kids != nil {
 		kids = n.kids.sorted()
 	}
@@ -61,7 +62,7 @@ func (t *Tree) walk(n *node, path string, sn *SnapshotNode, fn func(n *SnapshotN
 		return err
 	}
 	for _, k := range kids {
-		if err := t.walk(k, path+"/"+k.name, sn, fn); err != nil {
+		if err := t.walk(k.n, path+"/"+k.name, sn, fn); err != nil {
 			return err
 		}
 	}
@@ -97,9 +98,9 @@ func (t *Tree) Restore(n *SnapshotNode) error {
 	if parent.child(name) != nil {
 		return fmt.Errorf("%w: %q", ErrRestoreDuplicate, n.Path)
 	}
-	k := &node{name: name}
+	k := &node{}
 	t.fillLocked(k, n)
-	parent.addChild(k)
+	parent.addChild(strings.Clone(name), k)
 	t.mu.numNodes++
 	t.mu.dataSize += int64(len(n.Path) + len(k.data))
 	t.trackOwnerLocked(n.Path, k.owner)

@@ -130,12 +130,12 @@ func (t *Tree) resetLocked() {
 	t.mu.quotas = make(map[string]struct{})
 	empty := []byte{}
 	root := &node{data: empty}
-	proc := &node{name: "zookeeper", data: empty}
-	quota := &node{name: "quota", data: empty}
-	config := &node{name: "config", data: empty, aversion: -1, acl: t.mu.acls.add(jute.ReadACLUnsafe())}
-	root.addChild(proc)
-	proc.addChild(quota)
-	proc.addChild(config)
+	proc := &node{data: empty}
+	quota := &node{data: empty}
+	config := &node{data: empty, aversion: -1, acl: t.mu.acls.add(jute.ReadACLUnsafe())}
+	root.addChild("zookeeper", proc)
+	proc.addChild("quota", quota)
+	proc.addChild("config", config)
 	t.mu.root = root
 	t.mu.numNodes = 4
 	// ZooKeeper counts the root twice ("" and its alias "/").
@@ -250,7 +250,7 @@ func countDescendants(n *node) int {
 		}
 	} else {
 		for _, k := range n.kids.list {
-			visit(k)
+			visit(k.n)
 		}
 	}
 	return c

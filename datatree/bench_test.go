@@ -1,0 +1,145 @@
+package datatree
+
+import (
+	"fmt"
+	"runtime"
+	"strconv"
+	"testing"
+	"unsafe"
+
+	"github.com/gokeeper/gokeeper/jute"
+)
+
+// benchTree builds a tree of n znodes with 100-byte data, 1000 per parent
+// under /b<i> (a typical wide-but-bounded layout), and returns it with the
+// zxid used.
+func benchTree(n int) (*Tree, int64) {
+	tr := New(Options{})
+	data := make([]byte, 100)
+	acl := jute.OpenACLUnsafe()
+	var zxid int64
+	var path []byte
+	for i := 0; i < n; i++ {
+		if i%1000 == 0 {
+			zxid++
+			tr.Apply(&jute.TxnHeader{Zxid: zxid, Type: int32(jute.OpCreate)},
+				&jute.CreateTxn{Path: "/b" + strconv.Itoa(i/1000), Data: data, Acl: acl, ParentCVersion: -1})
+		}
+		zxid++
+		path = append(path[:0], "/b"...)
+		path = strconv.AppendInt(path, int64(i/1000), 10)
+		path = append(path, "/n"...)
+		path = strconv.AppendInt(path, int64(i%1000), 10)
+		tr.Apply(&jute.TxnHeader{Zxid: zxid, Time: zxid, Type: int32(jute.OpCreate)},
+			&jute.CreateTxn{Path: string(path), Data: data, Acl: acl, ParentCVersion: -1})
+	}
+	return tr, zxid
+}
+
+func heapAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkMemory1M reports the heap bytes per znode of a tree of 1M
+// znodes with 100-byte data (100 of them are the data itself).
+func BenchmarkMemory1M(b *testing.B) {
+	const n = 1_000_000
+	for i := 0; i < b.N; i++ {
+		before := heapAlloc()
+		tr, _ := benchTree(n)
+		after := heapAlloc()
+		b.ReportMetric(float64(after-before)/n, "bytes/znode")
+		if tr.NodeCount() < n {
+			b.Fatal("tree too small")
+		}
+		runtime.KeepAlive(tr)
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	tr := New(Options{})
+	data := make([]byte, 100)
+	acl := jute.OpenACLUnsafe()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%1000 == 0 {
+			tr.Apply(&jute.TxnHeader{Zxid: int64(i), Type: int32(jute.OpCreate)},
+				&jute.CreateTxn{Path: "/b" + strconv.Itoa(i/1000), Acl: acl, ParentCVersion: -1})
+		}
+		r := tr.Apply(&jute.TxnHeader{Zxid: int64(i), Type: int32(jute.OpCreate)},
+			&jute.CreateTxn{Path: "/b" + strconv.Itoa(i/1000) + "/n" + strconv.Itoa(i%1000), Data: data, Acl: acl, ParentCVersion: -1})
+		if r.Err != jute.CodeOK {
+			b.Fatal(r.Err)
+		}
+	}
+}
+
+func benchPaths(n int) []string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = fmt.Sprintf("/b%d/n%d", i/1000, i%1000)
+	}
+	return ps
+}
+
+func BenchmarkGetData(b *testing.B) {
+	const n = 100_000
+	tr, _ := benchTree(n)
+	ps := benchPaths(n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, _, c := tr.GetData(ps[i%n], 0); c != jute.CodeOK {
+				b.Fatal(c)
+			}
+			i += 7919
+		}
+	})
+}
+
+func BenchmarkSetData(b *testing.B) {
+	const n = 100_000
+	tr, zxid := benchTree(n)
+	ps := benchPaths(n)
+	data := make([]byte, 100)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		zxid++
+		if r := tr.Apply(&jute.TxnHeader{Zxid: zxid, Type: int32(jute.OpSetData)},
+			&jute.SetDataTxn{Path: ps[i%n], Data: data, Version: int32(i)}); r.Err != jute.CodeOK {
+			b.Fatal(r.Err)
+		}
+	}
+}
+
+func BenchmarkGetChildren(b *testing.B) {
+	const n = 100_000
+	tr, _ := benchTree(n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, _, c := tr.GetChildren("/b"+strconv.Itoa(i%100), 0); c != jute.CodeOK {
+				b.Fatal(c)
+			}
+			i++
+		}
+	})
+}
+
+// TestNodeSize pins the znode struct to Go's 96-byte size class; a new
+// field must earn its 16 bytes per znode.
+func TestNodeSize(t *testing.T) {
+	if s := unsafe.Sizeof(node{}); s != 96 {
+		t.Fatalf("node is %d bytes, want 96", s)
+	}
+}
