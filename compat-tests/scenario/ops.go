@@ -207,6 +207,8 @@ func (s *Session) RawHeader(hdr jute.RequestHeader, body []byte) rawclient.Frame
 // Close sends closeSession and records the reply and whether the server
 // then closed the connection.
 func (s *Session) Close() rawclient.Frame {
+	s.run.unorderedEvents = true
+	defer func() { s.run.unorderedEvents = false }()
 	f := s.call(true, "closeSession", jute.OpCloseSession, nil)
 	if f.Err() == jute.CodeOK {
 		s.closed = true
@@ -232,7 +234,7 @@ func (s *Session) Drop() {
 func (s *Session) ExpectClosed() {
 	s.run.step++
 	if s.dead {
-		s.run.add(s.Name + " already closed")
+		s.run.add(s.Name + " closed=true")
 		return
 	}
 	frames, closed := s.Client.WaitClosed(s.run.Target.IOTimeout)

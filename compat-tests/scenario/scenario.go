@@ -7,6 +7,7 @@ package scenario
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -74,6 +75,10 @@ type Run struct {
 	tr       *Transcript
 	step     int
 	sessions []*Session
+	// unorderedEvents makes the next Sync sort each session's events: set
+	// while a session closes or expires, because ZooKeeper deletes a
+	// session's ephemerals in hash-set order.
+	unorderedEvents bool
 	// cleanupLater holds sessions that are no longer recorded but may
 	// still need closing.
 	cleanupLater []*Session
@@ -89,6 +94,10 @@ type Session struct {
 	Passwd []byte
 	// Client is the underlying raw client.
 	Client *rawclient.Client
+	// CodeOnly makes replies record only their error code and zxid, for
+	// reads of nodes shared by all scenarios (such as "/") whose stat
+	// changes from run to run.
+	CodeOnly bool
 
 	run     *Run
 	dead    bool
@@ -244,12 +253,21 @@ func (r *Run) Sync() {
 			continue
 		}
 		_, events, err := s.Client.Ping()
+		lines := make([]string, len(events))
 		for i := range events {
-			r.add(s.Name + " " + r.norm.Frame(&events[i]))
+			lines[i] = s.Name + " " + r.norm.Frame(&events[i])
+		}
+		if r.unorderedEvents {
+			sort.Strings(lines)
+		}
+		for _, l := range lines {
+			r.add(l)
 		}
 		if err != nil {
+			// NB: not recorded: whether the ping beats a server-initiated
+			// close is a race. The next step on this session records
+			// "! closed" instead.
 			s.dead = true
-			r.add(s.Name + " ! " + errClass(err))
 		}
 	}
 }
@@ -334,7 +352,11 @@ func (s *Session) callRaw(record bool, desc string, hdr jute.RequestHeader, body
 		s.lastZxd = f.Header.Zxid
 	}
 	if record {
-		r.add(s.Name + " " + desc + " -> " + r.norm.Frame(&f))
+		text := r.norm.Frame(&f)
+		if s.CodeOnly {
+			text = codeName(f.Err()) + " zxid=" + r.norm.Zxid(f.Header.Zxid)
+		}
+		r.add(s.Name + " " + desc + " -> " + text)
 		r.Sync()
 	}
 	return f
@@ -345,3 +367,12 @@ func (s *Session) LastZxid() int64 { return s.lastZxd }
 
 // Dead reports whether the session's connection is gone.
 func (s *Session) Dead() bool { return s.dead }
+
+// SyncUnordered is Sync with each session's events sorted, for changes
+// whose events ZooKeeper emits in hash-set order (a session's ephemerals
+// vanishing on expiry).
+func (r *Run) SyncUnordered() {
+	r.unorderedEvents = true
+	r.Sync()
+	r.unorderedEvents = false
+}
