@@ -43,7 +43,10 @@ func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 	op := jute.OpCode(hdr.Type)
 	switch op {
 	case jute.OpCreate, jute.OpCreate2:
-		txn := body.(*jute.CreateTxn)
+		txn, ok := body.(*jute.CreateTxn)
+		if !ok {
+			return badBody(op)
+		}
 		r.Path = txn.Path
 		owner := int64(0)
 		if txn.Ephemeral {
@@ -63,7 +66,10 @@ func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 			}
 		}
 	case jute.OpCreateTTL:
-		txn := body.(*jute.CreateTTLTxn)
+		txn, ok := body.(*jute.CreateTTLTxn)
+		if !ok {
+			return badBody(op)
+		}
 		r.Path = txn.Path
 		owner, err := TTLEphemeralOwner(txn.Ttl)
 		if err != nil {
@@ -72,19 +78,31 @@ func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 		}
 		r.Stat, r.Err = a.create(txn.Path, txn.Data, txn.Acl, owner, txn.ParentCVersion, hdr.Zxid, hdr.Time)
 	case jute.OpCreateContainer:
-		txn := body.(*jute.CreateContainerTxn)
+		txn, ok := body.(*jute.CreateContainerTxn)
+		if !ok {
+			return badBody(op)
+		}
 		r.Path = txn.Path
 		r.Stat, r.Err = a.create(txn.Path, txn.Data, txn.Acl, ContainerEphemeralOwner, txn.ParentCVersion, hdr.Zxid, hdr.Time)
 	case jute.OpDelete, jute.OpDeleteContainer:
-		txn := body.(*jute.DeleteTxn)
+		txn, ok := body.(*jute.DeleteTxn)
+		if !ok {
+			return badBody(op)
+		}
 		r.Path = txn.Path
 		r.Err = a.delete(txn.Path, hdr.Zxid)
 	case jute.OpSetData, jute.OpReconfig:
-		txn := body.(*jute.SetDataTxn)
+		txn, ok := body.(*jute.SetDataTxn)
+		if !ok {
+			return badBody(op)
+		}
 		r.Path = txn.Path
 		r.Stat, r.Err = a.setData(txn.Path, txn.Data, txn.Version, hdr.Zxid, hdr.Time)
 	case jute.OpSetACL:
-		txn := body.(*jute.SetACLTxn)
+		txn, ok := body.(*jute.SetACLTxn)
+		if !ok {
+			return badBody(op)
+		}
 		r.Path = txn.Path
 		r.Stat, r.Err = a.setACL(txn.Path, txn.Acl, txn.Version)
 	case jute.OpCloseSession:
@@ -94,11 +112,23 @@ func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 		}
 		a.killSession(hdr.ClientId, hdr.Zxid, paths)
 	case jute.OpError:
-		r.Err = jute.Code(body.(*jute.ErrorTxn).Err)
+		txn, ok := body.(*jute.ErrorTxn)
+		if !ok {
+			return badBody(op)
+		}
+		r.Err = jute.Code(txn.Err)
 	case jute.OpCheck:
-		r.Path = body.(*jute.CheckVersionTxn).Path
+		txn, ok := body.(*jute.CheckVersionTxn)
+		if !ok {
+			return badBody(op)
+		}
+		r.Path = txn.Path
 	case jute.OpMulti:
-		r.Multi, r.Err = a.multi(hdr, body.(*jute.MultiTxn))
+		txn, ok := body.(*jute.MultiTxn)
+		if !ok {
+			return badBody(op)
+		}
+		r.Multi, r.Err = a.multi(hdr, txn)
 	case jute.OpCreateSession:
 		// Sessions live in the server's session tracker; the tree has
 		// nothing to change.
@@ -106,6 +136,13 @@ func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 		r.Err = jute.CodeUnimplemented
 	}
 	return r
+}
+
+// badBody is the result of a txn whose body is not the record
+// jute.NewTxnRecord gives for its type: a caller bug, reported as
+// CodeMarshallingError with the tree unchanged rather than a panic.
+func badBody(jute.OpCode) Result {
+	return Result{Err: jute.CodeMarshallingError}
 }
 
 // multi applies a MultiTxn's sub-txns in order, as DataTree.processTxn

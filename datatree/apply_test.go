@@ -389,3 +389,24 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("cversion moved back: %+v", a)
 	}
 }
+
+func TestApplyWrongBody(t *testing.T) {
+	tr := New(Options{})
+	before := dump(tr)
+	for _, op := range []jute.OpCode{jute.OpCreate, jute.OpCreateTTL, jute.OpCreateContainer, jute.OpDelete,
+		jute.OpSetData, jute.OpSetACL, jute.OpError, jute.OpCheck, jute.OpMulti} {
+		if r := tr.Apply(&jute.TxnHeader{Zxid: 1, Type: int32(op)}, &jute.CreateSessionTxn{}); r.Err != jute.CodeMarshallingError {
+			t.Errorf("%v with a wrong body: %v", op, r.Err)
+		}
+	}
+	if r := tr.Apply(&jute.TxnHeader{Zxid: 1, Type: 999}, nil); r.Err != jute.CodeUnimplemented {
+		t.Errorf("unknown op: %v", r.Err)
+	}
+	mt := &jute.MultiTxn{Txns: []jute.Txn{{Type: int32(jute.OpCreate), Data: []byte{1, 2}}}}
+	if r := tr.Apply(&jute.TxnHeader{Zxid: 2, Type: int32(jute.OpMulti)}, mt); r.Err != jute.CodeMarshallingError {
+		t.Errorf("corrupt sub-txn: %v", r.Err)
+	}
+	if dump(tr) != before {
+		t.Fatal("tree changed")
+	}
+}

@@ -25,7 +25,7 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 	}
 	var done atomic.Bool
 	var wg sync.WaitGroup
-	var events atomic.Int64
+	var events, reads atomic.Int64
 	var errs = make(chan error, 16)
 	for r := 0; r < 4; r++ {
 		wg.Add(1)
@@ -45,6 +45,7 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 					return
 				}
 				tr.Exists(p+"/c", w)
+				reads.Add(1)
 				tr.NodeCount()
 				tr.WatchCount()
 			}
@@ -57,7 +58,8 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 			_ = tr.Walk(func(n *SnapshotNode) error { return nil })
 		}
 	}()
-	for i := 0; i < 3000; i++ {
+	// Write until the readers have overlapped the writer for a while.
+	for i := 0; i < 3000 || (reads.Load() < 2000 && i < 1_000_000); i++ {
 		p := fmt.Sprintf("/k%d", i%keys)
 		b.zxid++
 		var r Result

@@ -7,13 +7,15 @@
 //
 // # Representation
 //
-// A znode is a node struct holding its name (not its path), its data, its
-// stat fields as ZooKeeper's StatPersisted keeps them, and a 4-byte index
-// into an ACL cache. ACL lists are interned and reference counted, as
+// A znode is a 96-byte node struct holding its data, its stat fields as
+// ZooKeeper's StatPersisted keeps them, and a 4-byte index into an ACL
+// cache; neither its path nor its name (its parent's child list holds the
+// name). ACL lists are interned and reference counted, as
 // ZooKeeper's ReferenceCountedACLCache does, so a million znodes with the
 // same ACL share one list. Children hang off their parent in a childSet: a
-// sorted slice of pointers while there are at most 32 of them (most znodes
-// are leaves or have a few children) and a map by name beyond that. There
+// sorted slice of (name, pointer) pairs while there are at most 1024 of
+// them, so a binary search compares names without touching the children,
+// and a map by name beyond that; leaves have none. There
 // is no global path index: a lookup walks the path one component at a
 // time. Paths are built only where ZooKeeper keeps them anyway (the
 // ephemeral, container and TTL indexes, watch tables, snapshot walks).
