@@ -38,16 +38,20 @@ func setupTree(h *prepHarness) {
 	h.must(req(jute.OpCreateContainer, &jute.CreateRequest{Path: "/ctr", Acl: openACL, Flags: int32(jute.ModeContainer)}))
 }
 
-func TestPrepCodes(t *testing.T) {
+// prepCodeCase is one request against setupTree's tree and the code
+// ZooKeeper answers.
+type prepCodeCase struct {
+	name     string
+	r        *Request
+	extended bool
+	want     jute.Code
+}
+
+func prepCodeCases() []prepCodeCase {
 	ttl := func(path string, flags jute.CreateMode, ttl int64) *Request {
 		return req(jute.OpCreateTTL, &jute.CreateTTLRequest{Path: path, Acl: openACL, Flags: int32(flags), Ttl: ttl})
 	}
-	tests := []struct {
-		name     string
-		r        *Request
-		extended bool
-		want     jute.Code
-	}{
+	return []prepCodeCase{
 		// create, in PrepRequestProcessor's order of checks.
 		{"create", createReq("/x", "d", openACL, jute.ModePersistent), false, jute.CodeOK},
 		{"create no slash", createReq("x", "", openACL, jute.ModePersistent), false, jute.CodeBadArguments},
@@ -165,7 +169,10 @@ func TestPrepCodes(t *testing.T) {
 		{"deleteContainer /zookeeper", &Request{Op: jute.OpDeleteContainer, Body: []byte("/zookeeper")}, false, jute.CodeBadArguments},
 		{"deleteContainer malformed", &Request{Op: jute.OpDeleteContainer, Body: []byte{0, 0, 0, 9}}, false, jute.CodeMarshallingError},
 	}
-	for _, tc := range tests {
+}
+
+func TestPrepCodes(t *testing.T) {
+	for _, tc := range prepCodeCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newPrepHarness(t, PrepOptions{ExtendedTypesEnabled: tc.extended})
 			setupTree(h)
