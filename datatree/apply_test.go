@@ -7,6 +7,10 @@ import (
 	"github.com/gokeeper/gokeeper/jute"
 )
 
+// TestNewSystemNodes pins facts checked against Apache ZooKeeper 3.8.0
+// (TestOracle): a fresh server reports zk_znode_count 5 and
+// zk_approximate_data_size 44, /zookeeper/config has aclVersion -1, and
+// cversion is shown as creates+deletes (so -numChildren for system nodes).
 func TestNewSystemNodes(t *testing.T) {
 	tr := New(Options{})
 	for _, tc := range []struct {
