@@ -548,12 +548,18 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn fu
 	if c.err == nil && (nacl < 0 || int64(nacl)*12 > c.left) {
 		c.fail("bad ACL cache size %d", nacl)
 	}
-	acls := make(map[int64][]jute.ACL, max(nacl, 0))
+	if c.err != nil {
+		nacl = 0
+	}
+	acls := make(map[int64][]jute.ACL, nacl)
 	for i := int32(0); i < nacl && c.err == nil; i++ {
 		ref := c.int64()
 		n := c.length("ACL vector")
 		if c.err == nil && (n < 0 || int64(n)*12 > c.left) {
 			c.fail("bad ACL vector length %d", n)
+		}
+		if c.err != nil {
+			break
 		}
 		list := make([]jute.ACL, 0, n)
 		for j := 0; j < n && c.err == nil; j++ {
