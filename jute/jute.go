@@ -11,7 +11,8 @@ import (
 // or string (and the largest client packet) a peer may send, 0xfffff bytes.
 const DefaultMaxBuffer = 0xfffff
 
-// Decoding errors. Every error a Decoder returns wraps one of these.
+// Decoding errors. Every error a Decoder or Unmarshal returns wraps one
+// of these.
 var (
 	// ErrShortBuffer means the input ended before the record did.
 	ErrShortBuffer = errors.New("jute: short buffer")
@@ -19,6 +20,9 @@ var (
 	// that marks null), larger than the configured maximum, or larger than
 	// what is left of the input.
 	ErrBadLength = errors.New("jute: bad length")
+	// ErrTrailingBytes means Unmarshal decoded the record before the end of
+	// its input.
+	ErrTrailingBytes = errors.New("jute: trailing bytes after record")
 )
 
 // Record is implemented by every generated ZooKeeper record.
@@ -236,7 +240,7 @@ func Unmarshal(b []byte, r Record, maxBuffer int) error {
 		return d.err
 	}
 	if d.Remaining() != 0 {
-		return fmt.Errorf("jute: %d trailing bytes after record", d.Remaining())
+		return fmt.Errorf("%w: %d bytes at offset %d", ErrTrailingBytes, d.Remaining(), d.Offset())
 	}
 	return nil
 }
