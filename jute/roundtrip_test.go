@@ -250,3 +250,6 @@ func TestEncodeBytes(t *testing.T) {
 		})
 	}
 }
+
+// newTestRand returns a deterministic source of random values for tests.
+func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
