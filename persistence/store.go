@@ -142,6 +142,8 @@ type Store struct {
 
 	// lastDurable is the zxid of the last entry known durable in the log.
 	lastDurable atomic.Int64
+	// commits counts the log batches committed (one sync each).
+	commits atomic.Int64
 
 	// kick wakes the commit goroutine; stopped is closed when it exits.
 	kick    chan struct{}
@@ -434,6 +436,7 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 			s.mu.Unlock()
 		} else {
 			s.lastDurable.Store(last)
+			s.commits.Add(1)
 			_ = b.Close()
 		}
 	} else {
