@@ -30,7 +30,12 @@ test: check-generated
 	$(GO) test -count=1 -timeout 15m ./...
 
 compat:
-	@echo "make compat: the differential suite against Apache ZooKeeper is not built yet"
+	@test -f /usr/share/java/zookeeper.jar || { echo "make compat: installing Apache ZooKeeper (Debian package zookeeper)"; apt-get install -y zookeeper || { apt-get update && apt-get install -y zookeeper; }; }
+	@mkdir -p bin && rm -f bin/compat-summary.txt; GOKEEPER_COMPAT=1 GOKEEPER_COMPAT_SUMMARY=$(CURDIR)/bin/compat-summary.txt $(GO) test -count=1 -timeout 20m ./compat-tests/...; rc=$$?; cat bin/compat-summary.txt 2>/dev/null; exit $$rc
+
+# compat-fuzz runs the randomized differential fuzzer for SEEDS ("1,7,100-200").
+compat-fuzz:
+	@mkdir -p bin && rm -f bin/compat-summary.txt; GOKEEPER_COMPAT=1 GOKEEPER_COMPAT_SEEDS="$(SEEDS)" GOKEEPER_COMPAT_SUMMARY=$(CURDIR)/bin/compat-summary.txt $(GO) test -count=1 -timeout 60m -run 'TestCompatFuzz' ./compat-tests/; rc=$$?; cat bin/compat-summary.txt 2>/dev/null; exit $$rc
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./jute/...
