@@ -2,7 +2,9 @@ package datatree
 
 import (
 	"fmt"
+	"math/rand"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"unsafe"
@@ -141,5 +143,42 @@ func BenchmarkGetChildren(b *testing.B) {
 func TestNodeSize(t *testing.T) {
 	if s := unsafe.Sizeof(node{}); s != 96 {
 		t.Fatalf("node is %d bytes, want 96", s)
+	}
+}
+
+// TestChildSetOrder checks the keyed binary search against plain string
+// order, across the switch to a map and back.
+func TestChildSetOrder(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	var c childSet
+	want := map[string]*node{}
+	alpha := "ab-09z"
+	for i := 0; i < 5000; i++ {
+		l := rng.Intn(12) + 1
+		b := make([]byte, l)
+		for j := range b {
+			b[j] = alpha[rng.Intn(len(alpha))]
+		}
+		name := string(b)
+		if rng.Intn(3) == 0 {
+			c.remove(name)
+			delete(want, name)
+		} else if c.get(name) == nil {
+			n := &node{}
+			c.add(name, n)
+			want[name] = n
+		}
+		if c.len() != len(want) {
+			t.Fatalf("len %d, want %d", c.len(), len(want))
+		}
+	}
+	names := c.names()
+	if !slices.IsSorted(names) || len(names) != len(want) {
+		t.Fatal("names not sorted or wrong count")
+	}
+	for name, n := range want {
+		if c.get(name) != n {
+			t.Fatalf("get(%q) wrong", name)
+		}
 	}
 }

@@ -77,18 +77,33 @@ func (n *node) persisted() jute.StatPersisted {
 }
 
 // smallChildren is the largest child count kept in a sorted slice; beyond
-// it a childSet switches to a map. A slice entry costs 24 bytes against
-// about 40 for a map entry, and an insert moves at most 24 KiB; very wide
+// it a childSet switches to a map. A slice entry costs 32 bytes against
+// about 40 for a map entry, and an insert moves at most 32 KiB; very wide
 // parents (big queues, flat registries) get O(1) insert and delete from the
 // map.
 const smallChildren = 1024
 
 // child is one entry of a childSet: the child's name (a node does not store
-// its own) and the node. Keeping the name beside the pointer lets a binary
-// search compare names without touching the child nodes.
+// its own) and the node. key holds the name's first 8 bytes big-endian,
+// zero-padded (names never contain NUL), so comparing keys orders names as
+// comparing the strings does; a binary search touches a name's bytes only
+// when the keys tie, so most lookups never leave the slice.
 type child struct {
+	key  uint64
 	name string
 	n    *node
+}
+
+// nameKey returns the key of a child name.
+func nameKey(name string) uint64 {
+	var k uint64
+	for i := 0; i < 8; i++ {
+		k <<= 8
+		if i < len(name) {
+			k |= uint64(name[i])
+		}
+	}
+	return k
 }
 
 // childSet holds a node's children, by name.
@@ -104,15 +119,37 @@ func (c *childSet) len() int {
 	return len(c.list)
 }
 
-func cmpChild(a child, name string) int { return strings.Compare(a.name, name) }
+func cmpChildren(a, b child) int {
+	if a.key != b.key {
+		if a.key < b.key {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a.name, b.name)
+}
 
-func cmpChildren(a, b child) int { return strings.Compare(a.name, b.name) }
+// search returns where name is or would be in the list.
+func (c *childSet) search(name string) (int, bool) {
+	k := nameKey(name)
+	lo, hi := 0, len(c.list)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		e := &c.list[m]
+		if e.key < k || (e.key == k && e.name < name) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(c.list) && c.list[lo].key == k && c.list[lo].name == name
+}
 
 func (c *childSet) get(name string) *node {
 	if c.m != nil {
 		return c.m[name]
 	}
-	if i, ok := slices.BinarySearchFunc(c.list, name, cmpChild); ok {
+	if i, ok := c.search(name); ok {
 		return c.list[i].n
 	}
 	return nil
@@ -133,8 +170,8 @@ func (c *childSet) add(name string, n *node) {
 		c.m[name] = n
 		return
 	}
-	i, _ := slices.BinarySearchFunc(c.list, name, cmpChild)
-	c.list = slices.Insert(c.list, i, child{name, n})
+	i, _ := c.search(name)
+	c.list = slices.Insert(c.list, i, child{nameKey(name), name, n})
 }
 
 // remove deletes the child called name, if any.
@@ -147,7 +184,7 @@ func (c *childSet) remove(name string) {
 		}
 		return
 	}
-	if i, ok := slices.BinarySearchFunc(c.list, name, cmpChild); ok {
+	if i, ok := c.search(name); ok {
 		c.list = slices.Delete(c.list, i, i+1)
 		if len(c.list) == 0 {
 			c.list = nil
@@ -162,7 +199,7 @@ func (c *childSet) sorted() []child {
 	}
 	out := make([]child, 0, len(c.m))
 	for name, k := range c.m {
-		out = append(out, child{name, k})
+		out = append(out, child{nameKey(name), name, k})
 	}
 	slices.SortFunc(out, cmpChildren)
 	return out
