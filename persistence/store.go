@@ -173,8 +173,9 @@ type appendReq struct {
 // Open opens (creating if needed) the store described by o and recovers it:
 // it verifies every txn log entry (checksum, TxnHeader zxid, order, no gap
 // within an epoch not covered by a snapshot). A torn tail of the log's WAL is
-// cut by Pebble's recovery; any other corruption makes Open fail with an
-// error wrapping ErrCorrupt, after a read-only check that modified nothing.
+// logged and cut by Pebble's recovery; any other corruption (including a bad
+// WAL record followed by good ones) makes Open fail with an error wrapping
+// ErrCorrupt, after read-only checks that modified nothing.
 func Open(o Options) (*Store, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -207,6 +208,9 @@ func Open(o Options) (*Store, error) {
 	}
 	// Check the log read-only first, so that corruption leaves every file as
 	// it was.
+	if err := s.checkWALTail(); err != nil {
+		return nil, err
+	}
 	if _, err := s.fs.Stat(s.fs.PathJoin(s.logDir, "CURRENT")); err == nil {
 		db, err := s.openPebble(true)
 		if err != nil {

@@ -250,7 +250,13 @@ func TestTornWALTail(t *testing.T) {
 		data := readFile(t, fs, wal)
 		writeFile(t, fs, wal, data[:len(data)-cut])
 
-		s = mustOpen(t, testOptions(fs))
+		var sink logSink
+		o := testOptions(fs)
+		o.Logger = zerolog.New(&sink)
+		s = mustOpen(t, o)
+		if !sink.contains("torn record") {
+			t.Fatalf("cut %d: no log line for the torn tail: %v", cut, sink.lines)
+		}
 		got := replayAll(t, s, 0)
 		// The last record (zxid 10) is torn; everything before it is intact.
 		checkEntries(t, got, txnEntries(1, 9))
@@ -385,4 +391,51 @@ func TestFaultInjection(t *testing.T) {
 		_ = s.Close()
 		t.Logf("k=%d: %d acknowledged before the failure", k, len(acked))
 	}
+}
+
+// walWithRecords crashes a store after n single-entry commits and returns
+// the FS and the newest WAL's path and bytes.
+func walWithRecords(t *testing.T, n int64) (*vfs.MemFS, string, []byte) {
+	t.Helper()
+	fs := vfs.NewStrictMem()
+	s := mustOpen(t, testOptions(fs))
+	for z := int64(1); z <= n; z++ {
+		if err := appendWait(t, s, txnEntries(z, z)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs.SetIgnoreSyncs(true)
+	_ = s.Close()
+	fs.ResetToSyncedState()
+	fs.SetIgnoreSyncs(false)
+	wal := newestWAL(t, fs, "/data/txnlog")
+	return fs, wal, readFile(t, fs, wal)
+}
+
+// TestCorruptWALMiddleStopsOpen flips a byte inside an early WAL record:
+// Pebble alone would stop replay there and drop the acknowledged entries
+// after it; Open must refuse instead, and change nothing.
+func TestCorruptWALMiddleStopsOpen(t *testing.T) {
+	fs, wal, data := walWithRecords(t, 10)
+	data[len(data)/3] ^= 0x10
+	writeFile(t, fs, wal, data)
+	before := fs.String()
+	_, err := Open(testOptions(fs))
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+	if after := fs.String(); after != before {
+		t.Fatalf("failed Open changed the files:\nbefore\n%s\nafter\n%s", before, after)
+	}
+}
+
+// TestCorruptWALLastRecordIsCut flips a byte in the last record: it cannot be
+// told from a torn write, so it is cut like one.
+func TestCorruptWALLastRecordIsCut(t *testing.T) {
+	fs, wal, data := walWithRecords(t, 10)
+	data[len(data)-5] ^= 0x10
+	writeFile(t, fs, wal, data)
+	s := mustOpen(t, testOptions(fs))
+	defer s.Close()
+	checkEntries(t, replayAll(t, s, 0), txnEntries(1, 9))
 }
