@@ -320,15 +320,17 @@ func goldenRecords(tb testing.TB) [][]Record {
 // 3.8.0, zookeeper-bin and python3-kazoo packages and Java 17. The tool
 // starts a standalone ZooKeeper (tickTime=500, extended types enabled) on
 // a free 127.0.0.1 port, puts a loopback TCP proxy in front of it and
-// drives three real clients through the proxy: go-zookeeper v1.0.4 in
-// process (no readOnly byte in its connect request; errors, containers,
-// TTL nodes, multi with and without a failing op, watch notifications, a
-// ping, and a dropped connection that makes it send setWatches), kazoo
-// 2.8.0 (readOnly byte, create2, getChildren, its own multi) and the Java
-// zkCli.sh (one connection per command, including addWatch, whoAmI,
-// getEphemerals and getAllChildrenNumber). Each connection is one file;
-// each frame a header line then the frame's hex. Nothing rewrites these
-// files but that command.
+// drives real clients through the proxy: go-zookeeper v1.0.4 in process
+// (no readOnly byte in its connect request, and ZooKeeper answers without
+// one; errors, containers, TTL nodes, multi with and without a failing
+// op, watch notifications, a ping, and a dropped connection that makes it
+// send setWatches), kazoo 2.8.0 (readOnly byte, create2, getChildren, its
+// own multi), the Java zkCli.sh once per command and once as an
+// interactive session fed on stdin (addWatch, whoAmI, reconfig with null
+// strings, removeWatches, and a dropped connection that makes it send
+// setWatches2), and the C client cli_mt -r (readOnly = 1). Each
+// connection is one file; each frame a header line then the frame's hex.
+// Nothing rewrites these files but that command.
 func TestGoldenFrames(t *testing.T) {
 	ops := map[string]int{}
 	legacyConnects := 0
@@ -383,6 +385,7 @@ func TestGoldenFrames(t *testing.T) {
 		"c2s getACL", "s2c getACL", "c2s setACL", "s2c setACL", "c2s setWatches",
 		"c2s auth", "s2c auth", "c2s sync", "s2c sync", "c2s closeSession",
 		"c2s addWatch", "s2c addWatch", "s2c whoAmI", "s2c getEphemerals", "s2c getAllChildrenNumber",
+		"c2s setWatches2", "c2s removeWatches", "c2s reconfig", "s2c reconfig", "s2c closeSession",
 	} {
 		if ops[want] == 0 {
 			t.Errorf("golden files hold no %s frame", want)
@@ -415,6 +418,11 @@ func TestGoldenHandChecked(t *testing.T) {
 	f = find("kazoo-1.txt", "c2s 0 connect")
 	if len(f.data) != 4+45 || f.data[len(f.data)-1] != 0 {
 		t.Errorf("kazoo connect is % x, want 45 bytes ending in readOnly=0", f.data)
+	}
+	// The C client started with -r allows read-only mode: readOnly = 1.
+	f = find("cli_mt-1.txt", "c2s 0 connect")
+	if len(f.data) != 4+45 || f.data[len(f.data)-1] != 1 {
+		t.Errorf("cli_mt -r connect is % x, want 45 bytes ending in readOnly=1", f.data)
 	}
 	// A NoNode reply is the 16-byte header alone, err -101 (ff ff ff 9b).
 	for _, f := range all["go-zookeeper-1.txt"] {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -272,6 +273,159 @@ func runZkCli(px *proxy, zkCli string) error {
 			// error (stat of a missing node); the frames are what matter.
 			log.Printf("zkCli %s: %v", strings.Join(c, " "), err)
 		}
+	}
+	return nil
+}
+
+// zkCliSessionA and zkCliSessionB are typed into one interactive zkCli.sh
+// session; between them the proxy drops the connection, so the Java
+// client reconnects and re-registers its watches (setWatches2, as it holds
+// persistent watches). The last command of A is a marker the capture
+// waits for.
+const (
+	zkCliSessionA = `addauth digest u:p
+create /zj java
+create -e /zj/eph e
+create -s /zj/seq- s
+create -c /zjc c
+create -t 60000 /zjt t
+get -s /zj
+get -w /zj
+set /zj java2
+ls -w /zj
+create /zj/child x
+stat -w /zj/none
+create /zj/none n
+ls -s /zj
+getAcl /zj
+setAcl /zj/child world:anyone:cdrwa,auth::cdrwa
+sync /zj
+config
+reconfig -add server.5=127.0.0.1:1234:1235;127.0.0.1:1236
+addWatch -m PERSISTENT /zj
+addWatch /zj/child
+getEphemerals /zj
+getAllChildrenNumber /zj
+whoami
+removewatches /zj/none -a
+get /zj/marker-a
+`
+	zkCliSessionB = `set /zj java3
+deleteall /zj
+delete /zjt
+delete /zjc
+quit
+`
+)
+
+// runZkCliSession types zkCliSessionA, drops the connection, waits for
+// the reconnect's setWatches2, types zkCliSessionB and waits for the
+// session to close.
+func runZkCliSession(px *proxy, zkCli string) error {
+	cmd := exec.Command(zkCli, "-server", px.addr)
+	cmd.Env = append(os.Environ(), "ZOO_LOG4J_PROP=ERROR,CONSOLE", "JVMFLAGS=-Xmx128m")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		log.Printf("zkCli session output:\n%s", out.String())
+	}()
+	if _, err := io.WriteString(stdin, zkCliSessionA); err != nil {
+		return err
+	}
+	if err := px.waitFor("reply to the marker", 60*time.Second, hasReplyTo("/zj/marker-a")); err != nil {
+		return err
+	}
+	px.dropLatest()
+	if err := px.waitFor("setWatches2 reply", 30*time.Second, hasFrame(false, "setWatches2")); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdin, zkCliSessionB); err != nil {
+		return err
+	}
+	if err := px.waitFor("closeSession reply", 60*time.Second, hasFrame(false, "closeSession")); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		return errors.New("zkCli did not exit after quit")
+	}
+	return nil
+}
+
+// cliMtSession is typed into the C client's cli_mt, started with -r so
+// its ConnectRequest says readOnly=true. Its commands are asynchronous;
+// the last is a marker the capture waits for before typing quit.
+const cliMtSession = `create /cst
+create2 /cst/two
+create +e /cst/eph
+create2 +s /cst/seq-
+create +c /cst/container
+create +t=60000 /cst/ttl
+get /cst
+ls /cst
+ls2 /cst
+set /cst c2
+exists /cst/none
+wexists /cst/later
+create /cst/later
+sync /cst
+addauth digest u:p
+delete /cst/two
+get /cst/marker
+`
+
+// runCliMt drives the C client (zookeeper-bin's cli_mt) through the proxy.
+func runCliMt(px *proxy, cliMt string) error {
+	cmd := exec.Command(cliMt, "-r", px.addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		log.Printf("cli_mt output:\n%s", out.String())
+	}()
+	// cli_mt reads commands only once connected.
+	if err := px.waitFor("connect reply", 30*time.Second, hasFrame(false, "connect")); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdin, cliMtSession); err != nil {
+		return err
+	}
+	if err := px.waitFor("reply to the marker", 30*time.Second, hasReplyTo("/cst/marker")); err != nil {
+		return err
+	}
+	if err := px.waitFor("a ping", 30*time.Second, hasFrame(false, "ping")); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdin, "quit\n"); err != nil {
+		return err
+	}
+	if err := px.waitFor("closeSession reply", 30*time.Second, hasFrame(false, "closeSession")); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		return errors.New("cli_mt did not exit after quit")
 	}
 	return nil
 }

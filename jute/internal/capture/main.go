@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,15 +52,17 @@ func main() {
 	classpath := flag.String("classpath", zkClasspath, "classpath of Apache ZooKeeper")
 	python := flag.String("python", "/usr/bin/python3", "python with kazoo installed")
 	zkCli := flag.String("zkcli", "/usr/share/zookeeper/bin/zkCli.sh", "the Java command-line client")
+	cliMt := flag.String("climt", "/usr/lib/zookeeper/bin/cli_mt", "the C command-line client")
 	keep := flag.Bool("keep", false, "keep the server's temporary directory")
+	only := flag.String("only", "", "run only these comma-separated scenarios (for trying a change; the golden set needs them all)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if err := run(*out, *java, *classpath, *python, *zkCli, *keep); err != nil {
+	if err := run(*out, *java, *classpath, *python, *zkCli, *cliMt, *only, *keep); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(out, java, classpath, python, zkCli string, keep bool) error {
+func run(out, java, classpath, python, zkCli, cliMt, only string, keep bool) error {
 	dir, err := os.MkdirTemp("", "gokeeper-capture-")
 	if err != nil {
 		return err
@@ -87,8 +90,13 @@ func run(out, java, classpath, python, zkCli string, keep bool) error {
 		{"go-zookeeper", func(px *proxy) error { return runGoZK(px) }},
 		{"kazoo", func(px *proxy) error { return runKazoo(px, python) }},
 		{"zkcli", func(px *proxy) error { return runZkCli(px, zkCli) }},
+		{"zkcli-session", func(px *proxy) error { return runZkCliSession(px, zkCli) }},
+		{"cli_mt", func(px *proxy) error { return runCliMt(px, cliMt) }},
 	}
 	for _, s := range scenarios {
+		if only != "" && !slices.Contains(strings.Split(only, ","), s.name) {
+			continue
+		}
 		px.setScenario(s.name)
 		log.Printf("scenario %s", s.name)
 		if err := s.run(px); err != nil {
@@ -153,13 +161,14 @@ func startZooKeeper(dir, java, classpath string) (*zkServer, error) {
 	}
 	s := &zkServer{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	deadline := time.Now().Add(30 * time.Second)
+	// ruok answers imok before the server serves; srvr tells.
 	for {
-		if out, err := fourLetter(s.addr, "ruok"); err == nil && out == "imok" {
+		if out, err := fourLetter(s.addr, "srvr"); err == nil && strings.HasPrefix(out, "Zookeeper version") {
 			break
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, errors.New("zookeeper did not answer ruok within 30s; see " + dir)
+			return nil, errors.New("zookeeper did not start serving within 30s; see " + dir)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -425,6 +434,27 @@ func hasFrame(c2s bool, prefix string) func([]frame) bool {
 	}
 }
 
+// hasReplyTo reports whether a request whose bytes contain marker has
+// been answered.
+func hasReplyTo(marker string) func([]frame) bool {
+	return func(fs []frame) bool {
+		xid := ""
+		for _, f := range fs {
+			words := strings.Fields(f.note)
+			if len(words) < 2 {
+				continue // connect
+			}
+			if f.c2s && strings.Contains(string(f.data), marker) {
+				xid = words[1]
+			}
+			if !f.c2s && xid != "" && words[1] == xid {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 func (p *proxy) write(dir, version string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -473,6 +503,10 @@ func clientOf(name string) string {
 		return "github.com/go-zookeeper/zk v1.0.4 (sends no readOnly byte in its ConnectRequest)"
 	case strings.HasPrefix(name, "kazoo"):
 		return "kazoo 2.8.0 (Debian python3-kazoo) on /usr/bin/python3"
+	case strings.HasPrefix(name, "cli_mt"):
+		return "the C client of Apache ZooKeeper 3.8.0, cli_mt -r (read-only allowed) fed on stdin (Debian package zookeeper-bin, which ships no cli_st)"
+	case strings.HasPrefix(name, "zkcli-session"):
+		return "the Java client of Apache ZooKeeper 3.8.0, one interactive zkCli.sh session fed on stdin (Debian package zookeeper)"
 	case strings.HasPrefix(name, "zkcli"):
 		return "the Java client of Apache ZooKeeper 3.8.0, zkCli.sh (Debian package zookeeper)"
 	}
