@@ -1,4 +1,183 @@
-// Package persistence is gokeeper's durable state: the txn log (Pebble,
-// group commit), ZooKeeper-format snapshots, recovery, purge, and import
-// from / export to Apache ZooKeeper data directories.
+// Package persistence is gokeeper's durable state: the txn log (Pebble, with
+// group commit), snapshots in Apache ZooKeeper's own snapshot format,
+// recovery, purge, and import from / export to Apache ZooKeeper data
+// directories.
+//
+// It depends only on jute, Pebble and zerolog: the tree (datatree) and the
+// request pipeline (server) sit above it and hand it bytes and iterators.
+//
+// # Files
+//
+//	dataLogDir/txnlog/          the txn log: its own Pebble instance
+//	    000123.log              Pebble WAL: every Append batch lands here, fsynced
+//	    000456.sst, MANIFEST-*, CURRENT, OPTIONS-*, LOCK
+//	dataDir/snapshots/
+//	    snapshot.<hex zxid>     a ZooKeeper snapshot file, byte for byte
+//	    snapshot.<hex>.tmp      being written (removed at Open)
+//
+// The txn log is a Pebble instance of its own under dataLogDir (which
+// defaults to dataDir), so that, as in ZooKeeper, the fsync on the write path
+// touches only the log disk, and everything the log costs (WAL, flushes,
+// compactions, purge deletions) stays there. Snapshots are plain files in
+// dataDir: they are ZooKeeper snapshot files, so export is a copy and import
+// is a read, and they are written once and never updated, which needs no
+// database.
+//
+// # Txn log keys and values
+//
+// One Pebble key per txn; keys sort by zxid because the zxid is big-endian:
+//
+//	key (9 bytes)
+//	+------+-------------------------------+
+//	| 'x'  | zxid (int64, big-endian)      |
+//	+------+-------------------------------+
+//	  1      8
+//
+//	value
+//	+--------------+---------------------------+--------------------+-----------------+
+//	| crc (uint32, | TxnHeader (32 bytes):     | txn record         | TxnDigest       |
+//	| big-endian)  | clientId 8, cxid 4,       | (CreateTxn, ...,   | (12 bytes, only |
+//	|              | zxid 8, time 8, type 4    |  MultiTxn)         | if the writer   |
+//	|              |                           |                    | added one)      |
+//	+--------------+---------------------------+--------------------+-----------------+
+//	  4              Entry.Data: the bytes of a ZooKeeper txn log entry
+//
+// crc is CRC-32C (Castagnoli) over the 8 zxid bytes of the key followed by
+// Entry.Data, so a value moved under the wrong key is caught too. Pebble
+// checksums its WAL chunks and sstable blocks as well; this checksum covers
+// the value end to end. The TxnHeader's zxid must equal the key's.
+//
+// Invariants checked by Append and again by Open: zxids strictly increase;
+// within one epoch (zxid >> 32) each zxid is the previous one plus one,
+// unless a snapshot at or after the gap covers it (a learner that was sent a
+// snapshot continues its log after the snapshot's zxid).
+//
+// # Group commit
+//
+//	Append(entries, done) --+                      store goroutine
+//	Append(entries, done) --+--> queue (mu) --+--> take the whole queue
+//	Append(entries, done) --+                 |    one pebble.Batch, all entries
+//	                                          |    Commit(pebble.Sync): one WAL write + one fsync
+//	   (appends arriving during the sync      |    lastDurable = last zxid
+//	    wait in the queue for the next one) <-+    done(nil) for each, in Append order
+//
+// Appends are checked (order, header) when queued, under the lock, so a
+// refused call fails alone and in its place in the callback order. A write
+// is reported durable only after the Commit with pebble.Sync returned
+// (pebble.NoSync when ForceSync is off, as zoo.cfg forceSync=no). A commit
+// slower than FsyncWarningThreshold logs ZooKeeper's "fsync-ing the write
+// ahead log in SyncThread:... took Nms which will adversely effect
+// operation latency" warning.
+//
+// # Write and sync failures
+//
+// Pebble reports a failed WAL write or fsync through Options.Logger.Fatalf
+// (its commit pipeline cannot continue). The store's Pebble logger panics
+// with a private value instead of exiting; the commit path recovers it and
+// latches the failure: this commit's callbacks and every later Append get an
+// error wrapping ErrLogFailed and the cause. Nothing that was not synced was
+// acknowledged. The failed batch may sit in Pebble's memtable, so Replay
+// reads only up to lastDurable, the last acknowledged zxid. The operator
+// restarts the process; Open recovers exactly what reached the disk.
+//
+// # Recovery (Open)
+//
+//  1. Read the newest WAL with Pebble's record reader. A bad record with no
+//     valid record after it is a torn tail (a crash during the write, never
+//     acknowledged): logged, and cut by Pebble's replay. A bad record
+//     followed by a valid one is corruption: Open fails with ErrCorrupt.
+//  2. Open Pebble read-only and check every entry (key, crc, header zxid,
+//     order, gaps); any failure is ErrCorrupt. Nothing was modified so far.
+//  3. Open Pebble read-write (it replays the WAL) and start the store
+//     goroutine. LastZxid is the last entry.
+//
+// The caller then loads the newest valid snapshot (LoadLatestSnapshot) and
+// replays the log after it (Replay(snapshotZxid, apply)).
+//
+// # Snapshots
+//
+// A snapshot file is what ZooKeeper's FileSnap writes (SnapStream in its
+// default CHECKED mode: an Adler32 over every byte before each seal). All
+// integers big-endian, jute encoding (int 4, long 8, buffer/string = int
+// length + bytes, -1 = null):
+//
+//	FileHeader       magic int 0x5a4b534e "ZKSN" | version int 2 | dbid long 0
+//	sessions         count int | count x (id long, timeout int)
+//	ACL cache        count int | count x (ref long, acls vector: n int,
+//	                                      n x (perms int, scheme string, id string))
+//	nodes            repeated: path string ("" = root, then "/a", "/a/b", ...,
+//	                            parents before children)
+//	                           data buffer | acl ref long | StatPersisted (60 bytes:
+//	                           czxid, mzxid, ctime, mtime long; version, cversion,
+//	                           aversion int; ephemeralOwner, pzxid long)
+//	                 terminator: path "/" (int 1, '/')
+//	seal             Adler32 of everything above, long | "/" string
+//	digest (3.6+)    ZxidDigest: zxid long 0 | digestVersion int 2 | digest long 0
+//	seal             Adler32 of everything above, long | "/" string
+//
+// ACL references count from 1; -1 means world:anyone with all permissions
+// (ZooKeeper's OPEN_UNSAFE_ACL_ID) and is what a node with a nil ACL gets.
+// The digest is written empty (zxid 0), which ZooKeeper 3.8 reads as "no
+// digest to compare"; a snapshot without it (before 3.6) or with 3.9's
+// lastProcessedZxid part after it is read too. A file is valid when it reads
+// to the end and both seals match; ZooKeeper's own quick check (the file
+// ends in int 1, '/') holds for every file written here.
+//
+// The ACL cache precedes the nodes, but the ACLs in use are known only once
+// the caller's iterator has run; so the nodes go to a side file first and
+// the snapshot is assembled after. The snapshot is written to
+// snapshot.<hex>.tmp, fsynced, renamed and the directory fsynced: a crash
+// leaves the whole snapshot or none.
+//
+// LoadLatestSnapshot checks the newest snapshot completely before the
+// callbacks see any of it, and falls back to the next older one (with a
+// log line) when the check fails, so the caller never gets part of a torn
+// or corrupt snapshot.
+//
+// # Fuzzy snapshots and idempotent replay
+//
+// WriteSnapshot does not stop writes. The caller records lastZxid, the zxid
+// of the last txn applied to the tree, and then iterates the live tree while
+// later txns keep being applied. A node may thus be in the snapshot as it
+// was at lastZxid, or with some later txns already applied, or (if created
+// after lastZxid) present, or (if deleted) absent. Recovery loads the
+// snapshot and replays every logged txn after lastZxid, in zxid order. Every
+// txn whose effect is already in the snapshot is re-applied, so applying a
+// txn must be idempotent on the tree: a create of an existing node leaves it
+// (ZooKeeper then only raises the parent's cversion/pzxid if the txn's are
+// higher), a delete of a missing node does nothing, a setData sets the same
+// data and version again. After the last replayed txn the tree equals the
+// tree the live server had, because every node's final state is determined
+// by the last txn that touched it, and every txn after lastZxid is replayed.
+// The log must therefore keep every txn after the oldest snapshot that may
+// be loaded, which is what Purge guarantees.
+//
+// # Purge
+//
+// Purge(retain) (autopurge.snapRetainCount, at least 3; the caller runs it
+// every autopurge.purgeInterval hours) keeps the newest retain snapshots,
+// removes older snapshot files and deletes log entries with zxid below the
+// oldest retained snapshot's zxid (one Pebble DeleteRange).
+//
+// # Apache ZooKeeper files (migration)
+//
+// A ZooKeeper txn log file log.<hex zxid of its first txn>:
+//
+//	FileHeader       magic int 0x5a4b4c47 "ZKLG" | version int 2 | dbid long 0
+//	entries          repeated: checksum long (Adler32 of the txn bytes)
+//	                           length int | txn bytes (TxnHeader, record,
+//	                           TxnDigest in 3.6+ when digests are on) | 0x42 'B'
+//	end              end of file, or a zero length (files are preallocated
+//	                 with zeros in 64 MiB steps)
+//
+// A last entry that is short or lacks its 'B' is a torn write and ends the
+// file, as in ZooKeeper's FileTxnIterator; a checksum mismatch is corruption.
+// Files written here are not preallocated.
+//
+// ImportZooKeeperDir reads a version-2 directory: the newest valid
+// snapshot.<zxid> becomes the store's snapshot, and the entries of the
+// log.<zxid> files after it are appended. Everything is read and checked
+// before anything is written. ExportZooKeeperDir copies the newest snapshot
+// and writes the log entries after it as one log.<zxid> file; ZooKeeper
+// started with dataDir set to the directory above loads both.
 package persistence
