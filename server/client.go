@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,7 +59,9 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 	timeout := min(max(req.TimeOut, int32(s.cfg.EffectiveMinSessionTimeout())), int32(s.cfg.EffectiveMaxSessionTimeout()))
 	c := &Client{s: s, timeout: timeout, sink: sink, remoteIP: remoteIP}
 	c.watcher = datatree.WatcherID(s.nextWatch.Add(1))
-	c.mu.auth = []jute.Id{{Scheme: "ip", Id: remoteIP}}
+	if id, code := Authenticate(SchemeIP, nil, remoteIP, &s.prepO); code == jute.CodeOK {
+		c.mu.auth = []jute.Id{id}
+	}
 	now := s.now()
 
 	if req.SessionId == 0 {
@@ -142,7 +145,7 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 
 	op := jute.OpCode(hdr.Type)
 	if op == jute.OpAuth {
-		c.handleAuth(body)
+		c.handleAuth(hdr.Xid, body)
 		return
 	}
 	s.inFlight <- struct{}{} // NB: blocks this reader when globalOutstandingLimit is reached
@@ -225,33 +228,32 @@ func (c *Client) sendLocked(sl *slot, zxid int64, code jute.Code, body []byte) {
 	<-c.s.inFlight
 }
 
-// handleAuth adds an authenticated id to the connection, or fails it as
+// handleAuth adds the authenticated ids to the connection, or fails it as
 // ZooKeeper does: an AuthFailed reply, then the connection is closed.
-func (c *Client) handleAuth(body []byte) {
+// Auth is answered at once, under the request's own xid, ahead of any
+// request still in flight (as ZooKeeper's processPacket does).
+func (c *Client) handleAuth(xid int32, body []byte) {
 	s := c.s
 	var p jute.AuthPacket
 	if err := jute.Unmarshal(body, &p, s.cfg.JuteMaxBuffer); err != nil {
 		c.sink.Close("malformed auth packet")
 		return
 	}
-	id, code := Authenticate(p.Scheme, p.Auth, c.remoteIP, &s.prepO)
+	ids, code := AuthenticateIDs(p.Scheme, p.Auth, c.remoteIP, &s.prepO)
 	if code != jute.CodeOK {
 		s.log.Warn().Str("session", sessionHex(c.session)).Str("scheme", p.Scheme).Str("client", c.remoteIP).Msg("authentication failed")
-		c.sink.Reply(jute.XidAuth, 0, jute.CodeAuthFailed, nil)
+		c.sink.Reply(xid, 0, jute.CodeAuthFailed, nil)
 		c.sink.Close("authentication failed")
 		return
 	}
 	c.mu.Lock()
-	auth := make([]jute.Id, 0, len(c.mu.auth)+1)
-	dup := false
-	for _, a := range c.mu.auth {
-		dup = dup || a == id
-		auth = append(auth, a)
-	}
-	if !dup {
-		auth = append(auth, id)
+	auth := slices.Clone(c.mu.auth)
+	for _, id := range ids {
+		if !slices.Contains(auth, id) {
+			auth = append(auth, id)
+		}
 	}
 	c.mu.auth = auth
 	c.mu.Unlock()
-	c.sink.Reply(jute.XidAuth, 0, jute.CodeOK, nil)
+	c.sink.Reply(xid, 0, jute.CodeOK, nil)
 }
