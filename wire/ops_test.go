@@ -201,7 +201,7 @@ func TestRawOps(t *testing.T) {
 		t.Fatalf("createTTL with ttl 0: %v, want BadArguments", f.Err())
 	}
 	for _, p := range []string{"/t/a", "/t/a/b"} {
-		call(jute.OpCreate, &jute.CreateRequest{Path: p, Acl: jute.OpenACLUnsafe(), })
+		call(jute.OpCreate, &jute.CreateRequest{Path: p, Acl: jute.OpenACLUnsafe()})
 	}
 	call(jute.OpCreate, &jute.CreateRequest{Path: "/t/e", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)})
 
