@@ -144,6 +144,15 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	s.smu.Unlock()
 
 	op := jute.OpCode(hdr.Type)
+	if !clientOps[op] {
+		// NB: as ZooKeeper's UnimplementedRequestProcessor: answer, then
+		// drop the connection (the session lives on).
+		s.log.Warn().Str("session", sessionHex(c.session)).Int32("op", hdr.Type).Str("client", c.remoteIP).
+			Msg("unknown request type, closing connection")
+		c.sink.Reply(hdr.Xid, -1, jute.CodeUnimplemented, nil)
+		c.sink.Close("unknown request type")
+		return
+	}
 	if op == jute.OpAuth {
 		c.handleAuth(hdr.Xid, body)
 		return
@@ -175,6 +184,24 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	c.mu.Unlock()
 	s.applyMu.RUnlock()
 }
+
+// clientOps are the request types a client may send (ZooKeeper's
+// Request.isValid, plus auth, which is handled before it).
+var clientOps = func() map[jute.OpCode]bool {
+	m := map[jute.OpCode]bool{}
+	for _, op := range []jute.OpCode{
+		jute.OpCheck, jute.OpCloseSession, jute.OpCreate, jute.OpCreate2, jute.OpCreateTTL,
+		jute.OpCreateContainer, jute.OpDelete, jute.OpDeleteContainer, jute.OpExists,
+		jute.OpGetACL, jute.OpGetChildren, jute.OpGetAllChildrenNumber, jute.OpGetChildren2,
+		jute.OpGetData, jute.OpGetEphemerals, jute.OpMulti, jute.OpMultiRead, jute.OpPing,
+		jute.OpReconfig, jute.OpSetACL, jute.OpSetData, jute.OpSetWatches, jute.OpSetWatches2,
+		jute.OpSync, jute.OpCheckWatches, jute.OpRemoveWatches, jute.OpAddWatch, jute.OpWhoAmI,
+		jute.OpAuth,
+	} {
+		m[op] = true
+	}
+	return m
+}()
 
 // answerLocked runs a read (or ping, or sync) and queues its reply. The
 // caller holds s.applyMu (shared or exclusive) and c.mu.

@@ -27,6 +27,11 @@ type testServer struct {
 
 func startServer(t *testing.T, dir string, mutate func(*server.Config)) *testServer {
 	t.Helper()
+	return startServerOpts(t, dir, mutate, nil)
+}
+
+func startServerOpts(t *testing.T, dir string, mutate func(*server.Config), mutateWire func(*wire.Options)) *testServer {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.DataDir = dir
 	cfg.TickTime = 200
@@ -44,6 +49,9 @@ func startServer(t *testing.T, dir string, mutate func(*server.Config)) *testSer
 	srv.Start()
 	wo := wire.DefaultOptions()
 	wo.Logger = log
+	if mutateWire != nil {
+		mutateWire(&wo)
+	}
 	ln, err := wire.Listen("127.0.0.1:0", srv, wo)
 	if err != nil {
 		t.Fatal(err)

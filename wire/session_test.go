@@ -1,0 +1,337 @@
+package wire_test
+
+import (
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/wire"
+)
+
+func mustCall(t *testing.T, rc *rawclient.Client, op jute.OpCode, req jute.Record) rawclient.Frame {
+	t.Helper()
+	f, _, err := rc.Call(op, req)
+	if err != nil {
+		t.Fatalf("%v: %v", op, err)
+	}
+	return f
+}
+
+// TestSessionExpiryRemovesEphemerals: a client that vanishes without
+// closing its session loses its ephemerals once the session times out,
+// through a closeSession txn that fires the watches of other sessions.
+func TestSessionExpiryRemovesEphemerals(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil) // tick 200ms: min session timeout 400ms
+	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 100})
+	if got := rc.Session().Response.TimeOut; got != 400 {
+		t.Fatalf("negotiated timeout %d, want the minimum 400 (2 ticks)", got)
+	}
+	if f := mustCall(t, rc, jute.OpCreate, &jute.CreateRequest{Path: "/eph", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)}); f.Err() != jute.CodeOK {
+		t.Fatalf("create: %v", f.Err())
+	}
+	watcher, _ := connect(t, ts.addr)
+	ok, _, ch, err := watcher.ExistsW("/eph")
+	if err != nil || !ok {
+		t.Fatalf("exists: %v %v", ok, err)
+	}
+	rc.Close() // NB: the TCP connection only; the session is not closed
+	if ev := waitEvent(t, ch); ev.Type != zk.EventNodeDeleted || ev.Path != "/eph" {
+		t.Fatalf("event %+v, want NodeDeleted /eph", ev)
+	}
+	// The expired session cannot come back.
+	s := rc.Session().Response
+	rc2, res, err := rawclient.Connect(ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc2.Close()
+	if res.Response.TimeOut != 0 || res.Response.SessionId != 0 {
+		t.Fatalf("reconnect to an expired session answered %+v, want timeout 0", res.Response)
+	}
+	if _, closed := rc2.WaitClosed(5 * time.Second); !closed {
+		t.Fatal("connection of an expired session stayed open")
+	}
+}
+
+// TestReconnectRearmsWatchesAndFiresMissed: after a reconnect the client
+// re-sends its watches with the last zxid it saw; changes it missed fire.
+func TestReconnectRearmsWatchesAndFiresMissed(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	for _, p := range []string{"/w", "/gone"} {
+		mustCall(t, rc, jute.OpCreate, &jute.CreateRequest{Path: p, Acl: jute.OpenACLUnsafe()})
+	}
+	f := mustCall(t, rc, jute.OpGetData, &jute.GetDataRequest{Path: "/w", Watch: true})
+	lastSeen := f.Header.Zxid
+	s := rc.Session().Response
+	rc.Close()
+
+	other, _ := connect(t, ts.addr)
+	if _, err := other.Set("/w", []byte("changed"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete("/gone", -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Create("/born", nil, 0, openACL); err != nil {
+		t.Fatal(err)
+	}
+
+	rc2 := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd, LastZxidSeen: lastSeen})
+	if rc2.Session().Response.SessionId != s.SessionId {
+		t.Fatalf("reconnect got session %x, want %x", rc2.Session().Response.SessionId, s.SessionId)
+	}
+	_, events, err := rc2.SetWatches(&jute.SetWatches{
+		RelativeZxid: lastSeen,
+		DataWatches:  []string{"/w", "/gone"},
+		ExistWatches: []string{"/born"},
+		ChildWatches: []string{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]jute.EventType{}
+	for _, e := range events {
+		got[e.Event.Path] = jute.EventType(e.Event.Type)
+	}
+	want := map[string]jute.EventType{"/w": jute.EventNodeDataChanged, "/gone": jute.EventNodeDeleted, "/born": jute.EventNodeCreated}
+	for p, typ := range want {
+		if got[p] != typ {
+			t.Errorf("missed-change event for %s = %v, want %v (all: %v)", p, got[p], typ, got)
+		}
+	}
+}
+
+// TestRestartKeepsSessions: sessions and their ephemerals survive a
+// restart; the client reconnects with its id and password.
+func TestRestartKeepsSessions(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir, nil)
+	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	mustCall(t, rc, jute.OpCreate, &jute.CreateRequest{Path: "/keep", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)})
+	s := rc.Session().Response
+	rc.Close()
+	ts.stop()
+
+	ts2 := startServer(t, dir, nil)
+	rc2 := rawConnect(t, ts2.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd})
+	if got := rc2.Session().Response.SessionId; got != s.SessionId {
+		t.Fatalf("session after restart %x, want %x", got, s.SessionId)
+	}
+	f := mustCall(t, rc2, jute.OpExists, &jute.ExistsRequest{Path: "/keep"})
+	st, ok := f.Record.(*jute.ExistsResponse)
+	if f.Err() != jute.CodeOK || !ok || st.Stat.EphemeralOwner != s.SessionId {
+		t.Fatalf("ephemeral after restart: %v %+v", f.Err(), f.Record)
+	}
+	// Writes continue with zxids above everything before the restart.
+	f = mustCall(t, rc2, jute.OpCreate, &jute.CreateRequest{Path: "/after", Acl: jute.OpenACLUnsafe()})
+	if f.Err() != jute.CodeOK || jute.ZxidEpoch(f.Header.Zxid) < 2 {
+		t.Fatalf("write after restart: %v zxid %x, want epoch >= 2", f.Err(), f.Header.Zxid)
+	}
+}
+
+func TestWrongPasswordGetsExpiredAnswer(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	id := rc.Session().Response.SessionId
+	bad, res, err := rawclient.Connect(ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: make([]byte, 16)}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if res.Response.TimeOut != 0 || res.Response.SessionId != 0 || len(res.Response.Passwd) != 16 {
+		t.Fatalf("wrong password answered %+v, want timeout 0, session 0, 16 zero bytes", res.Response)
+	}
+	if _, closed := bad.WaitClosed(5 * time.Second); !closed {
+		t.Fatal("connection with a wrong password stayed open")
+	}
+	// The real session is unharmed.
+	if f := mustCall(t, rc, jute.OpExists, &jute.ExistsRequest{Path: "/"}); f.Err() != jute.CodeOK {
+		t.Fatalf("session after a bad reconnect attempt: %v", f.Err())
+	}
+}
+
+func TestOldClientWithoutReadOnlyByte(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, OmitReadOnly: true})
+	if rc.Session().ReadOnlyPresent {
+		t.Fatal("server sent the readOnly byte to a client that did not send one")
+	}
+	rc2 := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	if !rc2.Session().ReadOnlyPresent {
+		t.Fatal("server left out the readOnly byte for a current client")
+	}
+}
+
+func TestClientAheadInZxidIsRefused(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	rc, err := rawclient.Dial(ts.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := rc.Handshake(rawclient.ConnectOptions{TimeoutMs: 4000, LastZxidSeen: 1 << 40}); err == nil {
+		t.Fatal("handshake from a client ahead in zxid succeeded; ZooKeeper closes the socket")
+	}
+}
+
+// TestBadInputClosesOnlyThatConnection sends each kind of bad input on its
+// own connection and checks that it is closed while a bystander session
+// keeps working.
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	bystander, _ := connect(t, ts.addr)
+	frame := func(n uint32, body []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, n)
+		return append(b, body...)
+	}
+	cases := []struct {
+		name      string
+		handshake bool
+		raw       []byte
+	}{
+		{"oversized connect frame", false, frame(jute.DefaultMaxBuffer+1, nil)},
+		{"negative frame length", false, frame(0xffffff00, nil)},
+		{"garbage connect request", false, frame(3, []byte{1, 2, 3})},
+		{"oversized request frame", true, frame(jute.DefaultMaxBuffer+1, nil)},
+		{"request shorter than its header", true, frame(3, []byte{0, 0, 0})},
+		{"unknown op code", true, frame(8, []byte{0, 0, 0, 1, 0, 0, 0x30, 0x39})},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := rawclient.Dial(ts.addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			if tc.handshake {
+				if _, err := rc.Handshake(rawclient.ConnectOptions{TimeoutMs: 4000}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rc.WriteRaw(tc.raw); err != nil {
+				t.Fatal(err)
+			}
+			frames, closed := rc.WaitClosed(5 * time.Second)
+			if !closed {
+				t.Fatal("connection still open after bad input")
+			}
+			if tc.name == "unknown op code" {
+				if len(frames) != 1 || frames[0].Err() != jute.CodeUnimplemented || frames[0].Header.Xid != 1 {
+					t.Fatalf("unknown op answered %+v, want one Unimplemented reply for xid 1", frames)
+				}
+			}
+			if _, _, err := bystander.Exists("/"); err != nil {
+				t.Fatalf("bystander session broken: %v", err)
+			}
+		})
+	}
+}
+
+// TestSlowConsumerIsDisconnected: a client that sends requests but never
+// reads its replies is cut off once its queue passes the bound; others
+// are unaffected.
+func TestSlowConsumerIsDisconnected(t *testing.T) {
+	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) { o.MaxOutstandingBytes = 1 << 20 })
+	c, _ := connect(t, ts.addr)
+	if _, err := c.Create("/big", make([]byte, 512<<10), 0, openACL); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	req := (&jute.GetDataRequest{Path: "/big"}).Encode((&jute.RequestHeader{Xid: 1, Type: int32(jute.OpGetData)}).Encode(nil))
+	stopped := make(chan error, 1)
+	go func() {
+		if _, err := nc.Write(frame((&jute.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16)}).Encode(nil))); err != nil {
+			stopped <- err
+			return
+		}
+		for i := 0; i < 10_000; i++ { // NB: bounded; ~5 GB of replies if never cut off
+			nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := nc.Write(frame(req)); err != nil {
+				stopped <- err
+				return
+			}
+		}
+		stopped <- nil
+	}()
+	select {
+	case err := <-stopped:
+		if err == nil {
+			t.Fatal("the server kept a client that never reads")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("slow consumer not disconnected within 20s")
+	}
+	if _, _, err := c.Get("/big"); err != nil {
+		t.Fatalf("well-behaved client broken: %v", err)
+	}
+}
+
+// TestConnectionLimitPerIP: connections past maxClientCnxns from one
+// address are closed at once; the earlier ones keep working.
+func TestConnectionLimitPerIP(t *testing.T) {
+	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) { o.MaxClientCnxns = 3 })
+	var keep []*rawclient.Client
+	for i := 0; i < 3; i++ {
+		keep = append(keep, rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000}))
+	}
+	extra, err := rawclient.Dial(ts.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	if _, err := extra.Handshake(rawclient.ConnectOptions{TimeoutMs: 4000}); err == nil {
+		t.Fatal("fourth connection from one address was served; maxClientCnxns is 3")
+	}
+	for _, rc := range keep {
+		if f := mustCall(t, rc, jute.OpExists, &jute.ExistsRequest{Path: "/"}); f.Err() != jute.CodeOK {
+			t.Fatal(f.Err())
+		}
+	}
+}
+
+// TestPipelinedRepliesInOrder: many requests in flight on one connection
+// are answered in order, reads seeing the writes before them.
+func TestPipelinedRepliesInOrder(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	var xids []int32
+	for i := 0; i < 200; i++ {
+		var xid int32
+		var err error
+		if i%2 == 0 {
+			xid, err = rc.Send(jute.OpSetData, &jute.SetDataRequest{Path: "/", Data: []byte{byte(i)}, Version: -1})
+		} else {
+			xid, err = rc.Send(jute.OpGetData, &jute.GetDataRequest{Path: "/"})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		xids = append(xids, xid)
+	}
+	for i, xid := range xids {
+		f, err := rc.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Header.Xid != xid {
+			t.Fatalf("reply %d has xid %d, want %d", i, f.Header.Xid, xid)
+		}
+		if r, ok := f.Record.(*jute.GetDataResponse); ok && (len(r.Data) != 1 || r.Data[0] != byte(i-1)) {
+			t.Fatalf("read %d saw %v, want the write just before it (%d)", i, r.Data, i-1)
+		}
+	}
+}
+
+func frame(b []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...) }
+
