@@ -334,4 +334,3 @@ func TestPipelinedRepliesInOrder(t *testing.T) {
 }
 
 func frame(b []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...) }
-
