@@ -39,10 +39,14 @@ type conn struct {
 	}
 	wake chan struct{} // capacity 1: the writer has work
 	done chan struct{} // closed when the writer exits
+
+	stats connStats // ServerCnxn statistics for cons/crst (stats.go)
 }
 
 func newConn(l *Listener, nc net.Conn, ip string) *conn {
-	return &conn{l: l, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &conn{l: l, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.stats.init(time.Now())
+	return c
 }
 
 // serve runs the connection until it closes.
@@ -77,6 +81,9 @@ func (c *conn) readLoop() string {
 		}
 		frame = frame[:n]
 		_, err := io.ReadFull(r, frame)
+		if err == nil {
+			c.frameIn(int(n))
+		}
 		return frame, err
 	}
 
@@ -92,6 +99,7 @@ func (c *conn) readLoop() string {
 	}
 	if word, ok := fourLetterCodes[code]; ok {
 		r.Discard(4)
+		c.frameIn(0)
 		out := "This ZooKeeper instance does not answer four-letter words.\n"
 		if fn := c.l.fourLetter.Load(); fn != nil {
 			out = (*fn)(word)
@@ -139,6 +147,7 @@ func (c *conn) readLoop() string {
 			log.Warn().Str("client", c.ip).Int("len", len(b)).Msg("malformed request header, closing connection")
 			return "malformed request header"
 		}
+		c.requestIn(&hdr, time.Now())
 		c.client.Handle(&hdr, d.Rest())
 	}
 }
@@ -159,6 +168,7 @@ func (c *conn) handshake(b []byte) (string, bool) {
 		c.withReadOnly = true
 	}
 	if d.Err() != nil {
+		c.l.Stats().UnsuccessfulHandshakes.Add(1)
 		log.Warn().Err(d.Err()).Str("client", c.ip).Msg("malformed connect request, closing connection")
 		return "malformed connect request", false
 	}
@@ -178,6 +188,7 @@ func (c *conn) handshake(b []byte) (string, bool) {
 		return "session expired", false
 	}
 	c.client = client
+	c.attached(client)
 	return "", true
 }
 
@@ -191,11 +202,13 @@ func (c *conn) queueConnectResponse(resp *jute.ConnectResponse) {
 		b = jute.AppendBool(b, resp.ReadOnly)
 	}
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	c.frameOut()
 	c.queue(b)
 }
 
 // Reply implements server.Sink.
 func (c *conn) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
+	c.replyOut(xid, zxid, code, 16+len(body))
 	c.mu.Lock()
 	start := len(c.mu.out)
 	c.mu.out = append(c.mu.out, 0, 0, 0, 0)
@@ -208,6 +221,7 @@ func (c *conn) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
 
 // Event implements server.Sink: a notification with xid -1.
 func (c *conn) Event(ev datatree.Event) {
+	c.frameOut()
 	c.mu.Lock()
 	start := len(c.mu.out)
 	c.mu.out = append(c.mu.out, 0, 0, 0, 0)
