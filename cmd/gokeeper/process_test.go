@@ -1,0 +1,563 @@
+package main
+
+// Process-level tests: they build the real gokeeper binary once per test
+// binary and run `gokeeper serve --config <temp zoo.cfg>` as a child
+// process on a loopback port with a temp dataDir. This file holds the
+// harness (build, start, wait for log lines, SIGTERM, kill -9), the clean
+// shutdown test and the bad zoo.cfg tests; crash_test.go holds the kill -9
+// crash-safety test and zkcli_test.go drives the real clients (zkCli.sh,
+// kazoo, cli_st). All of them skip with -short.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// gkStartTimeout bounds how long a started server may take to log that it
+// serves clients (it recovers its data dir first).
+const gkStartTimeout = 30 * time.Second
+
+var (
+	// gkBinDir is the temp dir TestMain creates for the binary.
+	gkBinDir string
+	// gkBuildOnce builds the binary the first time a process test needs
+	// it, so unit tests run alone (-run TestLoadConfig) build nothing.
+	gkBuildOnce sync.Once
+	gkBinPath   string
+	gkBuildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gokeeper-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gokeeper tests:", err)
+		os.Exit(1)
+	}
+	gkBinDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// gokeeperBinary returns the path of the gokeeper binary built from this
+// package, building it on first use. It skips the test under -short.
+func gokeeperBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("process test: builds and runs the gokeeper binary (skipped with -short)")
+	}
+	gkBuildOnce.Do(func() {
+		p := filepath.Join(gkBinDir, "gokeeper")
+		out, err := exec.Command("go", "build", "-o", p, ".").CombinedOutput()
+		if err != nil {
+			gkBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		gkBinPath = p
+	})
+	if gkBuildErr != nil {
+		t.Fatal(gkBuildErr)
+	}
+	return gkBinPath
+}
+
+// lineLog collects a child's stderr line by line and wakes waiters on each
+// new line.
+type lineLog struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+	wake    chan struct{} // closed and replaced when a line arrives
+}
+
+func newLineLog() *lineLog { return &lineLog{wake: make(chan struct{})} }
+
+// Write implements io.Writer for exec.Cmd.Stderr.
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	added := false
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		l.lines = append(l.lines, string(l.partial[:i]))
+		l.partial = l.partial[i+1:]
+		added = true
+	}
+	if added {
+		close(l.wake)
+		l.wake = make(chan struct{})
+	}
+	return len(p), nil
+}
+
+// snapshot returns the lines so far and a channel closed at the next one.
+func (l *lineLog) snapshot() ([]string, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...), l.wake
+}
+
+// String returns everything written, the unterminated tail included.
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n") + "\n" + string(l.partial)
+}
+
+// gkLogEntry decodes one --log-json line; it returns nil for other lines.
+func gkLogEntry(line string) map[string]any {
+	var m map[string]any
+	if json.Unmarshal([]byte(line), &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// gkProc is one running (or exited) gokeeper serve process.
+type gkProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	cfgPath string
+	// Addr is the client address from the "serving clients" log line.
+	Addr string
+	log  *lineLog
+	done chan struct{} // closed when the process has exited
+	// waitErr is cmd.Wait's result, set before done is closed.
+	waitErr error
+}
+
+// gkZooCfg returns a standalone zoo.cfg on 127.0.0.1:port with its data in
+// dataDir, forceSync on, and the extra key=value lines appended (later
+// lines win).
+func gkZooCfg(dataDir string, port int, extra ...string) string {
+	lines := []string{
+		"tickTime=2000",
+		"dataDir=" + dataDir,
+		"clientPort=" + strconv.Itoa(port),
+		"clientPortAddress=127.0.0.1",
+		"forceSync=yes",
+		"maxClientCnxns=0",
+		"admin.enableServer=false",
+		"4lw.commands.whitelist=*",
+	}
+	return strings.Join(append(lines, extra...), "\n") + "\n"
+}
+
+// spawnGokeeper starts `gokeeper serve --config cfgPath --log-json` and
+// returns at once.
+func spawnGokeeper(t *testing.T, cfgPath string, extraArgs ...string) *gkProc {
+	t.Helper()
+	bin := gokeeperBinary(t)
+	p := &gkProc{t: t, cfgPath: cfgPath, log: newLineLog(), done: make(chan struct{})}
+	args := append([]string{"serve", "--config", cfgPath, "--log-json"}, extraArgs...)
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stderr = p.log
+	p.cmd.Stdout = p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if p.running() {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("gokeeper (%s) log:\n%s", cfgPath, p.log.String())
+		}
+	})
+	return p
+}
+
+// startGokeeper writes a zoo.cfg (gkZooCfg with extra) into a temp dir and
+// starts a server on a free loopback port, waiting until it serves
+// clients. It retries with another port when the chosen one was taken in
+// the meantime.
+func startGokeeper(t *testing.T, dataDir string, extra ...string) *gkProc {
+	t.Helper()
+	cfgDir := t.TempDir()
+	for attempt := 0; ; attempt++ {
+		cfgPath := filepath.Join(cfgDir, "zoo.cfg")
+		if err := os.WriteFile(cfgPath, []byte(gkZooCfg(dataDir, gkFreePort(t), extra...)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := spawnGokeeper(t, cfgPath)
+		line, ok := p.waitLog(gkStartTimeout, func(m map[string]any) bool { return m["message"] == "serving clients" })
+		if ok {
+			p.Addr, _ = gkLogEntry(line)["addr"].(string)
+			if p.Addr == "" {
+				t.Fatalf("no addr in %q", line)
+			}
+			return p
+		}
+		if !p.running() && strings.Contains(p.log.String(), "address already in use") && attempt < 3 {
+			continue
+		}
+		p.kill9()
+		t.Fatalf("gokeeper did not start serving within %v (exit: %v)\n%s", gkStartTimeout, p.waitErr, p.log.String())
+	}
+}
+
+// running reports whether the process has not exited yet.
+func (p *gkProc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitLog waits up to timeout for a JSON log line that match accepts and
+// returns it. It gives up early when the process exits without having
+// written one.
+func (p *gkProc) waitLog(timeout time.Duration, match func(map[string]any) bool) (string, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	seen := 0
+	for {
+		exited := !p.running()
+		lines, wake := p.log.snapshot()
+		for _, l := range lines[seen:] {
+			if m := gkLogEntry(l); m != nil && match(m) {
+				return l, true
+			}
+		}
+		seen = len(lines)
+		if exited {
+			return "", false
+		}
+		select {
+		case <-wake:
+		case <-p.done:
+		case <-deadline.C:
+			return "", false
+		}
+	}
+}
+
+// hasLog reports whether a JSON log line already written matches.
+func (p *gkProc) hasLog(match func(map[string]any) bool) bool {
+	lines, _ := p.log.snapshot()
+	for _, l := range lines {
+		if m := gkLogEntry(l); m != nil && match(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// kill9 sends SIGKILL and waits for the process to be gone.
+func (p *gkProc) kill9() {
+	p.t.Helper()
+	if !p.running() {
+		return
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		p.t.Fatal(err)
+	}
+	<-p.done
+}
+
+// terminate sends SIGTERM and waits up to timeout for the exit; it returns
+// the exit code and how long the exit took, or fails the test.
+func (p *gkProc) terminate(timeout time.Duration) (int, time.Duration) {
+	p.t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.kill9()
+		p.t.Fatalf("gokeeper did not exit within %v of SIGTERM", timeout)
+	}
+	return p.cmd.ProcessState.ExitCode(), time.Since(start)
+}
+
+// gkNopLogger silences go-zookeeper.
+type gkNopLogger struct{}
+
+func (gkNopLogger) Printf(string, ...any) {}
+
+// gkConnect opens a go-zookeeper session to addr and waits until it has
+// one.
+func gkConnect(t *testing.T, addr string) *zk.Conn {
+	t.Helper()
+	c, ev, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(gkNopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for c.State() != zk.StateHasSession {
+		select {
+		case <-ev:
+		case <-deadline:
+			c.Close()
+			t.Fatalf("no session with %s within 10s", addr)
+		}
+	}
+	return c
+}
+
+// TestProcessCleanShutdown writes through go-zookeeper from several
+// goroutines, sends SIGTERM while they write, and checks that the server
+// exits 0 promptly, logs why, and after a restart serves every write that
+// was acknowledged.
+func TestProcessCleanShutdown(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startGokeeper(t, dataDir, "snapCount=100")
+	recoveredZnodes := func(p *gkProc) int {
+		t.Helper()
+		line, ok := p.waitLog(time.Second, func(m map[string]any) bool { return m["message"] == "recovered" })
+		if !ok {
+			t.Fatal("no recovered line in the log")
+		}
+		n, _ := gkLogEntry(line)["znodes"].(float64)
+		return int(n)
+	}
+	before := recoveredZnodes(p)
+
+	c := gkConnect(t, p.Addr)
+	acl := zk.WorldACL(zk.PermAll)
+	if _, err := c.Create("/clean", []byte("root"), 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create("/clean/ctr", []byte("0"), 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	// Four writers create nodes; one sets the counter. The main goroutine
+	// sends SIGTERM once enough writes are acknowledged.
+	type ack struct {
+		path string
+		data string
+	}
+	var (
+		mu      sync.Mutex
+		acked   []ack
+		lastCtr = 0
+	)
+	enough := make(chan struct{})
+	var enoughOnce sync.Once
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				path := fmt.Sprintf("/clean/w%d-%d", w, i)
+				data := fmt.Sprintf("%d/%d", w, i)
+				if _, err := c.Create(path, []byte(data), 0, acl); err != nil {
+					return
+				}
+				mu.Lock()
+				acked = append(acked, ack{path, data})
+				if len(acked) >= 200 {
+					enoughOnce.Do(func() { close(enough) })
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 1; ; i++ {
+			if _, err := c.Set("/clean/ctr", []byte(strconv.Itoa(i)), int32(i-1)); err != nil {
+				return
+			}
+			mu.Lock()
+			lastCtr = i
+			mu.Unlock()
+		}
+	}()
+	select {
+	case <-enough:
+	case <-time.After(30 * time.Second):
+		t.Fatal("200 creates were not acknowledged within 30s")
+	}
+	code, took := p.terminate(10 * time.Second)
+	wg.Wait()
+	c.Close()
+	if code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+	if took > 5*time.Second {
+		t.Errorf("exit took %v after SIGTERM, want under 5s", took)
+	}
+	if !p.hasLog(func(m map[string]any) bool { return m["message"] == "shutting down" && m["signal"] == "terminated" }) {
+		t.Errorf("no shutdown line naming the signal in the log:\n%s", p.log.String())
+	}
+	t.Logf("SIGTERM after %d acknowledged creates and %d counter sets; exit %d in %v", len(acked), lastCtr, code, took)
+
+	p2 := startGokeeper(t, dataDir, "snapCount=100")
+	after := recoveredZnodes(p2)
+	c2 := gkConnect(t, p2.Addr)
+	defer c2.Close()
+	children, _, err := c2.Children("/clean")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every create that reached the server was acknowledged or in flight;
+	// at most one per writer can be in flight.
+	if n := len(children) - 1; n < len(acked) || n > len(acked)+4 {
+		t.Errorf("/clean has %d created children after restart, want %d acknowledged (+ at most 4 in flight)", n, len(acked))
+	}
+	if want := before + len(children) + 1; after != want {
+		t.Errorf("recovered line says %d znodes, want %d (%d before + /clean and its %d children)", after, want, before, len(children))
+	}
+	for _, a := range acked {
+		data, _, err := c2.Get(a.path)
+		if err != nil {
+			t.Errorf("acknowledged %s: %v after restart", a.path, err)
+			continue
+		}
+		if string(data) != a.data {
+			t.Errorf("%s = %q after restart, want %q", a.path, data, a.data)
+		}
+	}
+	data, st, err := c2.Get("/clean/ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := strconv.Atoi(string(data))
+	if v < lastCtr || v > lastCtr+1 || int(st.Version) != v {
+		t.Errorf("/clean/ctr = %q version %d after restart; last acknowledged set was %d", data, st.Version, lastCtr)
+	}
+}
+
+// TestProcessBadConfig checks that a zoo.cfg gokeeper cannot serve stops
+// the start with a non-zero exit and a message naming the key (or the
+// file) at fault, before anything listens.
+func TestProcessBadConfig(t *testing.T) {
+	bin := gokeeperBinary(t)
+	good := func(dataDir string) []string {
+		return []string{"tickTime=2000", "dataDir=" + dataDir, "clientPort=2181", "clientPortAddress=127.0.0.1"}
+	}
+	cases := []struct {
+		name string
+		// lines builds the zoo.cfg from a fresh data dir; nil means the
+		// config file does not exist.
+		lines func(dataDir string) []string
+		want  []string
+	}{
+		{"tickTime not a number", func(d string) []string { return append(good(d), "tickTime=2s") }, []string{"tickTime", `"2s"`}},
+		{"clientPort out of range", func(d string) []string { return append(good(d), "clientPort=99999") }, []string{"clientPort", "99999"}},
+		{"forceSync not yes or no", func(d string) []string { return append(good(d), "forceSync=true") }, []string{"forceSync", "yes or no"}},
+		{"no dataDir", func(d string) []string { return good(d)[0:1] }, []string{"dataDir"}},
+		{"session timeouts crossed", func(d string) []string {
+			return append(good(d), "minSessionTimeout=9000", "maxSessionTimeout=5000")
+		}, []string{"minSessionTimeout", "maxSessionTimeout"}},
+		{"maxClientCnxns negative", func(d string) []string { return append(good(d), "maxClientCnxns=-1") }, []string{"maxClientCnxns"}},
+		{"unterminated unicode escape", func(d string) []string { return append(good(d), `dataLogDir=/tmp/\u12`) }, []string{"line 5", `\uxxxx`}},
+		{"missing config file", nil, []string{"no such file"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfgPath := filepath.Join(dir, "zoo.cfg")
+			if tc.lines != nil {
+				text := strings.Join(tc.lines(filepath.Join(dir, "data")), "\n") + "\n"
+				if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfgPath)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() <= 0 {
+				t.Fatalf("exit = %v, want a non-zero exit code; output:\n%s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output does not mention %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(string(out), "serving clients") {
+				t.Errorf("server started serving despite the bad config:\n%s", out)
+			}
+		})
+	}
+	t.Run("client port taken", func(t *testing.T) {
+		holder := startGokeeper(t, t.TempDir())
+		_, port, _ := strings.Cut(holder.Addr, ":")
+		dir := t.TempDir()
+		cfgPath := filepath.Join(dir, "zoo.cfg")
+		n, _ := strconv.Atoi(port)
+		if err := os.WriteFile(cfgPath, []byte(gkZooCfg(filepath.Join(dir, "data"), n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := spawnGokeeper(t, cfgPath)
+		select {
+		case <-p.done:
+		case <-time.After(gkStartTimeout):
+			t.Fatalf("second server on %s did not exit", holder.Addr)
+		}
+		if code := p.cmd.ProcessState.ExitCode(); code <= 0 {
+			t.Errorf("exit code = %d, want non-zero", code)
+		}
+		if out := p.log.String(); !strings.Contains(out, "client port") || !strings.Contains(out, "address already in use") {
+			t.Errorf("output does not say the client port is in use:\n%s", out)
+		}
+		// The first server still serves.
+		if got := fourLetterWordT(t, holder.Addr, "ruok"); got != "imok" {
+			t.Errorf("ruok on the first server = %q, want imok", got)
+		}
+	})
+}
+
+// fourLetterWordT sends a four-letter word to addr and returns the answer.
+func fourLetterWordT(t *testing.T, addr, word string) string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte(word)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// gkFreePort returns a loopback port that was free a moment ago.
+func gkFreePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
