@@ -103,7 +103,11 @@ func (n *Normalizer) Data(b []byte) string {
 		return "null"
 	}
 	if len(b) <= 64 {
-		return strconv.Quote(n.Path(string(b)))
+		s := string(b)
+		if n.root != "" {
+			s = strings.ReplaceAll(s, n.root, "/R")
+		}
+		return strconv.Quote(s)
 	}
 	var sum uint32
 	for _, c := range b {
