@@ -17,6 +17,7 @@ const usage = `usage: gokeeper <command> [flags]
 commands:
   serve    run a server (reads ZooKeeper's zoo.cfg)
   status   ask the configured server for its mode, like zkServer.sh status
+  bench    load-generate against servers and print throughput and latency
 
 run 'gokeeper <command> -h' for its flags
 `
@@ -37,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(args, stderr)
 	case "status":
 		return statusCmd(args, stdout, stderr)
+	case "bench":
+		return benchCmd(args, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
