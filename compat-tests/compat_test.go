@@ -12,9 +12,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,7 +61,19 @@ func TestMain(m *testing.M) {
 	} else {
 		env.gk, env.gkErr = harness.StartGokeeper(bin, dir, env.settings, 15*time.Second)
 	}
+	// Stop the servers on SIGINT/SIGTERM too (Ctrl-C, CI cancellation);
+	// Pdeathsig covers a crash of the test binary.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sigs; ok {
+			env.zk.Stop()
+			env.gk.Stop()
+			os.Exit(1)
+		}
+	}()
 	code := m.Run()
+	signal.Stop(sigs)
 	env.zk.Stop()
 	env.gk.Stop()
 	if code == 0 {

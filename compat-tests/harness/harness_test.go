@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,11 +28,7 @@ func TestStartZooKeeper(t *testing.T) {
 	if os.Getenv("GOKEEPER_COMPAT") == "" {
 		t.Skip("set GOKEEPER_COMPAT=1 to start Apache ZooKeeper")
 	}
-	srv, err := StartZooKeeper(t.TempDir(), DefaultSettings(), 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := StartZooKeeperT(t, DefaultSettings())
 	out, err := FourLetter(srv.Addr, "ruok", time.Second)
 	if err != nil || out != "imok" {
 		t.Fatalf("ruok = %q, %v", out, err)
@@ -38,5 +36,18 @@ func TestStartZooKeeper(t *testing.T) {
 	srv.Stop()
 	if !srv.Exited() {
 		t.Fatal("server still running after Stop")
+	}
+}
+
+func TestStopKillsProcessGroup(t *testing.T) {
+	srv, err := startProcess("sleeper", t.TempDir(), DefaultSettings(), 200*time.Millisecond, func(string) *exec.Cmd {
+		return exec.Command("sh", "-c", "sleep 60 & sleep 60")
+	})
+	if err == nil {
+		srv.Stop()
+		t.Fatal("a process that never answers ruok was reported ready")
+	}
+	if !errors.Is(err, ErrNotReady) {
+		t.Fatalf("err = %v, want ErrNotReady", err)
 	}
 }
