@@ -52,11 +52,11 @@ type runShared struct {
 // worker generates the requests of one connection. It implements encoder;
 // only the connection's sending goroutine uses it.
 type worker struct {
-	sh   *runShared
-	idx  int
-	rng  *rand.Rand
-	seq  int64
-	cur  int64 // delete/populate: the index ready claimed
+	sh  *runShared
+	idx int
+	rng *rand.Rand
+	seq int64
+	cur int64 // delete/populate: the index ready claimed
 	// prefixes built once per worker so encode only appends.
 	keyPrefix   string // root/k/
 	createDir   string // root/c/<tag>-<idx>/n
