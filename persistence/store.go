@@ -162,12 +162,20 @@ type Store struct {
 
 	// snapMu serializes snapshot writes, purges, imports and exports.
 	snapMu sync.Mutex
+
+	// dbMu guards db against Close: Replay and purge hold it shared; Close
+	// takes it exclusively and sets dbClosed.
+	dbMu     sync.RWMutex
+	dbClosed bool
 }
 
 type appendReq struct {
 	entries []Entry
 	done    func(error)
 	err     error // set when the request is refused before it is written
+	// truncate marks a TruncateAfter request: remove entries > after.
+	truncate bool
+	after    int64
 }
 
 // Open opens (creating if needed) the store described by o and recovers it:
@@ -316,6 +324,9 @@ func (s *Store) Close() error {
 // closeDB closes Pebble. After a commit failure Pebble may report the
 // failure again, or call its fatal logger; both become errors here.
 func (s *Store) closeDB() (err error) {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	s.dbClosed = true
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(pebbleFatal)
@@ -401,7 +412,19 @@ func (s *Store) commitLoop() {
 				}
 				break
 			}
-			buf = s.commit(reqs, buf)
+			for len(reqs) > 0 {
+				if reqs[0].truncate {
+					s.truncate(reqs[0])
+					reqs = reqs[1:]
+					continue
+				}
+				n := 1
+				for n < len(reqs) && !reqs[n].truncate {
+					n++
+				}
+				buf = s.commit(reqs[:n], buf)
+				reqs = reqs[n:]
+			}
 		}
 	}
 }
@@ -498,6 +521,11 @@ func (s *Store) LastZxid() int64 { return s.lastDurable.Load() }
 // order. Entry.Data is valid only during the call. It stops at fn's first
 // error and returns it.
 func (s *Store) Replay(after int64, fn func(e Entry) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.dbClosed {
+		return ErrClosed
+	}
 	upper := s.lastDurable.Load()
 	if upper <= after {
 		return nil
@@ -522,10 +550,79 @@ func (s *Store) Replay(after int64, fn func(e Entry) error) error {
 	return nil
 }
 
+// TruncateAfter removes every log entry with zxid > zxid, durably, after the
+// appends queued before it (ZAB's TRUNC: a learner drops the txns the new
+// leader does not have). Appends after it continue from zxid. It fails with
+// the latched ErrLogFailed error after a log failure.
+func (s *Store) TruncateAfter(zxid int64) error {
+	errc := make(chan error, 1)
+	req := &appendReq{truncate: true, after: zxid, done: func(err error) { errc <- err }}
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	req.err = s.mu.failed
+	if req.err == nil && zxid < s.mu.lastQueued {
+		s.mu.lastQueued = zxid
+	}
+	s.mu.queue = append(s.mu.queue, req)
+	s.mu.Unlock()
+	s.wake()
+	return <-errc
+}
+
+// truncate runs a TruncateAfter request on the store goroutine.
+func (s *Store) truncate(r *appendReq) {
+	if r.err != nil {
+		r.done(r.err)
+		return
+	}
+	s.mu.Lock()
+	failed := s.mu.failed
+	s.mu.Unlock()
+	if failed != nil {
+		r.done(failed)
+		return
+	}
+	err := func() (err error) {
+		defer func() {
+			if x := recover(); x != nil {
+				f, ok := x.(pebbleFatal)
+				if !ok {
+					panic(x)
+				}
+				err = f
+			}
+		}()
+		return s.db.DeleteRange(logKey(r.after+1), []byte{logKeyPrefix + 1}, pebble.Sync)
+	}()
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrLogFailed, err)
+		s.mu.Lock()
+		if s.mu.failed == nil {
+			s.mu.failed = err
+		}
+		s.mu.Unlock()
+		r.done(err)
+		return
+	}
+	if r.after < s.lastDurable.Load() {
+		s.lastDurable.Store(r.after)
+	}
+	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", r.after)).Msg("persistence: truncated txn log after zxid")
+	r.done(nil)
+}
+
 // deleteLogBefore removes every log entry with zxid < zxid.
 func (s *Store) deleteLogBefore(zxid int64) error {
 	if zxid <= 1 {
 		return nil
+	}
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.dbClosed {
+		return ErrClosed
 	}
 	if err := s.db.DeleteRange(logKey(0), logKey(zxid), pebble.Sync); err != nil {
 		return fmt.Errorf("persistence: purge txn log: %w", err)

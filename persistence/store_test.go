@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
@@ -438,4 +439,66 @@ func TestCorruptWALLastRecordIsCut(t *testing.T) {
 	s := mustOpen(t, testOptions(fs))
 	defer s.Close()
 	checkEntries(t, replayAll(t, s, 0), txnEntries(1, 9))
+}
+
+func TestTruncateAfter(t *testing.T) {
+	fs := vfs.NewMem()
+	s := mustOpen(t, testOptions(fs))
+	if err := appendWait(t, s, txnEntries(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TruncateAfter(6); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.LastZxid(); got != 6 {
+		t.Fatalf("LastZxid after truncate = %d, want 6", got)
+	}
+	checkEntries(t, replayAll(t, s, 0), txnEntries(1, 6))
+	// The log continues at 7 (the new leader's txns).
+	if err := appendWait(t, s, txnEntries(7, 8)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	s = mustOpen(t, testOptions(fs))
+	defer s.Close()
+	checkEntries(t, replayAll(t, s, 0), txnEntries(1, 8))
+}
+
+func TestReplayAfterClose(t *testing.T) {
+	s := mustOpen(t, testOptions(vfs.NewMem()))
+	if err := appendWait(t, s, txnEntries(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	if err := s.Replay(0, func(Entry) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Replay after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestFsyncWarning(t *testing.T) {
+	tests := []struct {
+		threshold time.Duration
+		want      bool
+	}{
+		{time.Nanosecond, true}, // every commit is slower than 1ns
+		{0, false},              // disabled
+		{time.Hour, false},
+	}
+	for _, tt := range tests {
+		var sink logSink
+		o := testOptions(vfs.NewMem())
+		o.Logger = zerolog.New(&sink)
+		o.FsyncWarningThreshold = tt.threshold
+		o.SyncThreadName = "SyncThread:3"
+		s := mustOpen(t, o)
+		if err := appendWait(t, s, txnEntries(1, 1)); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		got := sink.contains("fsync-ing the write ahead log in SyncThread:3 took ") &&
+			sink.contains("which will adversely effect operation latency")
+		if got != tt.want {
+			t.Fatalf("threshold %v: warning logged %v, want %v (%v)", tt.threshold, got, tt.want, sink.lines)
+		}
+	}
 }
