@@ -140,6 +140,8 @@ func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, nodes func(yie
 // is none. A snapshot that fails its checks (torn, bad checksum, bad format)
 // is logged and skipped in favour of the next older one; the callbacks see
 // only the snapshot that passed, so they never receive part of a bad one.
+// Each *Node passed to nodeFn is new and the callee's to keep; nodes with the
+// same ACL share its slice, which must not be modified.
 func (s *Store) LoadLatestSnapshot(sessionFn func(Session), nodeFn func(*Node) error) (lastZxid int64, ok bool, err error) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
@@ -345,8 +347,9 @@ func syncDir(fs vfs.FS, dir string) error {
 // ACL lists, as ReferenceCountedACLCache does. A nil list gets
 // openACLUnsafeRef.
 type aclCache struct {
-	refs  map[string]int64
-	lists [][]byte // encoded vector per reference - 1
+	refs    map[string]int64
+	lists   [][]byte // encoded vector per reference - 1
+	scratch []byte
 }
 
 func newACLCache() *aclCache { return &aclCache{refs: make(map[string]int64)} }
@@ -355,13 +358,15 @@ func (c *aclCache) ref(acl []jute.ACL) int64 {
 	if acl == nil {
 		return openACLUnsafeRef
 	}
-	enc := jute.AppendVectorLen(nil, len(acl))
+	enc := jute.AppendVectorLen(c.scratch[:0], len(acl))
 	for i := range acl {
 		enc = acl[i].Encode(enc)
 	}
-	if r, ok := c.refs[string(enc)]; ok {
+	c.scratch = enc
+	if r, ok := c.refs[string(enc)]; ok { // no allocation for the lookup
 		return r
 	}
+	enc = append([]byte(nil), enc...)
 	c.lists = append(c.lists, enc)
 	r := int64(len(c.lists))
 	c.refs[string(enc)] = r
@@ -421,6 +426,7 @@ type checkedReader struct {
 	max  int
 	path string
 	buf  [16]byte
+	stat [60]byte
 	err  error
 }
 
@@ -486,6 +492,21 @@ func (c *checkedReader) buffer() []byte {
 	b := make([]byte, n)
 	c.read(b)
 	return b
+}
+
+// bytesInto reads a buffer or string into dst (reused) without keeping
+// it; null reads as empty.
+func (c *checkedReader) bytesInto(dst []byte, what string) []byte {
+	n := c.length(what)
+	if c.err != nil || n <= 0 {
+		return dst[:0]
+	}
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	c.read(dst)
+	return dst
 }
 
 func (c *checkedReader) str() string {
@@ -571,7 +592,24 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn fu
 		}
 		acls[ref] = list
 	}
+	var scratch []byte
 	for c.err == nil {
+		if nodeFn == nil {
+			// Checking only: read into scratch, allocate nothing per node.
+			scratch = c.bytesInto(scratch[:0], "path")
+			if c.err != nil || string(scratch) == "/" {
+				break
+			}
+			scratch = c.bytesInto(scratch[:0], "data")
+			ref := c.int64()
+			c.read(c.stat[:])
+			if c.err == nil && ref != openACLUnsafeRef {
+				if _, ok := acls[ref]; !ok {
+					c.fail("a node refers to ACL %d, not in the ACL cache", ref)
+				}
+			}
+			continue
+		}
 		path := c.str()
 		if c.err != nil || path == "/" {
 			break
@@ -579,12 +617,10 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn fu
 		n := &Node{Path: path}
 		n.Data = c.buffer()
 		ref := c.int64()
-		var stat [60]byte
-		if !c.read(stat[:]) {
+		if !c.read(c.stat[:]) {
 			break
 		}
-		d := jute.NewDecoder(stat[:], 0)
-		n.Stat.Decode(d)
+		n.Stat.Decode(jute.NewDecoder(c.stat[:], 0))
 		if ref == openACLUnsafeRef {
 			n.ACL = jute.OpenACLUnsafe()
 		} else if l, ok := acls[ref]; ok {
@@ -593,10 +629,8 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn fu
 			c.fail("node %q refers to ACL %d, not in the ACL cache", path, ref)
 			break
 		}
-		if nodeFn != nil {
-			if err := nodeFn(n); err != nil {
-				return err
-			}
+		if err := nodeFn(n); err != nil {
+			return err
 		}
 	}
 	c.checkSeal("tree")
