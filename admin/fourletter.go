@@ -1,42 +1,43 @@
-// Package admin answers ZooKeeper's operator interfaces: four-letter words
-// on the client port (and, later, the AdminServer and metrics).
 package admin
 
 import (
 	"fmt"
-	"os"
-	"strconv"
+	"maps"
+	"net"
+	"slices"
 	"strings"
-	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/server"
+	"github.com/gokeeper/gokeeper/wire"
 )
-
-// Version is what gokeeper reports where ZooKeeper reports its version.
-// It leads with the ZooKeeper release whose protocol it speaks, because
-// tools parse that prefix.
-const Version = "3.8.0-gokeeper"
-
-// Connections reports the client port's open connections.
-type Connections interface {
-	ConnectionCount() int
-}
 
 // FourLetter answers four-letter words for one server.
 type FourLetter struct {
-	srv   *server.Server
-	conns Connections
+	a *Admin
 }
 
-// NewFourLetter returns the four-letter-word handler for srv.
+// NewFourLetter returns the four-letter-word handler for srv with an
+// admin that logs nothing; servers that also run the AdminServer use
+// New(...).FourLetter() so that every interface shares one set of
+// statistics.
 func NewFourLetter(srv *server.Server, conns Connections) *FourLetter {
-	return &FourLetter{srv: srv, conns: conns}
+	return New(srv, conns, zerolog.Nop()).FourLetter()
 }
 
-// Answer returns the text ZooKeeper sends for word, honouring
+// FourLetter returns the four-letter-word handler.
+func (a *Admin) FourLetter() *FourLetter { return &FourLetter{a: a} }
+
+// javaDate is the layout of Java's Date.toString, which dump prints.
+const javaDate = "Mon Jan 02 15:04:05 MST 2006"
+
+// Answer returns the text ZooKeeper 3.8 sends for word, honouring
 // 4lw.commands.whitelist.
 func (f *FourLetter) Answer(word string) string {
-	cfg := f.srv.Config()
+	a := f.a
+	cfg := a.srv.Config()
 	if !cfg.FourLetterWordEnabled(word) {
 		return word + " is not executed because it is not in the whitelist.\n"
 	}
@@ -46,80 +47,207 @@ func (f *FourLetter) Answer(word string) string {
 		return "imok"
 	case "isro":
 		return "rw"
+	case "gtmk":
+		return fmt.Sprint(a.traceMask.Load())
+	case "stmk":
+		// NB: ZooKeeper reads the new mask as 8 bytes after the word; the
+		// client port hands us the word only, so stmk answers nothing, as
+		// ZooKeeper does when the mask is missing. Use set_trace_mask.
+		return ""
+	case "hash":
+		// NB: gokeeper keeps no digest log (zookeeper.digest.enabled);
+		// ZooKeeper prints one "zxid=..., digest=..." line per entry.
+		return ""
+	case "srst":
+		a.resetServerStats()
+		return "Server stats reset.\n"
+	case "crst":
+		a.conns.ResetConnectionStats()
+		return "Connection stats reset.\n"
 	case "srvr", "stat":
-		f.writeStat(&b, word == "stat")
+		a.writeStat(&b, word == "stat")
+	case "cons":
+		for _, c := range a.conns.Connections() {
+			writeConnection(&b, c, false)
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
 	case "mntr":
-		f.writeMntr(&b)
+		for _, f := range a.monitor() {
+			fmt.Fprintf(&b, "zk_%s\t%s\n", f.key, mntrValue(f.val))
+		}
 	case "conf":
-		cfg.WriteConf(&b, server.ConfRuntime{})
+		cfg.WriteConf(&b, a.confRuntime())
+	case "dirs":
+		d, l := a.srv.DirSizes()
+		fmt.Fprintf(&b, "datadir_size: %d\nlogdir_size: %d\n", d, l)
+	case "dump":
+		a.writeDump(&b)
+	case "envi":
+		b.WriteString("Environment:\n")
+		for _, f := range environment() {
+			fmt.Fprintf(&b, "%s=%s\n", f.key, f.val)
+		}
+	case "wchc":
+		ws := a.srv.WatchesBySession()
+		for _, id := range slices.Sorted(maps.Keys(ws)) {
+			fmt.Fprintf(&b, "%s\n", hex(id))
+			for _, p := range ws[id] {
+				fmt.Fprintf(&b, "\t%s\n", p)
+			}
+		}
+		b.WriteByte('\n')
+	case "wchp":
+		ws := a.srv.WatchersByPath()
+		for _, p := range slices.Sorted(maps.Keys(ws)) {
+			fmt.Fprintf(&b, "%s\n", p)
+			for _, id := range ws[p] {
+				fmt.Fprintf(&b, "\t%s\n", hex(id))
+			}
+		}
+		b.WriteByte('\n')
+	case "wchs":
+		conns, paths, total := a.srv.Tree().WatchSummary()
+		fmt.Fprintf(&b, "%d connections watching %d paths\nTotal watches:%d\n", conns, paths, total)
 	default:
-		return word + " is not supported by this server yet.\n"
+		return word + " is not supported by this server.\n"
 	}
 	return b.String()
 }
 
-func (f *FourLetter) writeStat(b *strings.Builder, withClients bool) {
-	s := f.srv
-	fmt.Fprintf(b, "Zookeeper version: %s\n", Version)
+// confRuntime returns the running server's values that conf prints.
+func (a *Admin) confRuntime() server.ConfRuntime {
+	d, l := a.srv.DirSizes()
+	rt := server.ConfRuntime{DataDirSize: d, DataLogSize: l}
+	if ad, ok := a.conns.(interface{ Addr() net.Addr }); ok {
+		if ta, ok := ad.Addr().(*net.TCPAddr); ok {
+			rt.ClientPort = ta.Port
+		}
+	}
+	return rt
+}
+
+// mntrValue formats a monitor value as mntr prints it.
+func mntrValue(v any) string {
+	if f, ok := v.(float64); ok {
+		return javaDouble(f)
+	}
+	return fmt.Sprint(v)
+}
+
+func (a *Admin) writeStat(b *strings.Builder, withClients bool) {
+	s := a.srv
+	fmt.Fprintf(b, "Zookeeper version: %s\n", FullVersion())
 	if withClients {
-		b.WriteString("Clients:\n\n")
+		b.WriteString("Clients:\n")
+		for _, c := range a.conns.Connections() {
+			writeConnection(b, c, true)
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
 	}
 	minL, avgL, maxL := s.Stats.Latency()
 	fmt.Fprintf(b, "Latency min/avg/max: %d/%s/%d\n", int64(minL), javaDouble(avgL), maxL)
 	fmt.Fprintf(b, "Received: %d\n", s.Stats.PacketsReceived.Load())
 	fmt.Fprintf(b, "Sent: %d\n", s.Stats.PacketsSent.Load())
-	fmt.Fprintf(b, "Connections: %d\n", f.conns.ConnectionCount())
+	fmt.Fprintf(b, "Connections: %d\n", a.conns.ConnectionCount())
 	fmt.Fprintf(b, "Outstanding: %d\n", s.OutstandingRequests())
 	fmt.Fprintf(b, "Zxid: 0x%x\n", uint64(s.LastZxid()))
-	b.WriteString("Mode: standalone\n")
+	fmt.Fprintf(b, "Mode: %s\n", a.serverState())
 	fmt.Fprintf(b, "Node count: %d\n", s.Tree().NodeCount())
 }
 
-func (f *FourLetter) writeMntr(b *strings.Builder) {
-	s := f.srv
-	t := s.Tree()
-	minL, avgL, maxL := s.Stats.Latency()
-	kv := func(k string, v any) { fmt.Fprintf(b, "%s\t%v\n", k, v) }
-	kv("zk_version", Version)
-	kv("zk_server_state", "standalone")
-	kv("zk_avg_latency", javaDouble(avgL))
-	kv("zk_max_latency", maxL)
-	kv("zk_min_latency", int64(minL))
-	kv("zk_packets_received", s.Stats.PacketsReceived.Load())
-	kv("zk_packets_sent", s.Stats.PacketsSent.Load())
-	kv("zk_num_alive_connections", f.conns.ConnectionCount())
-	kv("zk_outstanding_requests", s.OutstandingRequests())
-	kv("zk_znode_count", t.NodeCount())
-	kv("zk_watch_count", t.WatchCount())
-	kv("zk_ephemerals_count", t.EphemeralCount())
-	kv("zk_approximate_data_size", t.ApproximateDataSize())
-	open, maxFD := fileDescriptors()
-	kv("zk_open_file_descriptor_count", open)
-	kv("zk_max_file_descriptor_count", maxFD)
-	kv("zk_uptime", s.Uptime().Milliseconds())
-	kv("zk_global_sessions", s.SessionCount())
-	kv("zk_last_proposal_size", -1)
+// interestOps is what ZooKeeper's NIO connection reports as its selector
+// interest: OP_READ (1) for a connection serving a session, 0 for one
+// that is answering a four-letter word.
+func interestOps(c wire.ConnectionInfo) int {
+	if c.HasSession {
+		return 1
+	}
+	return 0
 }
 
-// javaDouble formats a float the way Java's Double.toString does for
-// the small values ZooKeeper prints (always with a fraction digit).
-func javaDouble(v float64) string {
-	s := strconv.FormatFloat(v, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
+// processStart anchors lresp/last_response_time, which ZooKeeper prints
+// on its monotonic clock (Time.currentElapsedTime).
+var processStart = time.Now()
+
+func elapsedMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
 	}
-	return s
+	return t.Sub(processStart).Milliseconds()
 }
 
-// fileDescriptors returns the process's open and maximum file
-// descriptors, as ZooKeeper's UnixOperatingSystemMXBean reports them.
-func fileDescriptors() (open, max int64) {
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		open = int64(len(ents))
+// lastOperation returns the four-letter abbreviation ZooKeeper's
+// FinalRequestProcessor records for op ("NA" before any request).
+func lastOperation(c wire.ConnectionInfo) string {
+	if !c.LastOpSet {
+		return "NA"
 	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
-		max = int64(lim.Cur)
+	if s, ok := opAbbrev[c.LastOp]; ok {
+		return s
 	}
-	return open, max
+	return "NA"
+}
+
+// writeConnection is ServerCnxn.dumpConnectionInfo.
+func writeConnection(b *strings.Builder, c wire.ConnectionInfo, brief bool) {
+	fmt.Fprintf(b, " /%s[%x](queued=%d,recved=%d,sent=%d", c.RemoteAddr, interestOps(c), c.Queued, c.PacketsReceived, c.PacketsSent)
+	if !brief && c.HasSession && c.SessionID != 0 {
+		fmt.Fprintf(b, ",sid=%s,lop=%s,est=%d,to=%d", hex(c.SessionID), lastOperation(c), c.Established.UnixMilli(), c.SessionTimeout)
+		if c.LastCxid >= 0 {
+			fmt.Fprintf(b, ",lcxid=0x%x", c.LastCxid)
+		}
+		fmt.Fprintf(b, ",lzxid=%s,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
+			hex(c.LastZxid), elapsedMs(c.LastResponse), c.LastLatency, c.MinLatency, c.AvgLatency, c.MaxLatency)
+	}
+	b.WriteByte(')')
+}
+
+// writeDump is the dump word: the session tracker's expiry buckets, the
+// ephemerals by session and the connections by expiry.
+func (a *Admin) writeDump(b *strings.Builder) {
+	buckets, n := a.srv.SessionExpiries()
+	fmt.Fprintf(b, "SessionTracker dump:\nSession Sets (%d)/(%d):\n", len(buckets), n)
+	for _, e := range buckets {
+		fmt.Fprintf(b, "%d expire at %s:\n", len(e.Sessions), e.Time.Format(javaDate))
+		for _, id := range e.Sessions {
+			fmt.Fprintf(b, "\t%s\n", hex(id))
+		}
+	}
+	eph := a.srv.SessionEphemerals()
+	fmt.Fprintf(b, "ephemeral nodes dump:\nSessions with Ephemerals (%d):\n", len(eph))
+	for _, id := range slices.Sorted(maps.Keys(eph)) {
+		fmt.Fprintf(b, "%s:\n", hex(id))
+		for _, p := range eph[id] {
+			fmt.Fprintf(b, "\t%s\n", p)
+		}
+	}
+	// NB: ZooKeeper's NIO factory expires idle connections in buckets of
+	// their own; gokeeper closes a connection idle for its session
+	// timeout, so the buckets are each connection's read deadline,
+	// approximated here from its last response.
+	conns := a.conns.Connections()
+	byExpiry := map[int64][]wire.ConnectionInfo{}
+	tick := int64(a.srv.Config().TickTime)
+	for _, c := range conns {
+		base := c.LastResponse
+		if base.IsZero() {
+			base = c.Established
+		}
+		to := int64(c.SessionTimeout)
+		if !c.HasSession {
+			to = 10000 // the handshake timeout
+		}
+		at := (base.UnixMilli()+to)/tick*tick + tick
+		byExpiry[at] = append(byExpiry[at], c)
+	}
+	fmt.Fprintf(b, "Connections dump:\nConnections Sets (%d)/(%d):\n", len(byExpiry), len(conns))
+	for _, at := range slices.Sorted(maps.Keys(byExpiry)) {
+		cs := byExpiry[at]
+		fmt.Fprintf(b, "%d expire at %s:\n", len(cs), time.UnixMilli(at).Format(javaDate))
+		for _, c := range cs {
+			fmt.Fprintf(b, "\tip: /%s sessionId: %s\n", c.RemoteAddr, hex(c.SessionID))
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gokeeper/gokeeper/jute"
 )
 
 // Read-only views of the server's state for the operator interfaces
@@ -190,4 +192,30 @@ func (s *Server) IsRunning() bool {
 	default:
 		return true
 	}
+}
+
+// AuthorizeAdmin checks an AdminServer request's credentials as ZooKeeper
+// 3.9's Commands.runCommand does: the scheme's provider authenticates auth
+// (for "digest", "user:password"; for "ip", the request's remoteIP), then
+// every bit of perm must be granted by the ACL of the znode at path to one
+// of the ids. It returns CodeAuthFailed (bad credentials), CodeNoNode,
+// CodeNoAuth (authenticated but not permitted) or CodeOK.
+func (s *Server) AuthorizeAdmin(scheme string, auth []byte, remoteIP, path string, perm int32) jute.Code {
+	ids, code := AuthenticateIDs(scheme, auth, remoteIP, &s.prepO)
+	if code != jute.CodeOK {
+		return jute.CodeAuthFailed
+	}
+	acl, _, code := s.tree.GetACL(path)
+	if code != jute.CodeOK {
+		return code
+	}
+	for bit := int32(1); bit <= perm && bit > 0; bit <<= 1 {
+		if perm&bit == 0 {
+			continue
+		}
+		if c := aclCheck(s.prepO.authRegistry(), s.prepO.SkipACL, acl, bit, ids); c != jute.CodeOK {
+			return jute.CodeNoAuth
+		}
+	}
+	return jute.CodeOK
 }

@@ -9,6 +9,9 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/admin"
 	"github.com/gokeeper/gokeeper/server"
@@ -21,6 +24,7 @@ func serveCmd(args []string, stderr io.Writer) error {
 	cfgPath := fs.String("config", "", "zoo.cfg (ZooKeeper's keys); without it, ZOO_* environment variables and defaults")
 	logJSON := fs.Bool("log-json", false, "log one JSON object per line instead of the console format")
 	logLevel := fs.String("log-level", "info", "trace, debug, info, warn or error")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (loopback; for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,6 +37,11 @@ func serveCmd(args []string, stderr io.Writer) error {
 		return err
 	}
 	LogConfigNotes(log, cfg.Notes)
+	if *pprofAddr != "" {
+		if err := startPprof(*pprofAddr, log); err != nil {
+			return err
+		}
+	}
 
 	srv, err := server.New(cfg, log)
 	if err != nil {
@@ -51,23 +60,70 @@ func serveCmd(args []string, stderr io.Writer) error {
 		srv.Close()
 		return fmt.Errorf("client port: %w", err)
 	}
-	words := admin.NewFourLetter(srv, ln)
-	ln.SetFourLetter(words.Answer)
+	adm := admin.New(srv, ln, log)
+	adm.ConfigPath = *cfgPath
+	ln.SetFourLetter(adm.FourLetter().Answer)
 	log.Info().Str("addr", ln.Addr().String()).Str("mode", "standalone").Msg("serving clients")
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 3)
 	go func() { errc <- ln.Serve() }()
+	https, err := startAdminEndpoints(cfg, adm, log, errc)
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		return err
+	}
+	defer func() {
+		for _, h := range https {
+			h.Close()
+		}
+	}()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case s := <-sig:
 		log.Info().Str("signal", s.String()).Msg("shutting down")
 	case err = <-errc:
-		log.Error().Err(err).Msg("client port failed, shutting down")
+		log.Error().Err(err).Msg("client port or admin endpoint failed, shutting down")
 	}
 	ln.Close()
 	if cerr := srv.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// startAdminEndpoints starts the AdminServer (admin.enableServer, on
+// admin.serverAddress:admin.serverPort) and, when metricsProvider.className
+// names ZooKeeper's Prometheus provider, the /metrics endpoint on
+// metricsProvider.httpHost:httpPort. Their Serve errors go to errc.
+func startAdminEndpoints(cfg server.Config, adm *admin.Admin, log zerolog.Logger, errc chan<- error) ([]*admin.HTTPServer, error) {
+	var out []*admin.HTTPServer
+	closeAll := func() {
+		for _, h := range out {
+			h.Close()
+		}
+	}
+	if cfg.AdminEnableServer {
+		addr := net.JoinHostPort(cfg.AdminServerAddress, strconv.Itoa(cfg.AdminServerPort))
+		h, err := adm.ListenAdminServer(addr, cfg.AdminCommandURL, time.Duration(cfg.AdminIdleTimeoutMs)*time.Millisecond)
+		if err != nil {
+			return nil, fmt.Errorf("admin server: %w", err)
+		}
+		out = append(out, h)
+		go func() { errc <- h.Serve() }()
+		log.Info().Str("addr", h.Addr().String()).Str("url", cfg.AdminCommandURL).Msg("admin server started")
+	}
+	if admin.PrometheusEnabled(cfg) {
+		addr := net.JoinHostPort(cfg.MetricsProviderHTTPHost, strconv.Itoa(cfg.MetricsProviderHTTPPort))
+		h, err := adm.ListenMetrics(addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("metrics provider: %w", err)
+		}
+		out = append(out, h)
+		go func() { errc <- h.Serve() }()
+		log.Info().Str("addr", h.Addr().String()).Msg("prometheus metrics at /metrics")
+	}
+	return out, nil
 }
