@@ -60,8 +60,8 @@ func TestFamiliesCoverAllRecords(t *testing.T) {
 }
 
 // fuzzSeeds adds, for each record of family, random encodings and every
-// encoding of that record found in the golden frames, each prefixed with
-// the record's index in family.
+// encoding of that record found in the golden frames and the golden txn
+// log, each prefixed with the record's index in family.
 func fuzzSeeds(f *testing.F, family []string) {
 	index := map[string]byte{}
 	for i, name := range family {
@@ -76,18 +76,20 @@ func fuzzSeeds(f *testing.F, family []string) {
 		}
 	}
 	seen := map[string]bool{}
+	golden := goldenPersistenceRecords(f)
 	for _, recs := range goldenRecords(f) {
-		for _, r := range recs {
-			name := reflect.TypeOf(r).Elem().Name()
-			i, ok := index[name]
-			if !ok {
-				continue
-			}
-			seed := append([]byte{i}, r.Encode(nil)...)
-			if !seen[string(seed)] {
-				seen[string(seed)] = true
-				f.Add(seed)
-			}
+		golden = append(golden, recs...)
+	}
+	for _, r := range golden {
+		name := reflect.TypeOf(r).Elem().Name()
+		i, ok := index[name]
+		if !ok {
+			continue
+		}
+		seed := append([]byte{i}, r.Encode(nil)...)
+		if !seen[string(seed)] {
+			seen[string(seed)] = true
+			f.Add(seed)
 		}
 	}
 }

@@ -330,7 +330,9 @@ func goldenRecords(tb testing.TB) [][]Record {
 // strings, removeWatches, and a dropped connection that makes it send
 // setWatches2), and the C client cli_mt -r (readOnly = 1). Each
 // connection is one file; each frame a header line then the frame's hex.
-// Nothing rewrites these files but that command.
+// The same run restarts the server on its dataDir and writes the txn log
+// and snapshots to testdata/persistence (TestGoldenTxnLog,
+// TestGoldenSnapshot). Nothing rewrites these files but that command.
 func TestGoldenFrames(t *testing.T) {
 	ops := map[string]int{}
 	legacyConnects := 0

@@ -47,7 +47,8 @@ const zkClasspath = "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jut
 	"/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar:/usr/share/java/servlet-api.jar"
 
 func main() {
-	out := flag.String("out", "jute/testdata/golden", "directory the golden files are written to")
+	out := flag.String("out", "jute/testdata/golden", "directory the golden frames are written to")
+	persistOut := flag.String("persistence-out", "jute/testdata/persistence", "directory the server's txn log and snapshots are written to")
 	java := flag.String("java", "java", "java binary that runs Apache ZooKeeper")
 	classpath := flag.String("classpath", zkClasspath, "classpath of Apache ZooKeeper")
 	python := flag.String("python", "/usr/bin/python3", "python with kazoo installed")
@@ -57,12 +58,12 @@ func main() {
 	only := flag.String("only", "", "run only these comma-separated scenarios (for trying a change; the golden set needs them all)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if err := run(*out, *java, *classpath, *python, *zkCli, *cliMt, *only, *keep); err != nil {
+	if err := run(*out, *persistOut, *java, *classpath, *python, *zkCli, *cliMt, *only, *keep); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(out, java, classpath, python, zkCli, cliMt, only string, keep bool) error {
+func run(out, persistOut, java, classpath, python, zkCli, cliMt, only string, keep bool) error {
 	dir, err := os.MkdirTemp("", "gokeeper-capture-")
 	if err != nil {
 		return err
@@ -108,7 +109,18 @@ func run(out, java, classpath, python, zkCli, cliMt, only string, keep bool) err
 			return fmt.Errorf("scenario %s: %w", s.name, err)
 		}
 	}
-	return px.write(out, srv.version)
+	if err := px.write(out, srv.version); err != nil {
+		return err
+	}
+	// Restart the server on the same dataDir: loading the database ends
+	// with a snapshot of the whole tree, sessions and ACL cache included.
+	srv.stop()
+	srv2, err := startZooKeeper(dir, java, classpath)
+	if err != nil {
+		return err
+	}
+	srv2.stop()
+	return writePersistence(persistOut, filepath.Join(dir, "data", "version-2"), srv.version)
 }
 
 // zkServer is a running Apache ZooKeeper.
