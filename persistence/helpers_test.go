@@ -154,6 +154,8 @@ func (f *countingFile) SyncTo(length int64) (bool, error) {
 // after it is armed, and every one after it, as a dying disk does.
 type faultFS struct {
 	vfs.FS
+	// suffix selects the files to fail (".log" when empty: Pebble's WAL).
+	suffix string
 	armed  atomic.Bool
 	n      atomic.Int64
 	failAt int64
@@ -174,7 +176,11 @@ func (fs *faultFS) maybeFail() error {
 }
 
 func (fs *faultFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
-	if err != nil || !strings.HasSuffix(name, ".log") {
+	suffix := fs.suffix
+	if suffix == "" {
+		suffix = ".log"
+	}
+	if err != nil || !strings.HasSuffix(name, suffix) {
 		return f, err
 	}
 	return &faultFile{File: f, fs: fs}, nil

@@ -353,3 +353,86 @@ func FuzzReadTxnLog(f *testing.F) {
 		_ = readTxnLogFile(mfs, "/log", 1<<20, func(Entry) error { return nil })
 	})
 }
+
+// TestSnapshotWriteFailure fails the k-th write or sync of a snapshot being
+// written: WriteSnapshot reports it, leaves no file behind, and the previous
+// snapshot stays the latest.
+func TestSnapshotWriteFailure(t *testing.T) {
+	for k := int64(1); ; k++ {
+		mem := vfs.NewMem()
+		ffs := &faultFS{FS: mem, suffix: tmpSuffix, failAt: k}
+		s := mustOpen(t, testOptions(ffs))
+		if err := s.WriteSnapshot(10, nil, testTree(3)); err != nil {
+			t.Fatal(err)
+		}
+		ffs.armed.Store(true)
+		err := s.WriteSnapshot(20, nil, testTree(2000))
+		if err == nil && ffs.n.Load() < k {
+			// k is past the last write or sync: every step was covered.
+			if k < 4 {
+				t.Fatalf("only %d write/sync steps", k-1)
+			}
+			_ = s.Close()
+			return
+		}
+		if !errors.Is(err, errInjected) {
+			t.Fatalf("k=%d: WriteSnapshot: %v, want the injected error", k, err)
+		}
+		names, _ := mem.List("/data/snapshots")
+		if !reflect.DeepEqual(names, []string{"snapshot.a"}) {
+			t.Fatalf("k=%d: snapshot dir %v, want [snapshot.a]", k, names)
+		}
+		l, ok := loadLatest(t, s)
+		if !ok || l.zxid != 10 {
+			t.Fatalf("k=%d: latest 0x%x %v", k, l.zxid, ok)
+		}
+		_ = s.Close()
+	}
+}
+
+func TestDataLogDir(t *testing.T) {
+	fs := vfs.NewMem()
+	o := testOptions(fs)
+	o.DataLogDir = "/log"
+	s := mustOpen(t, o)
+	if err := appendWait(t, s, txnEntries(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteSnapshot(3, nil, testTree(1)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	if _, err := fs.Stat("/log/txnlog/CURRENT"); err != nil {
+		t.Fatalf("txn log not in dataLogDir: %v", err)
+	}
+	if _, err := fs.Stat("/data/txnlog"); err == nil {
+		t.Fatal("txn log in dataDir although dataLogDir is set")
+	}
+	if _, err := fs.Stat("/data/snapshots/snapshot.3"); err != nil {
+		t.Fatalf("snapshot not in dataDir: %v", err)
+	}
+	s = mustOpen(t, o)
+	defer s.Close()
+	checkEntries(t, replayAll(t, s, 0), txnEntries(1, 3))
+}
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(o *Options)
+		ok   bool
+	}{
+		{"default", func(o *Options) {}, true},
+		{"no dataDir", func(o *Options) { o.DataDir = "" }, false},
+		{"no FS", func(o *Options) { o.FS = nil }, false},
+		{"negative MaxBuffer", func(o *Options) { o.MaxBuffer = -1 }, false},
+	}
+	for _, tt := range tests {
+		o := DefaultOptions("/d")
+		tt.mod(&o)
+		err := o.Validate()
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalidOptions)) {
+			t.Errorf("%s: Validate() = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
