@@ -257,6 +257,10 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 	sw := bufio.NewWriterSize(sf, 256<<10)
 	var scratch []byte
 	err = nodes(func(n *Node) error {
+		if n.Path == "/" {
+			// "/" ends the node list in the format; the root is "".
+			return fmt.Errorf("%w: node path \"/\" (the root is \"\")", ErrBadNode)
+		}
 		scratch = jute.AppendString(scratch[:0], n.Path)
 		scratch = jute.AppendBuffer(scratch, n.Data)
 		scratch = jute.AppendLong(scratch, acls.ref(n.ACL))

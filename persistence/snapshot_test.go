@@ -436,3 +436,12 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshotRejectsSlashPath(t *testing.T) {
+	s := mustOpen(t, testOptions(vfs.NewMem()))
+	defer s.Close()
+	err := s.WriteSnapshot(1, nil, func(yield func(*Node) error) error { return yield(&Node{Path: "/"}) })
+	if !errors.Is(err, ErrBadNode) {
+		t.Fatalf("WriteSnapshot with path \"/\": %v, want ErrBadNode", err)
+	}
+}

@@ -38,6 +38,9 @@ var (
 	// ErrBadEntry means an Entry's data is not a TxnHeader carrying the
 	// entry's zxid followed by a txn.
 	ErrBadEntry = errors.New("persistence: bad txn entry")
+	// ErrBadNode means a snapshot iterator yielded a node the snapshot
+	// format cannot hold.
+	ErrBadNode = errors.New("persistence: bad snapshot node")
 	// ErrNoSnapshot means an operation needs a snapshot and there is none.
 	ErrNoSnapshot = errors.New("persistence: no snapshot")
 	// ErrNotEmpty means ImportZooKeeperDir was called on a store that
@@ -432,6 +435,19 @@ func (s *Store) commitLoop() {
 // commit writes the entries of reqs that were accepted as one batch and
 // calls every done in order.
 func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
+	s.mu.Lock()
+	failed := s.mu.failed
+	s.mu.Unlock()
+	if failed != nil {
+		// An earlier commit or truncation in this round failed.
+		for _, r := range reqs {
+			if r.err == nil {
+				r.err = failed
+			}
+			r.done(r.err)
+		}
+		return buf
+	}
 	b := s.db.NewBatch()
 	var n int
 	var last int64
@@ -514,7 +530,8 @@ func (s *Store) commitBatch(b *pebble.Batch) (err error) {
 }
 
 // LastZxid returns the zxid of the last durable entry in the log, 0 if the
-// log is empty.
+// log is empty (a store whose state is all in a snapshot may have an empty
+// log: the caller takes the larger of this and the snapshot's zxid).
 func (s *Store) LastZxid() int64 { return s.lastDurable.Load() }
 
 // Replay calls fn for every durable logged entry with zxid > after, in zxid
