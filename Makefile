@@ -4,7 +4,7 @@ BIN         := bin/gokeeper
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 30s
 
-.PHONY: build run test generate check-generated compat bench fuzz lint clean
+.PHONY: build run test generate check-generated compat bench bench-go fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gokeeper
@@ -37,8 +37,18 @@ compat:
 compat-fuzz:
 	@mkdir -p bin && rm -f bin/compat-summary.txt; GOKEEPER_COMPAT=1 GOKEEPER_COMPAT_SEEDS="$(SEEDS)" GOKEEPER_COMPAT_SUMMARY=$(CURDIR)/bin/compat-summary.txt $(GO) test -count=1 -timeout 60m -run 'TestCompatFuzz' ./compat-tests/; rc=$$?; cat bin/compat-summary.txt 2>/dev/null; exit $$rc
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./jute/...
+# bench starts Apache ZooKeeper 3.8 and gokeeper side by side (forceSync on,
+# loopback, same disk), runs the same workloads against each in alternation
+# and prints one table, then memory and restart time with 1M znodes.
+# BENCH_QUICK=1 for a 1-2 minute smoke run; BENCH_PROFILE=dir for gokeeper
+# pprof profiles of the main cells; BENCH_ARGS for bench/compare's flags.
+bench: build
+	@test -f /usr/share/java/zookeeper.jar || { echo "make bench: installing Apache ZooKeeper (Debian package zookeeper)"; apt-get install -y zookeeper || { apt-get update && apt-get install -y zookeeper; }; }
+	$(GO) run ./bench/compare -gokeeper $(BIN) $(BENCH_ARGS)
+
+# bench-go runs the Go micro-benchmarks of the hot paths.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./jute/... ./datatree/... ./bench/...
 
 # fuzz runs every fuzz target for FUZZTIME each.
 fuzz:
