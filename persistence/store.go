@@ -263,6 +263,10 @@ func (s *Store) openPebble(readOnly bool) (*pebble.DB, error) {
 		FS:       s.fs,
 		Logger:   pebbleLogger{log: s.log},
 		ReadOnly: readOnly,
+		// A larger memtable makes WAL rotations (and the flushes behind
+		// them) rarer on the commit path; the log is mostly appended,
+		// replayed once and purged.
+		MemTableSize: 32 << 20,
 	}
 	db, err := pebble.Open(s.logDir, po)
 	if err != nil {
@@ -358,8 +362,10 @@ func (s *Store) wake() {
 // progress share the next commit and its single fsync. Entries must be
 // appended in increasing zxid order without gaps within an epoch; a call
 // that breaks this gets ErrZxidOrder and leaves the log as it was. done
-// callbacks run in the order of the Append calls. After a write or fsync
-// error every later Append gets an error wrapping ErrLogFailed and its cause.
+// callbacks run in the order of the Append calls, on the goroutine that
+// commits the next batch: they must be quick and must not block. After a
+// write or fsync error every later Append gets an error wrapping
+// ErrLogFailed and its cause.
 func (s *Store) Append(entries []Entry, done func(error)) {
 	if done == nil {
 		done = func(error) {}
