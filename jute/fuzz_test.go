@@ -60,8 +60,8 @@ func TestFamiliesCoverAllRecords(t *testing.T) {
 }
 
 // fuzzSeeds adds, for each record of family, random encodings and every
-// encoding of that record found in the golden frames and the golden txn
-// log, each prefixed with the record's index in family.
+// encoding of that record found in the golden frames, txn log and quorum
+// streams, each prefixed with the record's index in family.
 func fuzzSeeds(f *testing.F, family []string) {
 	index := map[string]byte{}
 	for i, name := range family {
@@ -76,7 +76,7 @@ func fuzzSeeds(f *testing.F, family []string) {
 		}
 	}
 	seen := map[string]bool{}
-	golden := goldenPersistenceRecords(f)
+	golden := append(goldenPersistenceRecords(f), goldenQuorumRecords(f)...)
 	for _, recs := range goldenRecords(f) {
 		golden = append(golden, recs...)
 	}

@@ -29,12 +29,19 @@ type persistBlock struct {
 // testdata/persistence, each as its blocks in order.
 func readPersistence(tb testing.TB, pattern string) map[string][]persistBlock {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "persistence", pattern))
+	return readBlocks(tb, "persistence", pattern)
+}
+
+// readBlocks reads the labelled-hex files matching pattern under
+// testdata/dir: a label line has a space, a hex line has none.
+func readBlocks(tb testing.TB, dir, pattern string) map[string][]persistBlock {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", dir, pattern))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if len(files) == 0 {
-		tb.Fatalf("no testdata/persistence/%s", pattern)
+		tb.Fatalf("no testdata/%s/%s", dir, pattern)
 	}
 	out := map[string][]persistBlock{}
 	for _, name := range files {
@@ -88,6 +95,13 @@ func decodeTxnEntry(tb testing.TB, label string, entry []byte) (recs []Record, s
 	if entry[len(entry)-1] != 'B' {
 		tb.Fatalf("%s: end-of-record byte %#x, want 'B'", label, entry[len(entry)-1])
 	}
+	return decodeTxn(tb, label, txn)
+}
+
+// decodeTxn decodes a serialized txn as ZooKeeper logs and proposes it:
+// TxnHeader, the txn record, and an optional TxnDigest.
+func decodeTxn(tb testing.TB, label string, txn []byte) (recs []Record, sub []Record) {
+	tb.Helper()
 	d := NewDecoder(txn, 0)
 	h := new(TxnHeader)
 	h.Decode(d)

@@ -25,7 +25,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,6 +47,7 @@ const zkClasspath = "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jut
 
 func main() {
 	out := flag.String("out", "jute/testdata/golden", "directory the golden frames are written to")
+	quorumOut := flag.String("quorum-out", "jute/testdata/quorum", "directory the quorum streams of a three-server ensemble are written to")
 	persistOut := flag.String("persistence-out", "jute/testdata/persistence", "directory the server's txn log and snapshots are written to")
 	java := flag.String("java", "java", "java binary that runs Apache ZooKeeper")
 	classpath := flag.String("classpath", zkClasspath, "classpath of Apache ZooKeeper")
@@ -58,12 +58,16 @@ func main() {
 	only := flag.String("only", "", "run only these comma-separated scenarios (for trying a change; the golden set needs them all)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if err := run(*out, *persistOut, *java, *classpath, *python, *zkCli, *cliMt, *only, *keep); err != nil {
+	if *only != "" && (*out == "jute/testdata/golden" || *persistOut == "jute/testdata/persistence" || *quorumOut == "jute/testdata/quorum") {
+		// A partial run must not replace the golden set.
+		log.Fatal("-only needs -out, -persistence-out and -quorum-out pointing away from jute/testdata")
+	}
+	if err := run(*out, *persistOut, *quorumOut, *java, *classpath, *python, *zkCli, *cliMt, *only, *keep); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(out, persistOut, java, classpath, python, zkCli, cliMt, only string, keep bool) error {
+func run(out, persistOut, quorumOut, java, classpath, python, zkCli, cliMt, only string, keep bool) error {
 	dir, err := os.MkdirTemp("", "gokeeper-capture-")
 	if err != nil {
 		return err
@@ -120,13 +124,20 @@ func run(out, persistOut, java, classpath, python, zkCli, cliMt, only string, ke
 		return err
 	}
 	srv2.stop()
-	return writePersistence(persistOut, filepath.Join(dir, "data", "version-2"), srv.version)
+	if err := writePersistence(persistOut, filepath.Join(dir, "data", "version-2"), srv.version); err != nil {
+		return err
+	}
+	if only != "" && !slices.Contains(strings.Split(only, ","), "quorum") {
+		return nil
+	}
+	return captureQuorum(quorumOut, java, classpath)
 }
 
 // zkServer is a running Apache ZooKeeper.
 type zkServer struct {
 	cmd     *exec.Cmd
 	addr    string
+	dir     string
 	version string
 }
 
@@ -144,11 +155,25 @@ func startZooKeeper(dir, java, classpath string) (*zkServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := startServer(dir, java, classpath, port, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitServing(30 * time.Second); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startServer starts an Apache ZooKeeper whose zoo.cfg, log and dataDir
+// (dir/data) live in dir; extraCfg adds lines (an ensemble's members).
+func startServer(dir, java, classpath string, port int, extraCfg string) (*zkServer, error) {
 	// tickTime 500 lets a client negotiate a 1 s session, so pings come
 	// quickly.
-	cfg := fmt.Sprintf("tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\n"+
-		"clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n",
-		filepath.Join(dir, "data"), port)
+	cfg := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=%d\n"+
+		"clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n%s",
+		filepath.Join(dir, "data"), port, extraCfg)
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
@@ -171,24 +196,24 @@ func startZooKeeper(dir, java, classpath string) (*zkServer, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &zkServer{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	deadline := time.Now().Add(30 * time.Second)
-	// ruok answers imok before the server serves; srvr tells.
+	return &zkServer{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}, nil
+}
+
+// waitServing waits until the server serves clients and records its
+// version. ruok answers imok before the server serves; srvr tells.
+func (s *zkServer) waitServing(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		if out, err := fourLetter(s.addr, "srvr"); err == nil && strings.HasPrefix(out, "Zookeeper version") {
-			break
+			first, _, _ := strings.Cut(out, "\n")
+			s.version = strings.TrimSpace(first)
+			return nil
 		}
 		if time.Now().After(deadline) {
-			s.stop()
-			return nil, errors.New("zookeeper did not start serving within 30s; see " + dir)
+			return fmt.Errorf("zookeeper on %s did not start serving within %v; see %s", s.addr, timeout, s.dir)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if out, err := fourLetter(s.addr, "srvr"); err == nil {
-		first, _, _ := strings.Cut(out, "\n")
-		s.version = strings.TrimSpace(first)
-	}
-	return s, nil
 }
 
 func fourLetter(addr, word string) (string, error) {
