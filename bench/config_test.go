@@ -154,7 +154,7 @@ func TestEncodeFrames(t *testing.T) {
 				t.Fatalf("decode: %v, %d bytes left", d.Err(), d.Remaining())
 			}
 			want := map[string]string{
-				WorkCreate: "/bench/c/t-3/n1", WorkPopulate: "/bench/m/p1/n1234", WorkDelete: "/bench/d/t/n1234",
+				WorkCreate: "/bench/c/t-3/n1", WorkPopulate: "/bench/m/p234/n1234", WorkDelete: "/bench/d/t/n1234",
 				WorkChildren1k: "/bench/w1k", WorkChildren10k: "/bench/w10k",
 			}[wl]
 			if want == "" && !strings.HasPrefix(path, "/bench/k/") || want != "" && path != want {

@@ -186,7 +186,7 @@ func setup(sh *runShared) error {
 		}
 	case WorkPopulate:
 		sh.limit = cfg.Ops
-		for p := int64(0); p*populateFanout < sh.limit; p++ {
+		for p := range min(sh.limit, populateFanout) {
 			if err := create(cfg.Root+"/m/p", p, nil); err != nil {
 				return fmt.Errorf("%w: %v", ErrSetup, err)
 			}

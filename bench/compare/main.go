@@ -529,7 +529,7 @@ func runMemory(o *options, parent string, jsonl io.Writer) error {
 		s.stop()
 		rows = append(rows, r)
 	}
-	fmt.Printf("memory and restart with %d znodes of 100 bytes (/bench/m/p<i/1000>/n<i>), populated by 32 sessions x 16 in flight:\n", o.znodes)
+	fmt.Printf("memory and restart with %d znodes of 100 bytes (/bench/m/p<i%%1000>/n<i>), populated by 32 sessions x 16 in flight:\n", o.znodes)
 	fmt.Printf("%-10s | %12s | %14s | %16s | %14s\n", "server", "populate/s", "RSS populated", "restart to serve", "RSS restarted")
 	fmt.Println(strings.Repeat("-", 80))
 	for _, r := range rows {
