@@ -80,6 +80,14 @@
 // reads only up to lastDurable, the last acknowledged zxid. The operator
 // restarts the process; Open recovers exactly what reached the disk.
 //
+// When Pebble cannot create or recycle the next WAL at a memtable rotation
+// it panics with the error inside the commit, holding its own mutex. The
+// store recovers that too, latches ErrLogFailed and marks the Pebble
+// instance wedged: it is never used again (Replay, purge and Close return
+// the failure instead of deadlocking). Any other Fatalf from Pebble's
+// background goroutines (a MANIFEST that cannot be written) ends the
+// process, as ZooKeeper exits on an unrecoverable log error.
+//
 // # Recovery (Open)
 //
 //  1. Read the newest WAL with Pebble's record reader. A bad record with no

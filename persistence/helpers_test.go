@@ -160,6 +160,8 @@ type faultFS struct {
 	n      atomic.Int64
 	failAt int64
 	failed atomic.Bool
+	// failCreate fails creating (or recycling) WAL files instead.
+	failCreate bool
 }
 
 var errInjected = errors.New("injected IO error")
@@ -187,13 +189,29 @@ func (fs *faultFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
 }
 
 func (fs *faultFS) Create(name string) (vfs.File, error) {
+	if err := fs.maybeFailCreate(name); err != nil {
+		return nil, err
+	}
 	f, err := fs.FS.Create(name)
 	return fs.wrap(name, f, err)
 }
 
 func (fs *faultFS) ReuseForWrite(oldname, newname string) (vfs.File, error) {
+	if err := fs.maybeFailCreate(newname); err != nil {
+		return nil, err
+	}
 	f, err := fs.FS.ReuseForWrite(oldname, newname)
 	return fs.wrap(newname, f, err)
+}
+
+// maybeFailCreate fails the creation of a matching file when failCreate is
+// set and the FS is armed.
+func (fs *faultFS) maybeFailCreate(name string) error {
+	if fs.failCreate && fs.armed.Load() && strings.HasSuffix(name, ".log") {
+		fs.failed.Store(true)
+		return errInjected
+	}
+	return nil
 }
 
 type faultFile struct {

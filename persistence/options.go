@@ -41,6 +41,10 @@ type Options struct {
 	// from a snapshot or a ZooKeeper txn log file; ZooKeeper's jute.maxbuffer.
 	// Zero means 64 MiB, far above any legal node.
 	MaxBuffer int
+
+	// memTableSize overrides the txn log's Pebble memtable size (tests use a
+	// small one to force WAL rotations).
+	memTableSize int
 }
 
 // DefaultOptions returns the options ZooKeeper uses by default for dataDir:

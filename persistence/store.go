@@ -170,6 +170,9 @@ type Store struct {
 	// takes it exclusively and sets dbClosed.
 	dbMu     sync.RWMutex
 	dbClosed bool
+	// dbWedged is set when Pebble panicked inside a commit holding its own
+	// locks; db is then never touched again.
+	dbWedged bool
 }
 
 type appendReq struct {
@@ -259,6 +262,10 @@ func Open(o Options) (*Store, error) {
 }
 
 func (s *Store) openPebble(readOnly bool) (*pebble.DB, error) {
+	memTable := s.opts.memTableSize
+	if memTable == 0 {
+		memTable = 32 << 20
+	}
 	po := &pebble.Options{
 		FS:       s.fs,
 		Logger:   pebbleLogger{log: s.log},
@@ -266,7 +273,7 @@ func (s *Store) openPebble(readOnly bool) (*pebble.DB, error) {
 		// A larger memtable makes WAL rotations (and the flushes behind
 		// them) rarer on the commit path; the log is mostly appended,
 		// replayed once and purged.
-		MemTableSize: 32 << 20,
+		MemTableSize: uint64(memTable),
 	}
 	db, err := pebble.Open(s.logDir, po)
 	if err != nil {
@@ -334,6 +341,12 @@ func (s *Store) closeDB() (err error) {
 	s.dbMu.Lock()
 	defer s.dbMu.Unlock()
 	s.dbClosed = true
+	if s.dbWedged {
+		s.mu.Lock()
+		failed := s.mu.failed
+		s.mu.Unlock()
+		return fmt.Errorf("persistence: txn log left open after a Pebble panic: %w", failed)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(pebbleFatal)
@@ -347,6 +360,16 @@ func (s *Store) closeDB() (err error) {
 		return fmt.Errorf("persistence: close txn log: %w", err)
 	}
 	return nil
+}
+
+// failedErr returns the latched ErrLogFailed error.
+func (s *Store) failedErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.failed == nil {
+		return ErrLogFailed
+	}
+	return s.mu.failed
 }
 
 func (s *Store) wake() {
@@ -507,23 +530,14 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 // commitBatch commits b with one sync and times it. Pebble reports a failed
 // WAL write or sync through its fatal logger; pebbleLogger panics with a
 // pebbleFatal value, which is turned back into an error here.
-func (s *Store) commitBatch(b *pebble.Batch) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(pebbleFatal)
-			if !ok {
-				panic(r)
-			}
-			err = f
-		}
-	}()
+func (s *Store) commitBatch(b *pebble.Batch) error {
 	opt := pebble.NoSync
 	if s.opts.ForceSync {
 		opt = pebble.Sync
 	}
 	size := len(b.Repr())
 	start := time.Now()
-	if err := b.Commit(opt); err != nil {
+	if err := s.guardPebble(func() error { return b.Commit(opt) }); err != nil {
 		return err
 	}
 	if took := time.Since(start); s.opts.ForceSync && s.opts.FsyncWarningThreshold > 0 && took > s.opts.FsyncWarningThreshold {
@@ -548,6 +562,9 @@ func (s *Store) Replay(after int64, fn func(e Entry) error) error {
 	defer s.dbMu.RUnlock()
 	if s.dbClosed {
 		return ErrClosed
+	}
+	if s.dbWedged {
+		return s.failedErr()
 	}
 	upper := s.lastDurable.Load()
 	if upper <= after {
@@ -608,18 +625,9 @@ func (s *Store) truncate(r *appendReq) {
 		r.done(failed)
 		return
 	}
-	err := func() (err error) {
-		defer func() {
-			if x := recover(); x != nil {
-				f, ok := x.(pebbleFatal)
-				if !ok {
-					panic(x)
-				}
-				err = f
-			}
-		}()
+	err := s.guardPebble(func() error {
 		return s.db.DeleteRange(logKey(r.after+1), []byte{logKeyPrefix + 1}, pebble.Sync)
-	}()
+	})
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrLogFailed, err)
 		s.mu.Lock()
@@ -647,10 +655,40 @@ func (s *Store) deleteLogBefore(zxid int64) error {
 	if s.dbClosed {
 		return ErrClosed
 	}
+	if s.dbWedged {
+		return s.failedErr()
+	}
 	if err := s.db.DeleteRange(logKey(0), logKey(zxid), pebble.Sync); err != nil {
 		return fmt.Errorf("persistence: purge txn log: %w", err)
 	}
 	return nil
+}
+
+// guardPebble runs a Pebble write (a commit or a truncation) and turns
+// Pebble's ways of giving up into errors. A failed WAL write or sync reaches
+// pebbleLogger.Fatalf, which panics with pebbleFatal after Pebble released
+// its locks. A failure to create or recycle the next WAL at a memtable
+// rotation makes Pebble panic with the error while holding its own mutex:
+// the instance is wedged, so it is marked and never touched again (not even
+// closed); the process keeps serving reads from memory and the operator
+// restarts it. Any other panic is a bug and goes on.
+func (s *Store) guardPebble(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			switch v := r.(type) {
+			case pebbleFatal:
+				err = v
+			case error:
+				s.dbMu.Lock()
+				s.dbWedged = true
+				s.dbMu.Unlock()
+				err = fmt.Errorf("pebble: %w", v)
+			default:
+				panic(r)
+			}
+		}
+	}()
+	return fn()
 }
 
 // pebbleFatal is the panic value of pebbleLogger.Fatalf.
