@@ -186,7 +186,8 @@ func spawnGokeeper(t *testing.T, cfgPath string, extraArgs ...string) *gkProc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("gokeeper (%s) log:\n%s", cfgPath, p.log.String())
+			lines, _ := p.log.snapshot()
+			t.Logf("gokeeper (%s) log, last %d lines:\n%s", cfgPath, min(len(lines), 40), strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}
 	})
 	return p
@@ -219,6 +220,17 @@ func startGokeeper(t *testing.T, dataDir string, extra ...string) *gkProc {
 		p.kill9()
 		t.Fatalf("gokeeper did not start serving within %v (exit: %v)\n%s", gkStartTimeout, p.waitErr, p.log.String())
 	}
+}
+
+// spawnGokeeperOn writes a zoo.cfg (gkZooCfg with extra) for dataDir on a
+// free port and starts a server without waiting for it to serve.
+func spawnGokeeperOn(t *testing.T, dataDir string, extra ...string) *gkProc {
+	t.Helper()
+	cfgPath := filepath.Join(t.TempDir(), "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(gkZooCfg(dataDir, gkFreePort(t), extra...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return spawnGokeeper(t, cfgPath)
 }
 
 // running reports whether the process has not exited yet.
