@@ -59,6 +59,7 @@ func TestSmoke(t *testing.T) {
 			switch wl {
 			case bench.WorkPopulate, bench.WorkDelete:
 				cfg.Ops = 1500
+				cfg.Duration = 0 // NB: all of them, however slow the machine
 			case bench.WorkChildren10k:
 				cfg.Duration = 50 * time.Millisecond
 			}
