@@ -223,6 +223,9 @@ func ReadZKSnapshotFile(path string, sessionFn func(Session), nodeFn func(*Node)
 // WriteZKSnapshotFile writes an Apache ZooKeeper snapshot file at path
 // (which ZooKeeper expects to be named snapshot.<hex lastZxid>), crash-safely.
 func WriteZKSnapshotFile(path string, lastZxid int64, sessions []Session, nodes func(yield func(*Node) error) error) error {
+	if z, ok := zxidFromName(vfs.Default.PathBase(path), snapPrefix); !ok || z != lastZxid {
+		return fmt.Errorf("persistence: %s is not named %s: ZooKeeper takes the zxid from the name", path, snapName(lastZxid))
+	}
 	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, nodes)
 	return err
 }
