@@ -23,12 +23,28 @@ const Version = "3.8.0-gokeeper"
 
 // BuildDate is printed after Version as ZooKeeper prints its build date
 // ("3.8.0-gokeeper, built on 2026-01-02 15:04 UTC"); set it with
-// -ldflags "-X github.com/gokeeper/gokeeper/admin.BuildDate=...".
-var BuildDate = "1970-01-01 00:00 UTC"
+// -ldflags "-X github.com/gokeeper/gokeeper/admin.BuildDate=...". Left
+// empty, the executable's modification time stands in for it.
+var BuildDate = ""
+
+// buildDate is BuildDate or the executable's modification time, in
+// ZooKeeper's "yyyy-MM-dd HH:mm UTC" format.
+var buildDate = sync.OnceValue(func() string {
+	if BuildDate != "" {
+		return BuildDate
+	}
+	t := time.Unix(0, 0)
+	if exe, err := os.Executable(); err == nil {
+		if info, err := os.Stat(exe); err == nil {
+			t = info.ModTime()
+		}
+	}
+	return t.UTC().Format("2006-01-02 15:04") + " UTC"
+})
 
 // FullVersion returns Version with its build date, ZooKeeper's
 // Version.getFullVersion.
-func FullVersion() string { return Version + ", built on " + BuildDate }
+func FullVersion() string { return Version + ", built on " + buildDate() }
 
 // DefaultSlowRequestThreshold is how long a request may take before it
 // is logged as slow, unless slowRequestThresholdMs (zoo.cfg or
@@ -136,7 +152,7 @@ func (a *Admin) observe(op jute.OpCode, session int64, xid int32, zxid int64, co
 	}
 	a.resp.max = max(a.resp.max, int64(size))
 	a.resp.Unlock()
-	if a.slowThreshold > 0 && latency >= a.slowThreshold {
+	if a.slowThreshold > 0 && latency >= a.slowThreshold { // NB: 0 turns the log off
 		a.log.Warn().Str("op", op.String()).Str("session", hex(session)).Int32("xid", xid).
 			Str("zxid", hex(zxid)).Int32("err", int32(code)).Dur("latency", latency).
 			Dur("threshold", a.slowThreshold).Msg("slow request")

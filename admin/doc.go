@@ -141,7 +141,9 @@
 //   - leader, voting_view, zabstate and observers answer as a standalone
 //     ZooKeeper does until the quorum arrives.
 //
-// A request slower than slowRequestThresholdMs (a zoo.cfg key, default
-// 1000) is logged as one Warn line "slow request" with op, session, xid,
-// zxid, err and latency.
+// A request slower than slowRequestThresholdMs (a gokeeper zoo.cfg key,
+// default 1000; 0 turns it off) is logged as one Warn line "slow
+// request" with op, session, xid, zxid, err and latency. zoo.cfg loading
+// reports the key as unknown (it passes unknown keys through as system
+// properties), but the admin reads it from there.
 package admin
