@@ -1,0 +1,455 @@
+package main
+
+// Real ZooKeeper clients against the gokeeper binary: the Java zkCli.sh
+// (Debian package zookeeper) runs the scenario in
+// testdata/process/zkcli.txt, kazoo (python3-kazoo) runs its lock and
+// watch recipes, and the C client cli_mt (zookeeper-bin) creates and reads
+// a node. Each skips with a message when its client is not installed.
+// GOKEEPER_ZKCLI_REFERENCE=1 also runs the zkCli.sh scenario against
+// Apache ZooKeeper 3.8, to show the expectations are ZooKeeper's.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	zkCliPath = "/usr/share/zookeeper/bin/zkCli.sh"
+	cliMtPath = "/usr/lib/zookeeper/bin/cli_mt"
+	// zkClientTimeout bounds one client process.
+	zkClientTimeout = 60 * time.Second
+)
+
+// zkCliStep is one zkCli.sh process of a scenario file.
+type zkCliStep struct {
+	// session is true for commands typed on stdin, false for one command
+	// given on the command line (args).
+	session bool
+	name    string
+	args    []string
+	cmds    []string
+	// want holds substrings the output must contain, in order.
+	want []string
+	line int
+}
+
+// parseZkCliScenario reads the format described at the top of
+// testdata/process/zkcli.txt.
+func parseZkCliScenario(text string) ([]zkCliStep, error) {
+	var steps []zkCliStep
+	for i, raw := range strings.Split(text, "\n") {
+		line := strings.TrimRight(raw, " \t\r")
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "== session "):
+			steps = append(steps, zkCliStep{session: true, name: strings.TrimPrefix(line, "== session "), line: i + 1})
+		case strings.HasPrefix(line, "== command "):
+			args := strings.Fields(strings.TrimPrefix(line, "== command "))
+			steps = append(steps, zkCliStep{name: strings.Join(args, " "), args: args, line: i + 1})
+		case len(steps) == 0:
+			return nil, fmt.Errorf("line %d: %q before the first == line", i+1, line)
+		case strings.HasPrefix(line, "> "):
+			s := &steps[len(steps)-1]
+			if !s.session {
+				return nil, fmt.Errorf("line %d: a typed command in a == command step", i+1)
+			}
+			s.cmds = append(s.cmds, strings.TrimPrefix(line, "> "))
+		default:
+			s := &steps[len(steps)-1]
+			s.want = append(s.want, line)
+		}
+	}
+	return steps, nil
+}
+
+// missingInOrder returns the first of want that out does not contain
+// after the ones before it, and whether there is one.
+func missingInOrder(out string, want []string) (string, bool) {
+	rest := out
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			return w, true
+		}
+		rest = rest[i+len(w):]
+	}
+	return "", false
+}
+
+// zkCliAvailable skips the test when java or zkCli.sh is absent.
+func zkCliAvailable(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Skip("java not installed: skipping the Java client test (apt-get install zookeeper)")
+	}
+	if _, err := os.Stat(zkCliPath); err != nil {
+		t.Skipf("%s missing: skipping the Java client test (apt-get install zookeeper)", zkCliPath)
+	}
+}
+
+// runZkCli runs one scenario step against addr and returns its output.
+func runZkCli(t *testing.T, addr string, s zkCliStep) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), zkClientTimeout)
+	defer cancel()
+	args := append([]string{"-server", addr}, s.args...)
+	cmd := exec.CommandContext(ctx, zkCliPath, args...)
+	cmd.Env = append(os.Environ(), "ZOO_LOG4J_PROP=ERROR,CONSOLE", "JVMFLAGS=-Xmx128m -Xshare:auto -XX:TieredStopAtLevel=1")
+	if s.session {
+		cmd.Stdin = strings.NewReader(strings.Join(s.cmds, "\n") + "\nquit\n")
+	}
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("zkCli.sh (%s, line %d) did not finish within %v:\n%s", s.name, s.line, zkClientTimeout, out)
+	}
+	// NB: zkCli.sh exits 1 when its last command met a ZooKeeper error;
+	// the printed outcomes are what the scenario checks.
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("zkCli.sh: %v", err)
+	}
+	return string(out)
+}
+
+// runZkCliScenario runs every step of the scenario file against addr.
+func runZkCliScenario(t *testing.T, addr string) {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join("testdata", "process", "zkcli.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := parseZkCliScenario(string(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps {
+		out := runZkCli(t, addr, s)
+		if w, missing := missingInOrder(out, s.want); missing {
+			t.Errorf("zkcli.txt:%d (%s): output lacks %q (after the lines before it):\n%s", s.line, s.name, w, out)
+		}
+	}
+}
+
+// TestZkCli drives the Java command-line client against gokeeper.
+func TestZkCli(t *testing.T) {
+	zkCliAvailable(t)
+	p := startGokeeper(t, t.TempDir())
+	runZkCliScenario(t, p.Addr)
+}
+
+// TestZkCliReference runs the zkCli.sh scenario against Apache ZooKeeper
+// 3.8, so its expectations are known to be ZooKeeper's. It is opt-in
+// (GOKEEPER_ZKCLI_REFERENCE=1) as the JVM server takes seconds to start.
+func TestZkCliReference(t *testing.T) {
+	if os.Getenv("GOKEEPER_ZKCLI_REFERENCE") == "" {
+		t.Skip("set GOKEEPER_ZKCLI_REFERENCE=1 to run the zkCli.sh scenario against Apache ZooKeeper 3.8")
+	}
+	zkCliAvailable(t)
+	runZkCliScenario(t, startReferenceZooKeeper(t))
+}
+
+// referenceClasspath is the Debian zookeeper package's server classpath
+// (see /work/shared/REFERENCE-ZK.md).
+var referenceClasspath = []string{
+	"/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/slf4j-log4j12.jar",
+	"/usr/share/java/log4j-1.2.jar", "/usr/share/java/servlet-api.jar",
+}
+
+// startReferenceZooKeeper starts Apache ZooKeeper standalone on a free
+// loopback port and returns its client address once it answers ruok.
+func startReferenceZooKeeper(t *testing.T) string {
+	t.Helper()
+	for _, jar := range referenceClasspath {
+		if _, err := os.Stat(jar); err != nil {
+			t.Skipf("%s missing: skipping the Apache ZooKeeper reference run", jar)
+		}
+	}
+	dir := t.TempDir()
+	port := gkFreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", filepath.Join(dir, "data"), port)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("java", "-Xmx128m", "-cp", strings.Join(referenceClasspath, ":"),
+		"org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
+	logs := newLineLog()
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	// NB: ZooKeeper logs nothing reliable on stdout without a log4j
+	// configuration, so readiness is probed: ruok every 100ms, 30s at most.
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("ZooKeeper exited:\n%s", logs.String())
+		case <-deadline:
+			t.Fatalf("ZooKeeper did not answer ruok on %s within 30s:\n%s", addr, logs.String())
+		case <-tick.C:
+			if ruok(addr) == "imok" {
+				return addr
+			}
+		}
+	}
+}
+
+// ruok asks addr "ruok" and returns the answer, or "" on any error.
+func ruok(addr string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("ruok")); err != nil {
+		return ""
+	}
+	b, _ := io.ReadAll(conn)
+	return string(b)
+}
+
+// kazooRecipes is run by /usr/bin/python3 with the server address as its
+// argument. It prints one "ok ..." line per recipe that worked and exits
+// non-zero on the first that did not.
+const kazooRecipes = `
+import sys, threading
+from kazoo.client import KazooClient
+
+hosts = sys.argv[1]
+a = KazooClient(hosts=hosts, timeout=10)
+b = KazooClient(hosts=hosts, timeout=10)
+a.start(timeout=10)
+b.start(timeout=10)
+
+# Lock: a holds it; b cannot take it without waiting; b waits and gets it
+# once a releases.
+la = a.Lock("/kz/lock", "alpha")
+lb = b.Lock("/kz/lock", "beta")
+assert la.acquire(timeout=10), "a could not take a free lock"
+assert not lb.acquire(blocking=False), "b took a held lock"
+two = threading.Event()
+@a.ChildrenWatch("/kz/lock")
+def contenders(children):
+    if len(children) == 2:
+        two.set()
+got = threading.Event()
+def wait_b():
+    if lb.acquire(timeout=20):
+        got.set()
+t = threading.Thread(target=wait_b)
+t.start()
+assert two.wait(20), "b's lock node never showed up"
+assert not got.is_set(), "b got the lock while a held it"
+assert la.contenders() == ["alpha", "beta"], la.contenders()
+la.release()
+assert got.wait(20), "b did not get the lock after a released it"
+t.join()
+lb.release()
+print("ok lock")
+
+# DataWatch: a watches a node b creates, changes and deletes.
+seen = []
+cond = threading.Condition()
+@a.DataWatch("/kz/data")
+def watch(data, stat):
+    with cond:
+        seen.append(None if stat is None else (data, stat.version))
+        cond.notify_all()
+def wait_seen(n):
+    with cond:
+        assert cond.wait_for(lambda: len(seen) >= n, 20), seen
+wait_seen(1)
+b.create("/kz/data", b"v1")
+wait_seen(2)
+b.set("/kz/data", b"v2")
+wait_seen(3)
+b.delete("/kz/data")
+wait_seen(4)
+assert seen == [None, (b"v1", 0), (b"v2", 1), None], seen
+print("ok datawatch")
+
+# An ephemeral of a goes when a stops; b's watch sees it go.
+a.create("/kz/eph", b"", ephemeral=True)
+gone = threading.Event()
+def on_delete(event):
+    if event.type == "DELETED":
+        gone.set()
+assert b.exists("/kz/eph", watch=on_delete) is not None
+a.stop()
+a.close()
+assert gone.wait(20), "a's ephemeral outlived its session"
+print("ok ephemeral")
+b.stop()
+b.close()
+`
+
+// TestKazooRecipes runs kazoo's lock and watch recipes against gokeeper.
+func TestKazooRecipes(t *testing.T) {
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skip("/usr/bin/python3 missing: skipping the kazoo test (apt-get install python3-kazoo)")
+	}
+	if err := exec.Command(python, "-c", "import kazoo").Run(); err != nil {
+		t.Skip("kazoo not importable by /usr/bin/python3: skipping (apt-get install python3-kazoo)")
+	}
+	p := startGokeeper(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), zkClientTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "-c", kazooRecipes, p.Addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kazoo recipes: %v\n%s", err, out)
+	}
+	for _, w := range []string{"ok lock", "ok datawatch", "ok ephemeral"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("kazoo output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// TestCliMt has the C client (cli_mt; Debian's zookeeper-bin ships no
+// cli_st) create a node and read it back.
+func TestCliMt(t *testing.T) {
+	if _, err := os.Stat(cliMtPath); err != nil {
+		t.Skipf("%s missing: skipping the C client test (apt-get install zookeeper-bin)", cliMtPath)
+	}
+	p := startGokeeper(t, t.TempDir())
+	cmd := exec.Command(cliMtPath, p.Addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newLineLog()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("cli_mt output:\n%s", out.String())
+		}
+	}()
+	// waitOut waits for a line after the first from that match accepts.
+	waitOut := func(from int, what string, match func(string) bool) {
+		t.Helper()
+		deadline := time.NewTimer(zkClientTimeout)
+		defer deadline.Stop()
+		for {
+			lines, wake := out.snapshot()
+			for _, l := range lines[min(from, len(lines)):] {
+				if match(l) {
+					return
+				}
+			}
+			select {
+			case <-wake:
+			case <-done:
+				t.Fatalf("cli_mt exited before %s", what)
+			case <-deadline.C:
+				t.Fatalf("no %s from cli_mt within %v", what, zkClientTimeout)
+			}
+		}
+	}
+	// send types a command and returns how many lines were printed before.
+	send := func(line string) int {
+		t.Helper()
+		lines, _ := out.snapshot()
+		if _, err := io.WriteString(stdin, line+"\n"); err != nil {
+			t.Fatalf("writing %q to cli_mt: %v", line, err)
+		}
+		return len(lines)
+	}
+	has := func(s string) func(string) bool { return func(l string) bool { return strings.Contains(l, s) } }
+	// cli_mt reads commands only once connected.
+	waitOut(0, "session", has("Got a new session id"))
+	// Its create writes the data "new"; its get leaves a watch.
+	waitOut(send("create /cst"), "create reply", has("[/cst]: rc = 0"))
+	from := send("get /cst")
+	waitOut(from, "get reply", has("/cst: rc = 0"))
+	waitOut(from, "the data", func(l string) bool { return l == "new" })
+	from = send("set /cst hello-c")
+	waitOut(from, "data watch event", has("Watcher CHANGED_EVENT state = CONNECTED_STATE for path /cst"))
+	from = send("get /cst")
+	waitOut(from, "the new data", func(l string) bool { return l == "hello-c" })
+	waitOut(send("get /cst-missing"), "NoNode for a missing node", has("/cst-missing: rc = -101"))
+	send("quit")
+	select {
+	case <-done:
+	case <-time.After(zkClientTimeout):
+		t.Fatal("cli_mt did not exit after quit")
+	}
+	// The node is really there: read it through a second, Go client.
+	c := gkConnect(t, p.Addr)
+	defer c.Close()
+	data, _, err := c.Get("/cst")
+	if err != nil || string(data) != "hello-c" {
+		t.Errorf("/cst = %q, %v; want hello-c", data, err)
+	}
+	lines, _ := out.snapshot()
+	for _, l := range lines {
+		if strings.Contains(l, "rc = -") && !strings.Contains(l, "/cst-missing: rc = -101") {
+			t.Errorf("unexpected error from cli_mt: %s", l)
+		}
+	}
+}
+
+// TestZkCliScenarioFormat checks the scenario parser and the in-order
+// matcher the zkCli.sh tests rely on.
+func TestZkCliScenarioFormat(t *testing.T) {
+	steps, err := parseZkCliScenario("# c\n== session a\n> create /x 1\nCreated /x\n\n== command get /x\n1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 2 || !steps[0].session || steps[0].name != "a" || len(steps[0].cmds) != 1 || steps[0].want[0] != "Created /x" ||
+		steps[1].session || strings.Join(steps[1].args, " ") != "get /x" || steps[1].line != 6 || steps[1].want[0] != "1" {
+		t.Errorf("parsed %+v", steps)
+	}
+	for _, bad := range []string{"> ls /\n", "Created /x\n", "== command ls /\n> ls /\n"} {
+		if _, err := parseZkCliScenario(bad); err == nil {
+			t.Errorf("parseZkCliScenario(%q) = nil error", bad)
+		}
+	}
+	cases := []struct {
+		out     string
+		want    []string
+		missing string
+	}{
+		{"a\nb\nc\n", []string{"a", "c"}, ""},
+		{"a\nb\nc\n", []string{"c", "a"}, "a"},
+		{"abc", []string{"abc", "c"}, "c"},
+		{"", nil, ""},
+	}
+	for _, tc := range cases {
+		w, missing := missingInOrder(tc.out, tc.want)
+		if missing != (tc.missing != "") || w != tc.missing {
+			t.Errorf("missingInOrder(%q, %q) = %q, %v; want %q", tc.out, tc.want, w, missing, tc.missing)
+		}
+	}
+}
