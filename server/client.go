@@ -88,7 +88,14 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 		if ok {
 			s.smu.tracker.touch(req.SessionId, now.UnixMilli())
 		}
+		// NB: ZooKeeper drops the session's current connection before it
+		// checks the password, so even a failed reconnect moves the client.
+		old := s.smu.clients[req.SessionId]
+		delete(s.smu.clients, req.SessionId)
 		s.smu.Unlock()
+		if old != nil {
+			old.sink.Close("client reconnecting")
+		}
 		if !ok {
 			s.log.Info().Str("session", sessionHex(req.SessionId)).Str("client", remoteIP).
 				Msg("refusing reconnect: session expired or wrong password")
@@ -144,6 +151,13 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	s.smu.Unlock()
 
 	op := jute.OpCode(hdr.Type)
+	if op == jute.OpSASL {
+		// NB: this server has no SASL; ZooKeeper without a SASL server
+		// drops such a connection without an answer.
+		s.log.Warn().Str("session", sessionHex(c.session)).Str("client", c.remoteIP).Msg("SASL is not supported, closing connection")
+		c.sink.Close("sasl not supported")
+		return
+	}
 	if !clientOps[op] {
 		// NB: as ZooKeeper's UnimplementedRequestProcessor: answer, then
 		// drop the connection (the session lives on).

@@ -17,6 +17,8 @@ const usage = `usage: gokeeper <command> [flags]
 commands:
   serve    run a server (reads ZooKeeper's zoo.cfg)
   status   ask the configured server for its mode, like zkServer.sh status
+  import   read an Apache ZooKeeper data dir into a gokeeper data dir
+  export   write a gokeeper data dir as an Apache ZooKeeper data dir
   bench    load-generate against servers and print throughput and latency
 
 run 'gokeeper <command> -h' for its flags
@@ -38,6 +40,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(args, stderr)
 	case "status":
 		return statusCmd(args, stdout, stderr)
+	case "import":
+		err = importCmd(args, stderr)
+	case "export":
+		err = exportCmd(args, stderr)
 	case "bench":
 		return benchCmd(args, stdout, stderr)
 	case "-h", "-help", "--help", "help":
