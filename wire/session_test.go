@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"os"
 	"net"
+	"os"
 	"testing"
 	"time"
 
