@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"unicode/utf16"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -37,7 +38,7 @@ func aclFixup(reg *AuthRegistry, authInfo []jute.Id, acls []jute.ACL) ([]jute.AC
 			out = append(out, a)
 		case a.Id.Scheme == SchemeAuth:
 			valid := false
-			for _, cid := range authInfo {
+			for _, cid := range aclSessionOrder(authInfo) {
 				if p := reg.Provider(cid.Scheme); p != nil && p.IsAuthenticated() {
 					valid = true
 					out = append(out, jute.ACL{Perms: a.Perms, Id: cid})
@@ -108,10 +109,11 @@ func aclMaskDigests(acl []jute.ACL) []jute.ACL {
 
 // aclClientInfos builds whoAmI's answer from a session's ids
 // (AuthUtil.getClientInfos): the scheme and the provider's user name, ""
-// for schemes without a provider such as super.
+// for schemes without a provider such as super. The ids come in the order
+// ZooKeeper's connection keeps them (see aclSessionOrder).
 func aclClientInfos(reg *AuthRegistry, ids []jute.Id) []jute.ClientInfo {
 	out := make([]jute.ClientInfo, 0, len(ids))
-	for _, id := range ids {
+	for _, id := range aclSessionOrder(ids) {
 		user := ""
 		if p := reg.Provider(id.Scheme); p != nil {
 			user = p.UserName(id.Id)
@@ -119,4 +121,94 @@ func aclClientInfos(reg *AuthRegistry, ids []jute.Id) []jute.ClientInfo {
 		out = append(out, jute.ClientInfo{AuthScheme: id.Scheme, User: user})
 	}
 	return out
+}
+
+// aclSessionOrder returns a session's ids (given in the order they were
+// added, without duplicates) in the order ZooKeeper iterates them.
+// ServerCnxn keeps its authInfo in a set backed by a ConcurrentHashMap, so
+// whoAmI and the expansion of an "auth" ACL see the ids in that map's
+// iteration order: by bucket of the spread Id.hashCode, then by insertion
+// within a bucket, as rearranged by each doubling of the table (16
+// buckets, doubled when the 12th, 24th, ... id is added).
+//
+// NB: the map turns a bucket of 8 or more entries into a tree only once
+// the table has 64 buckets; sessions never hold that many ids, and the
+// tree case is not modelled.
+func aclSessionOrder(ids []jute.Id) []jute.Id {
+	if len(ids) < 2 {
+		return ids
+	}
+	type entry struct {
+		hash int32
+		id   jute.Id
+	}
+	n := 16
+	bins := make([][]entry, n)
+	for i, id := range ids {
+		h := aclJavaIdHash(id)
+		h = (h ^ int32(uint32(h)>>16)) & 0x7fffffff // ConcurrentHashMap.spread
+		b := int(h) & (n - 1)
+		bins[b] = append(bins[b], entry{h, id})
+		if count := i + 1; count >= n-n/4 {
+			// ConcurrentHashMap.transfer: each bin splits into a low and
+			// a high bin; the longest tail run that goes to one side is
+			// kept as is, the entries before it are prepended one by one.
+			next := make([][]entry, 2*n)
+			for j, bin := range bins {
+				if len(bin) == 0 {
+					continue
+				}
+				run := len(bin) - 1
+				for run > 0 && int(bin[run-1].hash)&n == int(bin[run].hash)&n {
+					run--
+				}
+				var lo, hi []entry
+				if int(bin[run].hash)&n == 0 {
+					lo = append(lo, bin[run:]...)
+				} else {
+					hi = append(hi, bin[run:]...)
+				}
+				for _, e := range bin[:run] {
+					if int(e.hash)&n == 0 {
+						lo = append([]entry{e}, lo...)
+					} else {
+						hi = append([]entry{e}, hi...)
+					}
+				}
+				next[j], next[j+n] = lo, hi
+			}
+			bins, n = next, 2*n
+		}
+	}
+	out := make([]jute.Id, 0, len(ids))
+	for _, bin := range bins {
+		for _, e := range bin {
+			out = append(out, e.id)
+		}
+	}
+	return out
+}
+
+// aclJavaIdHash is the jute-generated Id.hashCode: 17, then 37*h plus the
+// Java String.hashCode of the scheme and of the id.
+func aclJavaIdHash(id jute.Id) int32 {
+	h := int32(17)
+	h = 37*h + aclJavaStringHash(id.Scheme)
+	h = 37*h + aclJavaStringHash(id.Id)
+	return h
+}
+
+// aclJavaStringHash is Java's String.hashCode over the UTF-16 code units
+// of s.
+func aclJavaStringHash(s string) int32 {
+	var h int32
+	for _, r := range s {
+		if r1, r2 := utf16.EncodeRune(r); r1 != '\uFFFD' || r2 != '\uFFFD' {
+			h = 31*h + r1
+			h = 31*h + r2
+			continue
+		}
+		h = 31*h + r
+	}
+	return h
 }
