@@ -27,6 +27,9 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
+	"github.com/gokeeper/gokeeper/jute"
 )
 
 // gkStartTimeout bounds how long a started server may take to log that it
@@ -354,6 +357,18 @@ func TestProcessCleanShutdown(t *testing.T) {
 	}
 	before := recoveredZnodes(p)
 
+	// A raw session with an ephemeral: a clean shutdown does not close
+	// sessions, so after the restart it reconnects with its id and
+	// password and the ephemeral is still there.
+	raw, res, err := rawclient.Connect(p.Addr, rawclient.ConnectOptions{TimeoutMs: 30000}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionID, passwd := res.Response.SessionId, res.Response.Passwd
+	if f, _, err := raw.Call(jute.OpCreate, &jute.CreateRequest{Path: "/clean-eph", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)}); err != nil || f.Err() != 0 {
+		t.Fatalf("create /clean-eph: %v %v", err, f.Err())
+	}
+
 	c := gkConnect(t, p.Addr)
 	acl := zk.WorldACL(zk.PermAll)
 	if _, err := c.Create("/clean", []byte("root"), 0, acl); err != nil {
@@ -415,6 +430,7 @@ func TestProcessCleanShutdown(t *testing.T) {
 	code, took := p.terminate(10 * time.Second)
 	wg.Wait()
 	c.Close()
+	raw.Close()
 	if code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
@@ -439,8 +455,20 @@ func TestProcessCleanShutdown(t *testing.T) {
 	if n := len(children) - 1; n < len(acked) || n > len(acked)+4 {
 		t.Errorf("/clean has %d created children after restart, want %d acknowledged (+ at most 4 in flight)", n, len(acked))
 	}
-	if want := before + len(children) + 1; after != want {
-		t.Errorf("recovered line says %d znodes, want %d (%d before + /clean and its %d children)", after, want, before, len(children))
+	if want := before + len(children) + 2; after != want {
+		t.Errorf("recovered line says %d znodes, want %d (%d before + /clean-eph, /clean and its %d children)", after, want, before, len(children))
+	}
+	raw2, res2, err := rawclient.Connect(p2.Addr, rawclient.ConnectOptions{TimeoutMs: 30000, SessionID: sessionID, Passwd: passwd}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw2.Close()
+	if res2.Response.SessionId != sessionID || res2.Response.TimeOut <= 0 {
+		t.Errorf("session 0x%x not restored after a clean shutdown: %+v", sessionID, res2.Response)
+	}
+	_, st, err := c2.Exists("/clean-eph")
+	if err != nil || st == nil || st.EphemeralOwner != sessionID {
+		t.Errorf("/clean-eph after restart: stat %+v, %v; want an ephemeral of 0x%x", st, err, sessionID)
 	}
 	for _, a := range acked {
 		data, _, err := c2.Get(a.path)
