@@ -25,9 +25,9 @@ type Client struct {
 
 	mu struct {
 		sync.Mutex
-		auth   []jute.Id // replaced, never mutated: requests keep a snapshot
-		queue  []*slot   // requests not yet answered, in arrival order
-		closed bool
+		auth  []jute.Id // replaced, never mutated: requests keep a snapshot
+		queue []*slot   // requests not yet answered, in arrival order
+		dead  bool      // a request was dropped: answer nothing more
 	}
 }
 
@@ -37,6 +37,7 @@ type slot struct {
 	received time.Time
 	read     *Request // a read to run when the slot reaches the head
 	done     bool     // a write's reply is ready
+	dropped  bool     // no reply will ever be sent (the connection is closing)
 	zxid     int64
 	code     jute.Code
 	body     []byte
@@ -127,9 +128,6 @@ func (c *Client) Timeout() int32 { return c.timeout }
 // Detach is called by wire when the connection is gone. The session lives
 // on until it expires or a new connection picks it up.
 func (c *Client) Detach() {
-	c.mu.Lock()
-	c.mu.closed = true
-	c.mu.Unlock()
 	s := c.s
 	s.watchers.Delete(c.watcher)
 	s.tree.RemoveWatcher(c.watcher)
@@ -172,31 +170,43 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		return
 	}
 	s.inFlight <- struct{}{} // NB: blocks this reader when globalOutstandingLimit is reached
-	c.mu.Lock()
-	auth := c.mu.auth
-	c.mu.Unlock()
-	req := &Request{Session: c.session, Cxid: hdr.Xid, Op: op, Auth: auth, Time: now.UnixMilli()}
 	sl := &slot{xid: hdr.Xid, received: now}
+	req := &Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli()}
 
 	if IsWrite(op) {
-		req.Body = body // NB: Prep consumes it before submit returns
 		c.mu.Lock()
-		c.mu.queue = append(c.mu.queue, sl)
+		if !c.enqueueLocked(sl) {
+			c.mu.Unlock()
+			return
+		}
+		req.Auth = c.mu.auth
 		c.mu.Unlock()
+		req.Body = body // NB: Prep consumes it before submit returns
 		s.submit(req, &write{op: op, client: c, slot: sl})
 		return
 	}
 	req.Body = append([]byte(nil), body...)
 	s.applyMu.RLock()
 	c.mu.Lock()
-	if len(c.mu.queue) > 0 {
-		sl.read = req
-		c.mu.queue = append(c.mu.queue, sl)
-	} else {
+	req.Auth = c.mu.auth
+	if len(c.mu.queue) == 0 && !c.mu.dead {
 		c.answerLocked(sl, req)
+	} else if c.enqueueLocked(sl) {
+		sl.read = req
 	}
 	c.mu.Unlock()
 	s.applyMu.RUnlock()
+}
+
+// enqueueLocked appends sl to the reply queue, or releases its in-flight
+// token and reports false when the connection answers nothing more.
+func (c *Client) enqueueLocked(sl *slot) bool {
+	if c.mu.dead {
+		<-c.s.inFlight
+		return false
+	}
+	c.mu.queue = append(c.mu.queue, sl)
+	return true
 }
 
 // clientOps are the request types a client may send (ZooKeeper's
@@ -247,11 +257,37 @@ func (c *Client) complete(sl *slot, zxid int64, code jute.Code, body []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sl.done, sl.zxid, sl.code, sl.body = true, zxid, code, body
+	if !c.mu.dead {
+		c.drainLocked()
+	}
+}
+
+// drop gives up on a request whose answer is unknowable, and on every
+// request after it: the connection is closing, and a client must not see
+// replies past one it never got. The caller holds s.applyMu exclusively.
+func (c *Client) drop(sl *slot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sl.dropped = true
+	c.drainLocked() // NB: answers what comes before sl, then drops the rest
+}
+
+// drainLocked answers the requests at the head of the queue that can be
+// answered: ready writes and the reads behind them.
+func (c *Client) drainLocked() {
 	for len(c.mu.queue) > 0 {
 		h := c.mu.queue[0]
 		switch {
 		case h.read != nil:
 			c.answerLocked(h, h.read)
+		case h.dropped:
+			c.mu.dead = true
+			for range c.mu.queue {
+				<-c.s.inFlight
+			}
+			clear(c.mu.queue)
+			c.mu.queue = c.mu.queue[:0]
+			return
 		case h.done:
 			c.sendLocked(h, h.zxid, h.code, h.body)
 		default:

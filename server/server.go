@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/datatree"
@@ -103,6 +104,11 @@ type write struct {
 // New opens the store, recovers the tree (newest snapshot plus the log
 // after it) and returns a server ready to Start.
 func New(cfg Config, log zerolog.Logger) (*Server, error) {
+	return newServer(cfg, log, nil)
+}
+
+// newServer is New with the file system under the store (nil: the OS's).
+func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -122,7 +128,11 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 	s.smu.clients = make(map[int64]*Client)
 	s.smu.nextID = makeSessionIDBase(standaloneSID, now.UnixMilli())
 
-	st, err := persistence.Open(persistenceOptions(cfg, log))
+	po := persistenceOptions(cfg, log)
+	if fs != nil {
+		po.FS = fs
+	}
+	st, err := persistence.Open(po)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +222,7 @@ func (s *Server) submit(req *Request, w *write) {
 	s.wmu.Lock()
 	if err := s.wmu.failed; err != nil {
 		s.wmu.Unlock()
-		s.failWrite(w, err)
+		s.refuseWrite(w, err)
 		return
 	}
 	s.wmu.zxid++
@@ -227,7 +237,7 @@ func (s *Server) submit(req *Request, w *write) {
 	s.store.Append([]persistence.Entry{{Zxid: zxid, Data: data}}, func(err error) {
 		if err != nil {
 			s.logFailed(err)
-			s.failWrite(w, err)
+			s.abandonWrite(w)
 			return
 		}
 		s.applyCh <- w
@@ -250,25 +260,37 @@ func (s *Server) logFailed(err error) {
 	}
 }
 
-// failWrite answers a write that will never be applied. A client whose
-// write may or may not have reached the disk loses its connection (the
-// outcome is unknown, which ConnectionLoss means to every client); a
-// write refused up front gets NotReadOnly: this server serves reads only.
-func (s *Server) failWrite(w *write, err error) {
+// refuseWrite answers a write that never reached the log: NotReadOnly,
+// since this server now serves reads only.
+func (s *Server) refuseWrite(w *write, err error) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	if w.client == nil {
 		if w.done != nil {
-			s.applyMu.Lock()
-			w.done(&datatree.Result{Err: jute.CodeSystemError})
-			s.applyMu.Unlock()
+			w.done(&datatree.Result{Err: jute.CodeNotReadOnly})
 		}
 		return
 	}
-	s.applyMu.Lock()
 	w.client.complete(w.slot, s.tree.LastZxid(), jute.CodeNotReadOnly, nil)
-	s.applyMu.Unlock()
-	if !errors.Is(err, ErrClosed) {
-		w.client.sink.Close("txn log failure")
+	if errors.Is(err, ErrClosed) {
+		w.client.sink.Close("server shutting down")
 	}
+}
+
+// abandonWrite gives up on a write the log may or may not have made
+// durable. NB: its outcome is unknown, so the client gets no answer but
+// a closed connection: ConnectionLoss means exactly that to every client.
+func (s *Server) abandonWrite(w *write) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	if w.client == nil {
+		if w.done != nil {
+			w.done(&datatree.Result{Err: jute.CodeConnectionLoss})
+		}
+		return
+	}
+	w.client.sink.Close("txn log failure: outcome of a write unknown")
+	w.client.drop(w.slot)
 }
 
 // applyLoop applies committed txns in zxid order.
