@@ -71,6 +71,7 @@ type Listener struct {
 
 	// fourLetter answers a four-letter word (nil: none are answered).
 	fourLetter atomic.Pointer[func(word string) string]
+	stats      ListenerStats
 
 	mu struct {
 		sync.Mutex

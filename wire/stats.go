@@ -65,20 +65,8 @@ type ListenerStats struct {
 	observer atomic.Pointer[RequestObserver]
 }
 
-// listenerStats holds each Listener's ListenerStats.
-// NB: kept beside the Listener rather than in it so that the stats hooks
-// stay out of the listener's own file; an entry lives as long as the
-// process, a few bytes per listener.
-var listenerStats sync.Map // *Listener -> *ListenerStats
-
 // Stats returns the listener's port-wide counters.
-func (l *Listener) Stats() *ListenerStats {
-	if v, ok := listenerStats.Load(l); ok {
-		return v.(*ListenerStats)
-	}
-	v, _ := listenerStats.LoadOrStore(l, &ListenerStats{})
-	return v.(*ListenerStats)
-}
+func (l *Listener) Stats() *ListenerStats { return &l.stats }
 
 // SetRequestObserver installs fn to be told about every reply.
 func (l *Listener) SetRequestObserver(fn RequestObserver) { l.Stats().observer.Store(&fn) }
