@@ -19,11 +19,12 @@ import (
 // Read keeps no state: it may run on many goroutines at once. o may be nil
 // for the default options.
 //
-// NB: ZooKeeper does not validate read paths on the server; a path that
-// could never name a znode is answered as a missing one (NoNode, or
-// NoWatcher for watch ops; addWatch answers OK) without registering a
-// watch, except that exists of a path holding NUL is BadArguments, as in
-// ZooKeeper.
+// NB: ZooKeeper does not validate read paths on the server: it looks them
+// up as they are, so "" names the root (its DataTree keeps the root under
+// "" as well as "/"), a path that could never name a znode is a missing one
+// (NoNode, or NoWatcher for watch ops), and exists, addWatch and setWatches
+// register watches on any path (such a watch never fires). Only exists of
+// a path holding NUL is BadArguments.
 func Read(t *datatree.Tree, r *Request, w datatree.WatcherID, o *PrepOptions, b []byte) ([]byte, jute.Code, []datatree.Event) {
 	rd := reader{t: t, r: r, w: w, reg: o.authRegistry()}
 	maxBuffer := 0
@@ -110,12 +111,9 @@ func (rd *reader) watcher(watch bool) datatree.WatcherID {
 	return 0
 }
 
-// checkNode returns CodeNoNode for a path that is invalid or names no
-// znode, CodeNoAuth when the session lacks perm on it, else CodeOK.
+// checkNode returns CodeNoNode for a path that names no znode, CodeNoAuth
+// when the session lacks perm on it, else CodeOK.
 func (rd *reader) checkNode(path string, perm int32) jute.Code {
-	if ValidatePath(path) != nil {
-		return jute.CodeNoNode
-	}
 	n, ok := rd.t.Node(path)
 	if !ok {
 		return jute.CodeNoNode
@@ -128,9 +126,6 @@ func (rd *reader) serve(req jute.Record) (jute.Record, jute.Code, []datatree.Eve
 	case *jute.ExistsRequest:
 		if strings.IndexByte(req.Path, 0) >= 0 {
 			return nil, jute.CodeBadArguments, nil
-		}
-		if ValidatePath(req.Path) != nil {
-			return nil, jute.CodeNoNode, nil
 		}
 		// ZooKeeper 3.9 (ZOOKEEPER-2590) checks READ on an existing node.
 		if n, ok := rd.t.Node(req.Path); ok {
@@ -182,8 +177,8 @@ func (rd *reader) serve(req jute.Record) (jute.Record, jute.Code, []datatree.Eve
 			return nil, jute.CodeMarshallingError, nil
 		}
 		// NB: ZooKeeper registers a watch on any path and answers OK; one
-		// on a path that can never name a znode would never fire.
-		if rd.w != 0 && ValidatePath(req.Path) == nil {
+		// on a path that can never name a znode never fires.
+		if rd.w != 0 {
 			rd.t.AddWatch(req.Path, rd.w, req.Mode)
 		}
 		return &jute.ErrorResponse{Err: 0}, jute.CodeOK, nil
@@ -192,7 +187,7 @@ func (rd *reader) serve(req jute.Record) (jute.Record, jute.Code, []datatree.Eve
 		if !ok {
 			return nil, jute.CodeMarshallingError, nil
 		}
-		if ValidatePath(req.Path) != nil || rd.w == 0 {
+		if rd.w == 0 {
 			return nil, jute.CodeNoWatcher, nil
 		}
 		return nil, rd.t.CheckWatches(req.Path, rd.w, typ), nil
@@ -201,18 +196,21 @@ func (rd *reader) serve(req jute.Record) (jute.Record, jute.Code, []datatree.Eve
 		if !ok {
 			return nil, jute.CodeMarshallingError, nil
 		}
-		if ValidatePath(req.Path) != nil || rd.w == 0 {
+		if rd.w == 0 {
 			return nil, jute.CodeNoWatcher, nil
 		}
 		events, code := rd.t.RemoveWatches(req.Path, rd.w, typ)
 		return nil, code, events
 	case *jute.SetWatches:
-		return nil, jute.CodeOK, rd.setWatches(&jute.SetWatches2{
+		events, code := rd.setWatches(&jute.SetWatches2{
 			RelativeZxid: req.RelativeZxid, DataWatches: req.DataWatches,
 			ExistWatches: req.ExistWatches, ChildWatches: req.ChildWatches,
+			PersistentWatches: []string{}, PersistentRecursiveWatches: []string{},
 		})
+		return nil, code, events
 	case *jute.SetWatches2:
-		return nil, jute.CodeOK, rd.setWatches(req)
+		events, code := rd.setWatches(req)
+		return nil, code, events
 	case *jute.SyncRequest:
 		return &jute.SyncResponse{Path: req.Path}, jute.CodeOK, nil
 	}
@@ -233,30 +231,29 @@ func (rd *reader) getChildren(path string, watch bool) ([]string, jute.Stat, jut
 	return rd.t.GetChildren(path, rd.watcher(watch))
 }
 
-// setWatches re-arms a reconnecting client's watches; paths that could
-// never name a znode are dropped.
-func (rd *reader) setWatches(sw *jute.SetWatches2) []datatree.Event {
-	if rd.w == 0 {
-		return nil
-	}
-	valid := func(paths []string) []string {
-		out := paths[:0:0]
-		for _, p := range paths {
-			if ValidatePath(p) == nil {
-				out = append(out, p)
-			}
+// setWatches re-arms a reconnecting client's watches, on any path as
+// ZooKeeper does. ZooKeeper walks the data, exist, child, persistent and
+// persistent-recursive lists in that order and fails with a
+// NullPointerException, which its FinalRequestProcessor answers
+// MarshallingError, at the first list sent as null (length -1): the lists
+// before it take effect (their events are sent), the rest do not.
+func (rd *reader) setWatches(sw *jute.SetWatches2) ([]datatree.Event, jute.Code) {
+	clean := *sw
+	lists := []*[]string{&clean.DataWatches, &clean.ExistWatches, &clean.ChildWatches,
+		&clean.PersistentWatches, &clean.PersistentRecursiveWatches}
+	code := jute.CodeOK
+	for _, l := range lists {
+		if code == jute.CodeOK && *l == nil {
+			code = jute.CodeMarshallingError
 		}
-		return out
+		if code != jute.CodeOK {
+			*l = nil
+		}
 	}
-	clean := jute.SetWatches2{
-		RelativeZxid:               sw.RelativeZxid,
-		DataWatches:                valid(sw.DataWatches),
-		ExistWatches:               valid(sw.ExistWatches),
-		ChildWatches:               valid(sw.ChildWatches),
-		PersistentWatches:          valid(sw.PersistentWatches),
-		PersistentRecursiveWatches: valid(sw.PersistentRecursiveWatches),
+	if rd.w == 0 {
+		return nil, code
 	}
-	return rd.t.SetWatches(rd.w, sw.RelativeZxid, &clean)
+	return rd.t.SetWatches(rd.w, sw.RelativeZxid, &clean), code
 }
 
 // multiRead answers each getData/getChildren of a multiRead on its own

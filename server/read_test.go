@@ -83,8 +83,18 @@ func TestReadCodes(t *testing.T) {
 		{"checkWatches bad type", jute.OpCheckWatches, &jute.CheckWatchesRequest{Path: "/a", Type: 9}, nil, nil, jute.CodeMarshallingError},
 		{"removeWatches none", jute.OpRemoveWatches, &jute.RemoveWatchesRequest{Path: "/a", Type: 3}, nil, nil, jute.CodeNoWatcher},
 		{"removeWatches bad path", jute.OpRemoveWatches, &jute.RemoveWatchesRequest{Path: "//", Type: 3}, nil, nil, jute.CodeNoWatcher},
-		{"setWatches", jute.OpSetWatches, &jute.SetWatches{DataWatches: []string{"/a"}}, nil, nil, jute.CodeOK},
-		{"setWatches2", jute.OpSetWatches2, &jute.SetWatches2{PersistentWatches: []string{"/a", "bad"}}, nil, nil, jute.CodeOK},
+		{"setWatches", jute.OpSetWatches, &jute.SetWatches{DataWatches: []string{"/a"}, ExistWatches: []string{}, ChildWatches: []string{}}, nil, nil, jute.CodeOK},
+		{"setWatches null list", jute.OpSetWatches, &jute.SetWatches{DataWatches: []string{"/a"}, ExistWatches: []string{}}, nil, nil, jute.CodeMarshallingError},
+		{"setWatches all null", jute.OpSetWatches, &jute.SetWatches{}, nil, nil, jute.CodeMarshallingError},
+		{"setWatches2", jute.OpSetWatches2, &jute.SetWatches2{DataWatches: []string{}, ExistWatches: []string{}, ChildWatches: []string{},
+			PersistentWatches: []string{"/a", "bad"}, PersistentRecursiveWatches: []string{}}, nil, nil, jute.CodeOK},
+		{"setWatches2 null recursive list", jute.OpSetWatches2, &jute.SetWatches2{DataWatches: []string{}, ExistWatches: []string{}, ChildWatches: []string{},
+			PersistentWatches: []string{"/a"}}, nil, nil, jute.CodeMarshallingError},
+		// ZooKeeper's DataTree keeps the root under "" too.
+		{"exists empty path is the root", jute.OpExists, &jute.ExistsRequest{Path: ""}, nil, &jute.ExistsResponse{}, jute.CodeOK},
+		{"getData empty path is the root", jute.OpGetData, &jute.GetDataRequest{Path: ""}, nil, &jute.GetDataResponse{}, jute.CodeOK},
+		{"getChildren2 empty path is the root", jute.OpGetChildren2, &jute.GetChildren2Request{Path: ""}, nil, &jute.GetChildren2Response{}, jute.CodeOK},
+		{"getACL empty path is the root", jute.OpGetACL, &jute.GetACLRequest{Path: ""}, nil, &jute.GetACLResponse{}, jute.CodeOK},
 		{"write op", jute.OpCreate, &jute.CreateRequest{Path: "/x"}, nil, nil, jute.CodeUnimplemented},
 	}
 	for _, tc := range tests {
@@ -204,9 +214,27 @@ func TestReadWatches(t *testing.T) {
 	}
 	// setWatches fires for a change missed since relativeZxid.
 	const w2 = datatree.WatcherID(10)
+	// A path that names no znode, valid or not, fires NodeDeleted.
 	code, events := readOp(t, tree, jute.OpSetWatches, &jute.SetWatches{RelativeZxid: 1, DataWatches: []string{"/a/b/c", "bad//path"}, ExistWatches: []string{}, ChildWatches: []string{}}, w2, nil, nil)
-	if code != jute.CodeOK || len(events) != 1 || events[0].Type != jute.EventNodeDataChanged || events[0].Watcher != w2 {
+	if code != jute.CodeOK || len(events) != 2 || events[0].Type != jute.EventNodeDataChanged || events[0].Watcher != w2 ||
+		events[1].Type != jute.EventNodeDeleted || events[1].Path != "bad//path" {
 		t.Fatalf("setWatches = %v %v", code, events)
+	}
+	// A null list fails the request (ZooKeeper's NullPointerException,
+	// answered MarshallingError) after the lists before it took effect.
+	const w3 = datatree.WatcherID(11)
+	last := tree.LastZxid()
+	code, events = readOp(t, tree, jute.OpSetWatches, &jute.SetWatches{RelativeZxid: last, DataWatches: []string{"/a", "/gone"}, ChildWatches: []string{"/a"}}, w3, nil, nil)
+	if code != jute.CodeMarshallingError || len(events) != 1 || events[0].Path != "/gone" || events[0].Type != jute.EventNodeDeleted {
+		t.Fatalf("setWatches with a null exist list = %v %v", code, events)
+	}
+	if tree.CheckWatches("/a", w3, jute.WatcherData) != jute.CodeOK || tree.CheckWatches("/a", w3, jute.WatcherChildren) != jute.CodeNoWatcher {
+		t.Fatalf("setWatches with a null exist list: data watch kept, child watch skipped expected")
+	}
+	// exists leaves a watch on any path, as ZooKeeper's statNode does.
+	readOp(t, tree, jute.OpExists, &jute.ExistsRequest{Path: "no/slash", Watch: true}, w3, nil, nil)
+	if tree.CheckWatches("no/slash", w3, jute.WatcherData) != jute.CodeOK {
+		t.Fatalf("exists on an invalid path left no watch")
 	}
 }
 
