@@ -206,6 +206,48 @@ func (p *Prepper) Prep(r *Request, zxid int64) Txn {
 	return Txn{Hdr: hdr, Body: body}
 }
 
+// Reject reports whether ZooKeeper refuses the client write r before it
+// assigns a zxid, and with which code; such a request makes no txn and
+// consumes no zxid. ZooKeeper 3.9's PrepRequestProcessor decodes the
+// request record of create, create2, createContainer, createTTL,
+// deleteContainer, delete, setData, reconfig, setACL and check before it
+// takes the next zxid, so a body that does not decode is answered
+// CodeMarshallingError with the last zxid (multi, createSession and
+// closeSession take their zxid first and are never rejected here). A
+// top-level check is CodeUnimplemented: since ZOOKEEPER-2623 (3.9.3) it is
+// valid only inside a multi, and ZooKeeper treats it as an unknown op
+// (answer with zxid -1, then close the connection).
+//
+// Reject reads only r and the Prepper's options: it takes no lock and may
+// be called from any goroutine, before Prep. It is meant for requests from
+// clients; the server's own deleteContainer (a bare path) must not go
+// through it.
+func (p *Prepper) Reject(r *Request) (jute.Code, bool) {
+	var req jute.Record
+	switch r.Op {
+	case jute.OpCheck:
+		return jute.CodeUnimplemented, true
+	case jute.OpDeleteContainer:
+		d := jute.NewDecoder(r.Body, p.opts.MaxBuffer)
+		// NB: a null buffer decodes, then fails in ZooKeeper's
+		// new String(null).
+		if b := d.Buffer(); d.Err() != nil || b == nil {
+			return jute.CodeMarshallingError, true
+		}
+		return jute.CodeOK, false
+	case jute.OpReconfig:
+		req = new(jute.ReconfigRequest)
+	default:
+		if req = prepNewRequest(r.Op); req == nil {
+			return jute.CodeOK, false
+		}
+	}
+	if !opsDecode(r.Body, p.opts.MaxBuffer, req) {
+		return jute.CodeMarshallingError, true
+	}
+	return jute.CodeOK, false
+}
+
 // prepNewRequest returns an empty request record for a single write op that
 // prepOpLocked handles, or nil.
 func prepNewRequest(op jute.OpCode) jute.Record {

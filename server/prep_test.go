@@ -724,3 +724,47 @@ func TestIsWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestPrepReject(t *testing.T) {
+	p := NewPrepper(datatree.New(datatree.Options{}), PrepOptions{})
+	joining := "server.2=127.0.0.1:1:2:participant;127.0.0.1:3"
+	dc := func(path string) []byte { return jute.AppendBuffer(nil, []byte(path)) }
+	tests := []struct {
+		name string
+		op   jute.OpCode
+		body []byte
+		code jute.Code // CodeOK: not rejected
+	}{
+		{"create ok", jute.OpCreate, (&jute.CreateRequest{Path: "/a", Acl: openACL}).Encode(nil), jute.CodeOK},
+		{"create bad flags still preps", jute.OpCreate, (&jute.CreateRequest{Path: "/a", Flags: 99}).Encode(nil), jute.CodeOK},
+		{"create empty", jute.OpCreate, nil, jute.CodeMarshallingError},
+		{"create truncated", jute.OpCreate, []byte{0, 0, 0, 10, '/'}, jute.CodeMarshallingError},
+		{"create2 empty", jute.OpCreate2, nil, jute.CodeMarshallingError},
+		{"createContainer empty", jute.OpCreateContainer, nil, jute.CodeMarshallingError},
+		{"createTTL short", jute.OpCreateTTL, (&jute.CreateRequest{Path: "/a", Acl: openACL}).Encode(nil), jute.CodeMarshallingError},
+		{"delete empty", jute.OpDelete, nil, jute.CodeMarshallingError},
+		{"delete ok", jute.OpDelete, (&jute.DeleteRequest{Path: "/a", Version: -1}).Encode(nil), jute.CodeOK},
+		{"setData empty", jute.OpSetData, []byte{0, 0, 0}, jute.CodeMarshallingError},
+		{"setACL empty", jute.OpSetACL, nil, jute.CodeMarshallingError},
+		{"reconfig empty", jute.OpReconfig, nil, jute.CodeMarshallingError},
+		{"reconfig ok", jute.OpReconfig, (&jute.ReconfigRequest{JoiningServers: &joining, CurConfigId: -1}).Encode(nil), jute.CodeOK},
+		{"deleteContainer empty", jute.OpDeleteContainer, nil, jute.CodeMarshallingError},
+		{"deleteContainer null", jute.OpDeleteContainer, []byte{0xff, 0xff, 0xff, 0xff}, jute.CodeMarshallingError},
+		{"deleteContainer bare path", jute.OpDeleteContainer, []byte("/a/b"), jute.CodeMarshallingError},
+		{"deleteContainer ok", jute.OpDeleteContainer, dc("/a"), jute.CodeOK},
+		{"check alone", jute.OpCheck, (&jute.CheckVersionRequest{Path: "/a", Version: 1}).Encode(nil), jute.CodeUnimplemented},
+		{"multi empty takes a zxid", jute.OpMulti, nil, jute.CodeOK},
+		{"createSession", jute.OpCreateSession, nil, jute.CodeOK},
+		{"closeSession", jute.OpCloseSession, nil, jute.CodeOK},
+		{"read op", jute.OpGetData, nil, jute.CodeOK},
+	}
+	for _, tc := range tests {
+		code, rejected := p.Reject(&Request{Session: 1, Op: tc.op, Body: tc.body})
+		if rejected != (tc.code != jute.CodeOK) || (rejected && code != tc.code) {
+			t.Errorf("%s: Reject = %v, %v; want %v", tc.name, code, rejected, tc.code)
+		}
+	}
+	if p.Outstanding() != 0 {
+		t.Fatalf("Reject left %d outstanding changes", p.Outstanding())
+	}
+}
