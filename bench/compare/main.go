@@ -59,7 +59,7 @@ func main() {
 	quick := os.Getenv("BENCH_QUICK") == "1"
 	flag.StringVar(&o.gokeeper, "gokeeper", "bin/gokeeper", "gokeeper binary built from this tree")
 	flag.StringVar(&o.dataDir, "data", "", "parent of both servers' data dirs (default: a new temp dir, removed at the end)")
-	flag.StringVar(&o.xmx, "xmx", "2g", "ZooKeeper's JVM heap (-Xmx and -Xms)")
+	flag.StringVar(&o.xmx, "xmx", "2g", "ZooKeeper's JVM maximum heap (-Xmx; -Xms is left to the JVM)")
 	flag.BoolVar(&quick, "quick", quick, "quick smoke-test settings (also BENCH_QUICK=1)")
 	flag.StringVar(&o.profile, "profile", os.Getenv("BENCH_PROFILE"), "write gokeeper pprof profiles of the first round of each main cell here")
 	flag.StringVar(&o.jsonOut, "json", "bin/bench-results.jsonl", "append every run's JSON line here")
@@ -125,7 +125,9 @@ func newServers(o *options, parent string) (zk, gk *server, err error) {
 	if err := os.WriteFile(filepath.Join(zk.dir, "log4j.properties"), []byte(log4j), 0o644); err != nil {
 		return nil, nil, err
 	}
-	zk.argv = []string{"java", "-Xmx" + o.xmx, "-Xms" + o.xmx, "-cp", zkClasspath + ":" + zk.dir,
+	// NB: no -Xms, so G1 may give heap back to the OS after the full GC
+	// that precedes the RSS reading: the fairest RSS ZooKeeper can show.
+	zk.argv = []string{"java", "-Xmx" + o.xmx, "-cp", zkClasspath + ":" + zk.dir,
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(zk.dir, "zoo.cfg")}
 	gk.argv = []string{o.gokeeper, "serve", "--config", filepath.Join(gk.dir, "zoo.cfg"), "--log-level", "warn"}
 	if o.profile != "" {
@@ -271,7 +273,7 @@ func run(o *options) error {
 			return err
 		}
 	}
-	fmt.Printf("make bench: Apache ZooKeeper 3.8 (Debian, java -Xmx%s -Xms%s) vs gokeeper (%s), standalone, forceSync=yes,\n", o.xmx, o.xmx, o.gokeeper)
+	fmt.Printf("make bench: Apache ZooKeeper 3.8 (Debian, java -Xmx%s) vs gokeeper (%s), standalone, forceSync=yes,\n", o.xmx, o.gokeeper)
 	fmt.Printf("data dirs under %s (same disk); %d CPU cores shared by both servers and the load generator.\n", parent, ncpu)
 	fmt.Printf("clients = sessions, each with %d requests in flight; %d alternating rounds (ZK, gk, ZK, gk, ...) per cell; 100-byte values.\n\n", o.depth, o.rounds)
 
@@ -536,7 +538,7 @@ func runMemory(o *options, parent string, jsonl io.Writer) error {
 		fmt.Printf("%-10s | %12.0f | %11.0f MiB | %16s | %10.0f MiB", r.name, r.populate.OpsPerSec, float64(r.rss)/1024,
 			r.restart.Round(time.Millisecond), float64(r.rssAfter)/1024)
 		if r.heapNote != "" {
-			fmt.Printf("   (after jcmd GC.run; -Xmx%s -Xms%s; %s)", o.xmx, o.xmx, r.heapNote)
+			fmt.Printf("   (after jcmd GC.run; -Xmx%s; %s)", o.xmx, r.heapNote)
 		}
 		fmt.Println()
 	}
