@@ -103,8 +103,10 @@ type crashDir struct {
 	// applied counts the sent writes found applied after the restart.
 	applied int
 	// children is the exact child list (sorted) once the restart after
-	// its round has been checked; nil before.
+	// its round has been checked; nil before. cversion is the directory's
+	// cversion then.
 	children []string
+	cversion int32
 }
 
 // crashFresh is a session a worker opened during a round.
@@ -391,7 +393,7 @@ func (w *crashWorker) verify(addr string) (int, bool) {
 	}
 	reqs := []crashReq{{jute.OpGetData, &jute.GetDataRequest{Path: w.ctrPath}}, {jute.OpGetChildren, &jute.GetChildrenRequest{Path: w.ephDir}}}
 	for _, d := range w.dirs {
-		reqs = append(reqs, crashReq{jute.OpGetChildren, &jute.GetChildrenRequest{Path: d.path}})
+		reqs = append(reqs, crashReq{jute.OpGetChildren2, &jute.GetChildrenRequest{Path: d.path}})
 	}
 	frames, err := crashCall(c, reqs)
 	if err != nil {
@@ -418,23 +420,27 @@ func (w *crashWorker) verify(addr string) (int, bool) {
 		ok = false
 	}
 	for i, d := range w.dirs {
-		got := sorted(frames[2+i].Record.(*jute.GetChildrenResponse).Children)
+		r := frames[2+i].Record.(*jute.GetChildren2Response)
+		got := sorted(r.Children)
+		if int(r.Stat.NumChildren) != len(got) {
+			w.errorf("%s: numChildren %d but %d children listed", d.path, r.Stat.NumChildren, len(got))
+			ok = false
+		}
 		if d == last {
+			for _, problem := range w.checkRound(last, got, ephNow, ctr, r.Stat.Cversion) {
+				w.errorf("%s", problem)
+				ok = false
+			}
+			last.children, last.cversion = got, r.Stat.Cversion
 			continue
 		}
-		if !slices.Equal(got, d.children) {
-			w.errorf("%s changed since it was verified: now %d children %v, was %d %v", d.path, len(got), diffNames(got, d.children), len(d.children), diffNames(d.children, got))
+		if !slices.Equal(got, d.children) || r.Stat.Cversion != d.cversion {
+			w.errorf("%s changed since it was verified: now %d children (cversion %d) %v, was %d (cversion %d) %v",
+				d.path, len(got), r.Stat.Cversion, diffNames(got, d.children), len(d.children), d.cversion, diffNames(d.children, got))
 			ok = false
 		}
 	}
-	if last != nil {
-		got := sorted(frames[1+len(w.dirs)].Record.(*jute.GetChildrenResponse).Children)
-		for _, problem := range w.checkRound(last, got, ephNow, ctr) {
-			w.errorf("%s", problem)
-			ok = false
-		}
-		last.children = got
-	} else if !slices.Equal(ephNow, w.eph) {
+	if last == nil && !slices.Equal(ephNow, w.eph) {
 		w.errorf("ephemerals changed: now %v, were %v", ephNow, w.eph)
 		ok = false
 	}
@@ -451,9 +457,12 @@ func (w *crashWorker) verify(addr string) (int, bool) {
 // checkRound checks the children of the last round's directory and the
 // ephemeral directory, and the counter's value, against what was sent:
 // the writes found applied must be a prefix of the sent ones at least as
-// long as the acknowledged ones, and nothing else may be there. It returns
+// long as the acknowledged ones, and nothing else may be there. Each
+// child created or deleted adds one to the directory's cversion; a
+// sequential create appends the number of creates before it (ZooKeeper
+// keeps that count and shows 2*count-numChildren as cversion). It returns
 // one line per problem.
-func (w *crashWorker) checkRound(d *crashDir, children, ephNow []string, ctr int) []string {
+func (w *crashWorker) checkRound(d *crashDir, children, ephNow []string, ctr int, cversion int32) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	present := map[string]bool{}
@@ -533,6 +542,29 @@ func (w *crashWorker) checkRound(d *crashDir, children, ephNow []string, ctr int
 			applied[i] = ephPresent[name]
 			ephExplained[name] = true
 		}
+	}
+	creates, deletes := 0, 0 // applied so far, in sent order
+	for i, op := range d.sent {
+		if !applied[i] {
+			continue
+		}
+		switch op.kind {
+		case crashCreate:
+			creates++
+		case crashDelete:
+			deletes++
+		case crashSequential:
+			name := fmt.Sprintf("s%d-%010d", op.k, creates)
+			if !present[name] {
+				bad("round %d: %v applied, but not as %s (%d creates in the directory before it)", d.round, op, name, creates)
+			}
+			creates++
+		case crashMulti:
+			creates += 3
+		}
+	}
+	if int(cversion) != creates+deletes {
+		bad("round %d: %s has cversion %d, but %d child creates and %d deletes are applied", d.round, d.path, cversion, creates, deletes)
 	}
 	d.applied = 0
 	for i, a := range applied {
@@ -825,14 +857,17 @@ func TestCrashCheckRound(t *testing.T) {
 		children []string
 		ephNow   []string
 		ctr      int
+		cversion int32
 		eph      []string // ephemerals verified in earlier rounds
 		want     string   // "" for no problem, else a substring of one
 	}{
-		{name: "all applied", acked: 7, children: all, ephNow: []string{"r001-4"}, ctr: 2},
-		{name: "acknowledged prefix applied", acked: 3, children: []string{"m3a", "m3b", "m3c", "n1", "s2-0000000001"}, ctr: 1},
-		{name: "unacknowledged writes applied", acked: 1, children: []string{"m3a", "m3b", "m3c", "s2-0000000001"}, ctr: 2},
+		{name: "all applied", acked: 7, children: all, ephNow: []string{"r001-4"}, ctr: 2, cversion: 7},
+		{name: "acknowledged prefix applied", acked: 3, children: []string{"m3a", "m3b", "m3c", "n1", "s2-0000000001"}, ctr: 1, cversion: 5},
+		{name: "unacknowledged writes applied", acked: 1, children: []string{"m3a", "m3b", "m3c", "s2-0000000001"}, ctr: 2, cversion: 6},
 		{name: "nothing acknowledged nothing applied", acked: 0, children: nil, ctr: 0},
-		{name: "earlier ephemerals kept", acked: 7, children: all, ephNow: []string{"r000-9", "r001-4"}, eph: []string{"r000-9"}, ctr: 2},
+		{name: "earlier ephemerals kept", acked: 7, children: all, ephNow: []string{"r000-9", "r001-4"}, eph: []string{"r000-9"}, ctr: 2, cversion: 7},
+		{name: "sequential number reused", acked: 7, children: []string{"m3a", "m3b", "m3c", "n5", "s2-0000000000"}, ephNow: []string{"r001-4"}, ctr: 2, cversion: 7, want: "not as s2-0000000001"},
+		{name: "cversion wrong", acked: 7, children: all, ephNow: []string{"r001-4"}, ctr: 2, cversion: 8, want: "has cversion 8, but 6 child creates and 1 deletes"},
 		{name: "acknowledged multi lost", acked: 3, children: []string{"n1", "s2-0000000001"}, ctr: 0, want: "acknowledged write #2 (multi k=3) is lost"},
 		{name: "acknowledged delete lost", acked: 5, children: []string{"m3a", "m3b", "m3c", "n1", "s2-0000000001"}, ctr: 2, want: "acknowledged write #4 (delete k=1) is lost"},
 		{name: "not a prefix", acked: 1, children: []string{"m3a", "m3b", "m3c", "n1"}, ctr: 1, want: "not a prefix"},
@@ -849,7 +884,7 @@ func TestCrashCheckRound(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &crashWorker{t: t, ephDir: "/crash/e0", eph: tc.eph, ctrSent: 2}
 			d := &crashDir{path: "/crash/r001w0", round: 1, sent: sent, acked: tc.acked}
-			problems := w.checkRound(d, tc.children, tc.ephNow, tc.ctr)
+			problems := w.checkRound(d, tc.children, tc.ephNow, tc.ctr, tc.cversion)
 			if tc.want == "" {
 				if len(problems) != 0 {
 					t.Errorf("problems on a correct outcome: %q", problems)
