@@ -154,6 +154,8 @@ type prepUndo struct {
 // writes. A multi is a MultiTxn; when one of its ops fails every op becomes
 // an ErrorTxn: CodeOK before the failing one, its code at it,
 // CodeRuntimeInconsistency after, and none of its changes stay outstanding.
+// A client's request goes through Reject first: what Reject refuses must
+// not reach Prep, as it must not consume a zxid.
 func (p *Prepper) Prep(r *Request, zxid int64) Txn {
 	hdr := jute.TxnHeader{ClientId: r.Session, Cxid: r.Cxid, Zxid: zxid, Time: r.Time, Type: int32(r.Op)}
 	p.mu.Lock()
