@@ -601,3 +601,92 @@ func gkFreePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestProcessSIGINT checks that Ctrl-C (SIGINT) shuts down as cleanly as
+// SIGTERM and keeps what was written.
+func TestProcessSIGINT(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startGokeeper(t, dataDir)
+	c := gkConnect(t, p.Addr)
+	if _, err := c.Create("/int", []byte("kept"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gokeeper did not exit within 10s of SIGINT")
+	}
+	c.Close()
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code after SIGINT = %d, want 0", code)
+	}
+	if !p.hasLog(func(m map[string]any) bool { return m["message"] == "shutting down" && m["signal"] == "interrupt" }) {
+		t.Errorf("no shutdown line naming the signal in the log:\n%s", p.log.String())
+	}
+	p2 := startGokeeper(t, dataDir)
+	c2 := gkConnect(t, p2.Addr)
+	defer c2.Close()
+	if data, _, err := c2.Get("/int"); err != nil || string(data) != "kept" {
+		t.Errorf("/int after restart = %q, %v; want kept", data, err)
+	}
+}
+
+// TestProcessSessionExpiresAfterCrash checks the other side of session
+// restoration: a session that does not come back after a kill -9 is
+// restored with its ephemeral, then expires a session timeout after the
+// restart, its ephemeral goes (with a watch event), and its id and
+// password no longer reconnect.
+func TestProcessSessionExpiresAfterCrash(t *testing.T) {
+	dataDir := t.TempDir()
+	// tickTime=200 allows session timeouts of 400ms to 4s.
+	p := startGokeeper(t, dataDir, "tickTime=200")
+	raw, res, err := rawclient.Connect(p.Addr, rawclient.ConnectOptions{TimeoutMs: 2000}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	sessionID, passwd := res.Response.SessionId, res.Response.Passwd
+	if res.Response.TimeOut != 2000 {
+		t.Fatalf("negotiated timeout %d, want 2000", res.Response.TimeOut)
+	}
+	if f, _, err := raw.Call(jute.OpCreate, &jute.CreateRequest{Path: "/gone", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)}); err != nil || f.Err() != 0 {
+		t.Fatalf("create /gone: %v %v", err, f.Err())
+	}
+	p.kill9()
+	raw.Close()
+
+	p2 := startGokeeper(t, dataDir, "tickTime=200")
+	restarted := time.Now()
+	c := gkConnect(t, p2.Addr)
+	defer c.Close()
+	ok, st, ev, err := c.ExistsW("/gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || st.EphemeralOwner != sessionID {
+		t.Fatalf("right after the restart /gone exists=%v owner=0x%x; want the ephemeral of 0x%x, restored", ok, st.EphemeralOwner, sessionID)
+	}
+	select {
+	case e := <-ev:
+		if e.Type != zk.EventNodeDeleted {
+			t.Fatalf("watch event %+v, want NodeDeleted", e)
+		}
+		t.Logf("session 0x%x expired %v after the restart (timeout 2s)", sessionID, time.Since(restarted).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatal("the ephemeral of a session that never came back was still there 20s after the restart")
+	}
+	raw2, res2, err := rawclient.Connect(p2.Addr, rawclient.ConnectOptions{TimeoutMs: 2000, SessionID: sessionID, Passwd: passwd}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw2.Close()
+	if res2.Response.TimeOut != 0 {
+		t.Errorf("expired session 0x%x reconnected: %+v", sessionID, res2.Response)
+	}
+	if _, closed := raw2.WaitClosed(10 * time.Second); !closed {
+		t.Error("the server kept the connection of an expired session open")
+	}
+}
