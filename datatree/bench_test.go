@@ -182,3 +182,25 @@ func TestChildSetOrder(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGetChildrenWide lists a parent with 10,000 children (past
+// smallChildren, so held in a map), as `gokeeper bench -workload
+// children10k` does.
+func BenchmarkGetChildrenWide(b *testing.B) {
+	tr := New(Options{})
+	acl := jute.OpenACLUnsafe()
+	zxid := int64(1)
+	tr.Apply(&jute.TxnHeader{Zxid: zxid, Type: int32(jute.OpCreate)}, &jute.CreateTxn{Path: "/w", Acl: acl, ParentCVersion: -1})
+	for i := range 10000 {
+		zxid++
+		tr.Apply(&jute.TxnHeader{Zxid: zxid, Type: int32(jute.OpCreate)},
+			&jute.CreateTxn{Path: "/w/child-" + strconv.Itoa(i), Acl: acl, ParentCVersion: -1})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if kids, _, c := tr.GetChildren("/w", 0); c != jute.CodeOK || len(kids) != 10000 {
+			b.Fatal(c, len(kids))
+		}
+	}
+}

@@ -193,6 +193,7 @@ func (t *Tree) Exists(path string, w WatcherID) (jute.Stat, jute.Code) {
 
 // GetChildren returns the names of the node's children, sorted, and its
 // stat, and leaves a child watch for w if w is not 0 and the node exists.
+// The names slice may be shared with other callers: do not modify it.
 func (t *Tree) GetChildren(path string, w WatcherID) ([]string, jute.Stat, jute.Code) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
