@@ -9,10 +9,16 @@ import (
 	"github.com/gokeeper/gokeeper/jute"
 )
 
-// TestChildNameCache checks that the cached names of a wide (map-held)
-// parent follow every create and delete, and that concurrent readers
-// agree.
+// TestChildNameCache checks that the cached names of a listed parent, held
+// in a slice or (past smallChildren) a map, follow every create and
+// delete, and that concurrent readers agree.
 func TestChildNameCache(t *testing.T) {
+	for _, n := range []int{cacheNamesFrom - 2, cacheNamesFrom + 10, 2 * smallChildren} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) { testChildNameCache(t, n) })
+	}
+}
+
+func testChildNameCache(t *testing.T, n int) {
 	tr := New(Options{})
 	acl := jute.OpenACLUnsafe()
 	zxid := int64(0)
@@ -25,7 +31,7 @@ func TestChildNameCache(t *testing.T) {
 	}
 	apply(jute.OpCreate, &jute.CreateTxn{Path: "/w", Acl: acl, ParentCVersion: -1})
 	want := []string{}
-	for i := range 2 * smallChildren {
+	for i := range n {
 		name := "c" + strconv.Itoa(i)
 		apply(jute.OpCreate, &jute.CreateTxn{Path: "/w/" + name, Acl: acl, ParentCVersion: -1})
 		want = append(want, name)
