@@ -35,9 +35,10 @@ type Client struct {
 type slot struct {
 	xid      int32
 	received time.Time
-	read     *Request // a read to run when the slot reaches the head
-	done     bool     // a write's reply is ready
-	dropped  bool     // no reply will ever be sent (the connection is closing)
+	read     *Request  // a read to run when the slot reaches the head
+	reject   jute.Code // non-OK: the read's answer is this error (a refused write)
+	done     bool      // a write's reply is ready
+	dropped  bool      // no reply will ever be sent (the connection is closing)
 	zxid     int64
 	code     jute.Code
 	body     []byte
@@ -174,6 +175,13 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	req := &Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli()}
 
 	if IsWrite(op) {
+		req.Body = body
+		if code, rejected := s.wmu.prep.Reject(req); rejected {
+			// NB: refused before a zxid is taken, as ZooKeeper decodes
+			// these requests first; answered in turn, like a read.
+			c.answerInOrder(sl, req, code)
+			return
+		}
 		c.mu.Lock()
 		if !c.enqueueLocked(sl) {
 			c.mu.Unlock()
@@ -181,17 +189,28 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		}
 		req.Auth = c.mu.auth
 		c.mu.Unlock()
-		req.Body = body // NB: Prep consumes it before submit returns
-		s.submit(req, &write{op: op, client: c, slot: sl})
+		s.submit(req, &write{op: op, client: c, slot: sl}) // NB: Prep consumes body before submit returns
 		return
 	}
 	req.Body = append([]byte(nil), body...)
+	c.answerInOrder(sl, req, jute.CodeOK)
+}
+
+// answerInOrder answers a read now if nothing of the session is ahead of
+// it, or queues it to run once everything ahead has been answered. A
+// non-OK reject is the answer of a write refused before it got a zxid.
+func (c *Client) answerInOrder(sl *slot, req *Request, reject jute.Code) {
+	s := c.s
+	sl.reject = reject
 	s.applyMu.RLock()
 	c.mu.Lock()
 	req.Auth = c.mu.auth
 	if len(c.mu.queue) == 0 && !c.mu.dead {
 		c.answerLocked(sl, req)
 	} else if c.enqueueLocked(sl) {
+		if reject != jute.CodeOK {
+			req.Body = nil // NB: body belongs to the reader; a reject needs none
+		}
 		sl.read = req
 	}
 	c.mu.Unlock()
@@ -214,7 +233,7 @@ func (c *Client) enqueueLocked(sl *slot) bool {
 var clientOps = func() map[jute.OpCode]bool {
 	m := map[jute.OpCode]bool{}
 	for _, op := range []jute.OpCode{
-		jute.OpCheck, jute.OpCloseSession, jute.OpCreate, jute.OpCreate2, jute.OpCreateTTL,
+		jute.OpCloseSession, jute.OpCreate, jute.OpCreate2, jute.OpCreateTTL,
 		jute.OpCreateContainer, jute.OpDelete, jute.OpDeleteContainer, jute.OpExists,
 		jute.OpGetACL, jute.OpGetChildren, jute.OpGetAllChildrenNumber, jute.OpGetChildren2,
 		jute.OpGetData, jute.OpGetEphemerals, jute.OpMulti, jute.OpMultiRead, jute.OpPing,
@@ -232,10 +251,12 @@ var clientOps = func() map[jute.OpCode]bool {
 func (c *Client) answerLocked(sl *slot, req *Request) {
 	s := c.s
 	zxid := s.tree.LastZxid()
-	switch req.Op {
-	case jute.OpPing:
+	switch {
+	case sl.reject != jute.CodeOK:
+		c.sendLocked(sl, zxid, sl.reject, nil)
+	case req.Op == jute.OpPing:
 		c.sendLocked(sl, zxid, jute.CodeOK, nil)
-	case jute.OpSync:
+	case req.Op == jute.OpSync:
 		var r jute.SyncRequest
 		if err := jute.Unmarshal(req.Body, &r, s.cfg.JuteMaxBuffer); err != nil {
 			c.sendLocked(sl, zxid, jute.CodeMarshallingError, nil)
