@@ -37,6 +37,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -913,4 +915,169 @@ func TestCrashCheckRound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zkEventLog collects a go-zookeeper connection's session events.
+type zkEventLog struct {
+	mu     sync.Mutex
+	events []zk.Event
+	wake   chan struct{}
+}
+
+func (l *zkEventLog) add(e zk.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+	close(l.wake)
+	l.wake = make(chan struct{})
+}
+
+// waitFrom waits until an event at index from or later matches, and
+// returns the index after it.
+func (l *zkEventLog) waitFrom(t *testing.T, from int, what string, match func(zk.Event) bool) int {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		events, wake := l.events, l.wake
+		l.mu.Unlock()
+		for i := from; i < len(events); i++ {
+			if match(events[i]) {
+				return i + 1
+			}
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			t.Fatalf("no %s within 30s; events: %+v", what, events[from:])
+		}
+	}
+}
+
+// TestProcessCrashGoZK kills the server under a real client,
+// go-zookeeper, and restarts it on the same port: the client reconnects by
+// itself with its session id and password and keeps its session, its
+// ephemeral and a data watch set before the kill (re-registered through
+// setWatches), and every create it saw succeed is there.
+func TestProcessCrashGoZK(t *testing.T) {
+	dataDir := t.TempDir()
+	port := gkFreePort(t)
+	p := startGokeeperPort(t, dataDir, port)
+	events := &zkEventLog{wake: make(chan struct{})}
+	c, _, err := zk.Connect([]string{p.Addr}, 10*time.Second, zk.WithLogger(gkNopLogger{}), zk.WithEventCallback(events.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seen := events.waitFrom(t, 0, "session", func(e zk.Event) bool { return e.State == zk.StateHasSession })
+	session := c.SessionID()
+	acl := zk.WorldACL(zk.PermAll)
+	for _, path := range []string{"/gz", "/gz/data"} {
+		if _, err := c.Create(path, nil, 0, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Create("/gz/eph", nil, zk.FlagEphemeral, acl); err != nil {
+		t.Fatal(err)
+	}
+
+	// A writer creates nodes one after the other through the kills; the
+	// creates that return no error are acknowledged.
+	var mu struct {
+		sync.Mutex
+		acked []string
+		// reached is closed once len(acked) >= target.
+		target  int
+		reached chan struct{}
+	}
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			path := fmt.Sprintf("/gz/n%05d", i)
+			if _, err := c.Create(path, nil, 0, acl); err == nil {
+				mu.Lock()
+				mu.acked = append(mu.acked, path)
+				if mu.reached != nil && len(mu.acked) >= mu.target {
+					close(mu.reached)
+					mu.reached = nil
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	var stopOnce sync.Once
+	stopWriter := func() { stopOnce.Do(func() { close(stop); <-writerDone }) }
+	defer stopWriter()
+
+	const rounds = 3
+	for round := 1; round <= rounds; round++ {
+		_, _, watch, err := c.GetW("/gz/data")
+		if err != nil {
+			t.Fatalf("round %d: GetW: %v", round, err)
+		}
+		// Let this server process acknowledge 50 more creates.
+		reached := make(chan struct{})
+		mu.Lock()
+		mu.target, mu.reached = len(mu.acked)+50, reached
+		mu.Unlock()
+		select {
+		case <-reached:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: 50 creates not acknowledged within 30s", round)
+		}
+		p.kill9()
+		seen = events.waitFrom(t, seen, "disconnect", func(e zk.Event) bool { return e.State == zk.StateDisconnected })
+		p = startGokeeperPort(t, dataDir, port)
+		seen = events.waitFrom(t, seen, "session after the restart", func(e zk.Event) bool {
+			if e.State == zk.StateExpired {
+				t.Fatalf("round %d: session 0x%x expired across the restart", round, session)
+			}
+			return e.State == zk.StateHasSession
+		})
+		if got := c.SessionID(); got != session {
+			t.Fatalf("round %d: reconnected with session 0x%x, want 0x%x", round, got, session)
+		}
+		_, st, err := c.Get("/gz/eph")
+		if err != nil || st.EphemeralOwner != session {
+			t.Fatalf("round %d: /gz/eph after the restart: %v owner 0x%x", round, err, st.EphemeralOwner)
+		}
+		other := gkConnect(t, p.Addr)
+		if _, err := other.Set("/gz/data", []byte(strconv.Itoa(round)), -1); err != nil {
+			t.Fatal(err)
+		}
+		other.Close()
+		select {
+		case e := <-watch:
+			if e.Type != zk.EventNodeDataChanged {
+				t.Errorf("round %d: watch event %+v, want NodeDataChanged", round, e)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: the data watch set before the kill did not fire after the restart", round)
+		}
+	}
+	stopWriter()
+	children, _, err := c.Children("/gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, ch := range children {
+		have["/gz/"+ch] = true
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, path := range mu.acked {
+		if !have[path] {
+			t.Errorf("acknowledged %s is gone", path)
+		}
+	}
+	t.Logf("%d kills: session 0x%x kept, %d acknowledged creates all there", rounds, session, len(mu.acked))
 }

@@ -202,27 +202,48 @@ func spawnGokeeper(t *testing.T, cfgPath string, extraArgs ...string) *gkProc {
 // the meantime.
 func startGokeeper(t *testing.T, dataDir string, extra ...string) *gkProc {
 	t.Helper()
-	cfgDir := t.TempDir()
 	for attempt := 0; ; attempt++ {
-		cfgPath := filepath.Join(cfgDir, "zoo.cfg")
-		if err := os.WriteFile(cfgPath, []byte(gkZooCfg(dataDir, gkFreePort(t), extra...)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p := spawnGokeeper(t, cfgPath)
-		line, ok := p.waitLog(gkStartTimeout, func(m map[string]any) bool { return m["message"] == "serving clients" })
+		p, ok := tryStartGokeeper(t, dataDir, gkFreePort(t), extra...)
 		if ok {
-			p.Addr, _ = gkLogEntry(line)["addr"].(string)
-			if p.Addr == "" {
-				t.Fatalf("no addr in %q", line)
-			}
 			return p
 		}
-		if !p.running() && strings.Contains(p.log.String(), "address already in use") && attempt < 3 {
+		if strings.Contains(p.log.String(), "address already in use") && attempt < 3 {
 			continue
 		}
-		p.kill9()
 		t.Fatalf("gokeeper did not start serving within %v (exit: %v)\n%s", gkStartTimeout, p.waitErr, p.log.String())
 	}
+}
+
+// startGokeeperPort is startGokeeper on a given port, for clients that
+// reconnect to the address they know.
+func startGokeeperPort(t *testing.T, dataDir string, port int, extra ...string) *gkProc {
+	t.Helper()
+	p, ok := tryStartGokeeper(t, dataDir, port, extra...)
+	if !ok {
+		t.Fatalf("gokeeper did not start serving on port %d within %v (exit: %v)\n%s", port, gkStartTimeout, p.waitErr, p.log.String())
+	}
+	return p
+}
+
+// tryStartGokeeper starts a server on port and waits until it serves
+// clients; if it does not, it is killed and false returned.
+func tryStartGokeeper(t *testing.T, dataDir string, port int, extra ...string) (*gkProc, bool) {
+	t.Helper()
+	cfgPath := filepath.Join(t.TempDir(), "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(gkZooCfg(dataDir, port, extra...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := spawnGokeeper(t, cfgPath)
+	line, ok := p.waitLog(gkStartTimeout, func(m map[string]any) bool { return m["message"] == "serving clients" })
+	if !ok {
+		p.kill9()
+		return p, false
+	}
+	p.Addr, _ = gkLogEntry(line)["addr"].(string)
+	if p.Addr == "" {
+		t.Fatalf("no addr in %q", line)
+	}
+	return p, true
 }
 
 // spawnGokeeperOn writes a zoo.cfg (gkZooCfg with extra) for dataDir on a
