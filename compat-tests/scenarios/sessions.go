@@ -272,8 +272,10 @@ func reaping() []scenario.Scenario {
 			c.Create(r.P("k/a"), nil, scenario.Open, 0)
 			w.Exists(r.P("k"), true)
 			c.Delete(r.P("k/a"), -1)
+			// NB: no zxid-revealing step after the reap: the container
+			// manager runs on its own clock for every scenario at once, so
+			// the zxid after it differs from run to run, on ZooKeeper too.
 			waitGone(r, w, r.P("k"), 10*time.Second)
-			c.Exists(r.P("k"), false)
 		}),
 		sc("container/never-used-kept", func(r *scenario.Run) {
 			c := r.Connect()
