@@ -525,7 +525,7 @@ func configFromProperties(props []property, path, envMyID string) (server.Config
 			cfg.SystemProperties = map[string]string{}
 		}
 		cfg.SystemProperties[p.key] = p.value
-		cfg.Notes = append(cfg.Notes, fmt.Sprintf("unknown key %q ignored (ZooKeeper would set system property zookeeper.%s)", p.key, p.key))
+		cfg.Notes = append(cfg.Notes, fmt.Sprintf("%q is not a zoo.cfg key: kept as system property zookeeper.%s, as ZooKeeper does", p.key, p.key))
 	}
 	if cfg.SnapCount < 2 && cfg.SnapCount > 0 {
 		cfg.Notes = append(cfg.Notes, fmt.Sprintf("snapCount %d raised to 2", cfg.SnapCount))
