@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -697,6 +698,11 @@ func TestProcessCrashKill9(t *testing.T) {
 	// A small snapCount makes snapshots (taken while writes go on) and
 	// the replay of the log after them part of every round.
 	extra := []string{"snapCount=200"}
+	if rng.IntN(2) == 0 {
+		// The txn log on its own "disk", as dataLogDir allows.
+		extra = append(extra, "dataLogDir="+t.TempDir())
+	}
+	t.Logf("zoo.cfg extras: %q", extra)
 	p := startGokeeper(t, dataDir, extra...)
 	baseNodes := recoveredCount(t, p, "znodes")
 
@@ -727,7 +733,7 @@ func TestProcessCrashKill9(t *testing.T) {
 	}()
 
 	start := time.Now()
-	totalAcked, totalSent, totalApplied, recoveryKills := 0, 0, 0, 0
+	totalAcked, totalSent, totalApplied, recoveryKills, shutdownKills := 0, 0, 0, 0, 0
 	// logCounts counts the log lines of interest of every process run;
 	// error lines fail the test (a crash must never leave the server
 	// anything to complain about).
@@ -777,6 +783,15 @@ func TestProcessCrashKill9(t *testing.T) {
 			t.Fatalf("round %d: every worker stopped before %d writes were acknowledged", round, target)
 		case <-time.After(30 * time.Second):
 			t.Fatalf("round %d: %d writes not acknowledged within 30s (%d were)", round, target, acks.Load())
+		}
+		if rng.IntN(6) == 0 {
+			// Kill it in the middle of a clean shutdown.
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := p.waitLog(10*time.Second, func(m map[string]any) bool { return m["message"] == "shutting down" }); ok {
+				shutdownKills++
+			}
 		}
 		p.kill9()
 		tally(p)
@@ -830,8 +845,8 @@ func TestProcessCrashKill9(t *testing.T) {
 			t.Fatalf("round %d of %d failed (seed %d)", round, rounds, seed)
 		}
 	}
-	t.Logf("%d rounds in %v: %d writes sent, %d acknowledged, %d found applied; %d restarts killed while recovering; all verified; log lines: %v",
-		rounds, time.Since(start).Round(time.Millisecond), totalSent, totalAcked, totalApplied, recoveryKills, logCounts)
+	t.Logf("%d rounds in %v: %d writes sent, %d acknowledged, %d found applied; %d kills while shutting down, %d while recovering; all verified; log lines: %v",
+		rounds, time.Since(start).Round(time.Millisecond), totalSent, totalAcked, totalApplied, shutdownKills, recoveryKills, logCounts)
 	if logCounts["snapshot written"] == 0 && rounds >= 10 {
 		t.Errorf("no snapshot was written in %d rounds: the test did not cover recovery from a snapshot", rounds)
 	}
