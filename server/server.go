@@ -67,7 +67,8 @@ type Server struct {
 		sync.Mutex
 		prep   *Prepper
 		zxid   int64 // last zxid handed out
-		failed error // set once the log failed: no more writes
+		failed error // set once the log failed or the server closed: no more writes
+		closed bool  // Close has begun: no new background work
 	}
 
 	applyCh chan *write
@@ -89,7 +90,8 @@ type Server struct {
 
 	stopOnce sync.Once
 	stop     chan struct{}
-	wg       sync.WaitGroup
+	bg       sync.WaitGroup // expiry, containers, purge, snapshots
+	wg       sync.WaitGroup // the applier
 }
 
 // write is one txn on its way through log and apply.
@@ -176,12 +178,37 @@ func (s *Server) recover() error {
 	})
 }
 
-// Start runs the applier, session expiry and container cleanup.
+// Start runs the applier, session expiry, container cleanup and, when
+// autopurge.purgeInterval is set, the purge of old snapshots and log.
 func (s *Server) Start() {
-	s.wg.Add(3)
+	s.wg.Add(1)
 	go s.applyLoop()
+	s.bg.Add(2)
 	go s.expiryLoop()
 	go s.containerLoop()
+	if s.cfg.AutopurgePurgeInterval > 0 {
+		s.bg.Add(1)
+		go s.purgeLoop()
+	}
+}
+
+// purgeLoop keeps the newest autopurge.snapRetainCount snapshots and the
+// log after the oldest of them, at start and then every purgeInterval, as
+// ZooKeeper's DatadirCleanupManager does.
+func (s *Server) purgeLoop() {
+	defer s.bg.Done()
+	t := time.NewTicker(s.cfg.AutopurgePurgeInterval)
+	defer t.Stop()
+	for {
+		if err := s.store.Purge(s.cfg.AutopurgeSnapRetainCount); err != nil {
+			s.log.Error().Err(err).Msg("autopurge failed")
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close stops the server: no new requests, in-flight ones finish, the
@@ -191,6 +218,7 @@ func (s *Server) Close() error {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.wmu.Lock()
+		s.wmu.closed = true
 		if s.wmu.failed == nil {
 			s.wmu.failed = ErrClosed
 		}
@@ -200,7 +228,11 @@ func (s *Server) Close() error {
 			c.sink.Close("server shutting down")
 		}
 		s.smu.Unlock()
-		err = s.store.Close() // NB: flushes queued appends and runs their callbacks
+		// NB: stop the loops and let a snapshot in progress finish before
+		// the store closes; closing the store flushes queued appends, whose
+		// callbacks feed the applier, so the applier stops last.
+		s.bg.Wait()
+		err = s.store.Close()
 		close(s.applyCh)
 		s.wg.Wait()
 	})
@@ -363,7 +395,7 @@ func (s *Server) closedSession(id int64, byClient bool) {
 // expiryLoop turns expired sessions into closeSession txns, one tick at
 // a time.
 func (s *Server) expiryLoop() {
-	defer s.wg.Done()
+	defer s.bg.Done()
 	t := time.NewTicker(time.Duration(s.cfg.TickTime) * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -386,7 +418,7 @@ func (s *Server) expiryLoop() {
 // containerLoop deletes empty containers and expired TTL nodes with
 // deleteContainer txns, as ZooKeeper's ContainerManager.
 func (s *Server) containerLoop() {
-	defer s.wg.Done()
+	defer s.bg.Done()
 	t := time.NewTicker(containerCheckInterval(s.cfg))
 	defer t.Stop()
 	for {
@@ -417,13 +449,24 @@ func (s *Server) maybeSnapshot() {
 	if s.sinceSnap < s.snapAt || !s.snapActive.CompareAndSwap(false, true) {
 		return
 	}
+	// NB: under wmu, so that Close, which marks the write path closed
+	// under wmu before it waits for s.bg, sees every snapshot started.
+	s.wmu.Lock()
+	closing := s.wmu.closed
+	if !closing {
+		s.bg.Add(1)
+	}
+	s.wmu.Unlock()
+	if closing {
+		s.snapActive.Store(false)
+		return
+	}
 	s.sinceSnap = 0
 	s.snapAt = s.nextSnapThreshold()
 	zxid := s.tree.LastZxid()
 	sessions := s.sessionList()
-	s.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer s.bg.Done()
 		defer s.snapActive.Store(false)
 		if err := s.writeSnapshot(zxid, sessions); err != nil {
 			s.log.Error().Err(err).Str("zxid", fmt.Sprintf("0x%x", zxid)).Msg("snapshot failed")
