@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // DefaultMaxBuffer is ZooKeeper's default jute.maxbuffer: the largest buffer
@@ -185,6 +186,17 @@ func (d *Decoder) NullString() (s string, null bool) {
 // counts the input cannot hold before anything is allocated.
 func (d *Decoder) VectorLen(minElem int) int {
 	return d.length(minElem)
+}
+
+// grow returns b with room for n more bytes. Generated Encode methods
+// call it first, so encoding into a short or nil buffer allocates once
+// instead of once per field that overflows (GetDataResponse into nil: 3
+// allocations, Stat: 5).
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	return slices.Grow(b, n)
 }
 
 // AppendInt appends a jute int.

@@ -15,6 +15,9 @@ func (r *Id) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *Id) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Scheme)
 	b = AppendString(b, r.Id)
 	return b
@@ -39,6 +42,9 @@ func (r *ACL) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *ACL) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Perms)
 	b = r.Id.Encode(b)
 	return b
@@ -70,6 +76,9 @@ func (r *Stat) Size() int { return 68 }
 
 // Encode appends r's jute encoding to b.
 func (r *Stat) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 68 {
+		b = grow(b, r.Size())
+	}
 	b = AppendLong(b, r.Czxid)
 	b = AppendLong(b, r.Mzxid)
 	b = AppendLong(b, r.Ctime)
@@ -117,6 +126,9 @@ func (r *StatPersisted) Size() int { return 60 }
 
 // Encode appends r's jute encoding to b.
 func (r *StatPersisted) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 60 {
+		b = grow(b, r.Size())
+	}
 	b = AppendLong(b, r.Czxid)
 	b = AppendLong(b, r.Mzxid)
 	b = AppendLong(b, r.Ctime)
@@ -155,6 +167,9 @@ func (r *ClientInfo) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *ClientInfo) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.AuthScheme)
 	b = AppendString(b, r.User)
 	return b
@@ -183,6 +198,9 @@ func (r *ConnectRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *ConnectRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 29 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.ProtocolVersion)
 	b = AppendLong(b, r.LastZxidSeen)
 	b = AppendInt(b, r.TimeOut)
@@ -218,6 +236,9 @@ func (r *ConnectResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *ConnectResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 21 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.ProtocolVersion)
 	b = AppendInt(b, r.TimeOut)
 	b = AppendLong(b, r.SessionId)
@@ -250,6 +271,9 @@ func (r *SetWatches) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetWatches) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 20 {
+		b = grow(b, r.Size())
+	}
 	b = AppendLong(b, r.RelativeZxid)
 	if r.DataWatches == nil {
 		b = AppendInt(b, -1)
@@ -324,6 +348,9 @@ func (r *SetWatches2) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetWatches2) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 28 {
+		b = grow(b, r.Size())
+	}
 	b = AppendLong(b, r.RelativeZxid)
 	if r.DataWatches == nil {
 		b = AppendInt(b, -1)
@@ -424,6 +451,9 @@ func (r *RequestHeader) Size() int { return 8 }
 
 // Encode appends r's jute encoding to b.
 func (r *RequestHeader) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Xid)
 	b = AppendInt(b, r.Type)
 	return b
@@ -447,6 +477,9 @@ func (r *MultiHeader) Size() int { return 9 }
 
 // Encode appends r's jute encoding to b.
 func (r *MultiHeader) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 9 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Type)
 	b = AppendBool(b, r.Done)
 	b = AppendInt(b, r.Err)
@@ -474,6 +507,9 @@ func (r *AuthPacket) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *AuthPacket) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Type)
 	b = AppendString(b, r.Scheme)
 	b = AppendBuffer(b, r.Auth)
@@ -499,6 +535,9 @@ func (r *ReplyHeader) Size() int { return 16 }
 
 // Encode appends r's jute encoding to b.
 func (r *ReplyHeader) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 16 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Xid)
 	b = AppendLong(b, r.Zxid)
 	b = AppendInt(b, r.Err)
@@ -525,6 +564,9 @@ func (r *GetDataRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetDataRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 5 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBool(b, r.Watch)
 	return b
@@ -550,6 +592,9 @@ func (r *SetDataRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetDataRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	b = AppendInt(b, r.Version)
@@ -578,6 +623,9 @@ func (r *ReconfigRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *ReconfigRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 20 {
+		b = grow(b, r.Size())
+	}
 	b = appendStringPtr(b, r.JoiningServers)
 	b = appendStringPtr(b, r.LeavingServers)
 	b = appendStringPtr(b, r.NewMembers)
@@ -603,6 +651,9 @@ func (r *SetDataResponse) Size() int { return 68 }
 
 // Encode appends r's jute encoding to b.
 func (r *SetDataResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 68 {
+		b = grow(b, r.Size())
+	}
 	b = r.Stat.Encode(b)
 	return b
 }
@@ -624,6 +675,9 @@ func (r *GetSASLRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetSASLRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendBuffer(b, r.Token)
 	return b
 }
@@ -645,6 +699,9 @@ func (r *SetSASLRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetSASLRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendBuffer(b, r.Token)
 	return b
 }
@@ -666,6 +723,9 @@ func (r *SetSASLResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetSASLResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendBuffer(b, r.Token)
 	return b
 }
@@ -694,6 +754,9 @@ func (r *CreateRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CreateRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 16 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	if r.Acl == nil {
@@ -743,6 +806,9 @@ func (r *CreateTTLRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CreateTTLRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 24 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	if r.Acl == nil {
@@ -787,6 +853,9 @@ func (r *DeleteRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *DeleteRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Version)
 	return b
@@ -811,6 +880,9 @@ func (r *GetChildrenRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetChildrenRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 5 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBool(b, r.Watch)
 	return b
@@ -834,6 +906,9 @@ func (r *GetAllChildrenNumberRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetAllChildrenNumberRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	return b
 }
@@ -856,6 +931,9 @@ func (r *GetChildren2Request) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetChildren2Request) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 5 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBool(b, r.Watch)
 	return b
@@ -880,6 +958,9 @@ func (r *CheckVersionRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CheckVersionRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Version)
 	return b
@@ -903,6 +984,9 @@ func (r *GetMaxChildrenRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetMaxChildrenRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	return b
 }
@@ -922,6 +1006,9 @@ func (r *GetMaxChildrenResponse) Size() int { return 4 }
 
 // Encode appends r's jute encoding to b.
 func (r *GetMaxChildrenResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Max)
 	return b
 }
@@ -944,6 +1031,9 @@ func (r *SetMaxChildrenRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetMaxChildrenRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Max)
 	return b
@@ -967,6 +1057,9 @@ func (r *SyncRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SyncRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	return b
 }
@@ -988,6 +1081,9 @@ func (r *SyncResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SyncResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	return b
 }
@@ -1009,6 +1105,9 @@ func (r *GetACLRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetACLRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	return b
 }
@@ -1036,6 +1135,9 @@ func (r *SetACLRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetACLRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	if r.Acl == nil {
 		b = AppendInt(b, -1)
@@ -1073,6 +1175,9 @@ func (r *SetACLResponse) Size() int { return 68 }
 
 // Encode appends r's jute encoding to b.
 func (r *SetACLResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 68 {
+		b = grow(b, r.Size())
+	}
 	b = r.Stat.Encode(b)
 	return b
 }
@@ -1095,6 +1200,9 @@ func (r *AddWatchRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *AddWatchRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Mode)
 	return b
@@ -1120,6 +1228,9 @@ func (r *WatcherEvent) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *WatcherEvent) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Type)
 	b = AppendInt(b, r.State)
 	b = AppendString(b, r.Path)
@@ -1143,6 +1254,9 @@ func (r *ErrorResponse) Size() int { return 4 }
 
 // Encode appends r's jute encoding to b.
 func (r *ErrorResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Err)
 	return b
 }
@@ -1164,6 +1278,9 @@ func (r *CreateResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CreateResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	return b
 }
@@ -1186,6 +1303,9 @@ func (r *Create2Response) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *Create2Response) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 72 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = r.Stat.Encode(b)
 	return b
@@ -1210,6 +1330,9 @@ func (r *ExistsRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *ExistsRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 5 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBool(b, r.Watch)
 	return b
@@ -1231,6 +1354,9 @@ func (r *ExistsResponse) Size() int { return 68 }
 
 // Encode appends r's jute encoding to b.
 func (r *ExistsResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 68 {
+		b = grow(b, r.Size())
+	}
 	b = r.Stat.Encode(b)
 	return b
 }
@@ -1253,6 +1379,9 @@ func (r *GetDataResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetDataResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 72 {
+		b = grow(b, r.Size())
+	}
 	b = AppendBuffer(b, r.Data)
 	b = r.Stat.Encode(b)
 	return b
@@ -1276,6 +1405,9 @@ func (r *GetChildrenResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetChildrenResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	if r.Children == nil {
 		b = AppendInt(b, -1)
 	} else {
@@ -1309,6 +1441,9 @@ func (r *GetAllChildrenNumberResponse) Size() int { return 4 }
 
 // Encode appends r's jute encoding to b.
 func (r *GetAllChildrenNumberResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.TotalNumber)
 	return b
 }
@@ -1331,6 +1466,9 @@ func (r *GetChildren2Response) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetChildren2Response) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 72 {
+		b = grow(b, r.Size())
+	}
 	if r.Children == nil {
 		b = AppendInt(b, -1)
 	} else {
@@ -1373,6 +1511,9 @@ func (r *GetACLResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetACLResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 72 {
+		b = grow(b, r.Size())
+	}
 	if r.Acl == nil {
 		b = AppendInt(b, -1)
 	} else {
@@ -1411,6 +1552,9 @@ func (r *CheckWatchesRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CheckWatchesRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Type)
 	return b
@@ -1435,6 +1579,9 @@ func (r *RemoveWatchesRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *RemoveWatchesRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Type)
 	return b
@@ -1458,6 +1605,9 @@ func (r *GetEphemeralsRequest) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetEphemeralsRequest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.PrefixPath)
 	return b
 }
@@ -1479,6 +1629,9 @@ func (r *GetEphemeralsResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *GetEphemeralsResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	if r.Ephemerals == nil {
 		b = AppendInt(b, -1)
 	} else {
@@ -1518,6 +1671,9 @@ func (r *WhoAmIResponse) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *WhoAmIResponse) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	if r.ClientInfo == nil {
 		b = AppendInt(b, -1)
 	} else {
@@ -1553,6 +1709,9 @@ func (r *LearnerInfo) Size() int { return 20 }
 
 // Encode appends r's jute encoding to b.
 func (r *LearnerInfo) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 20 {
+		b = grow(b, r.Size())
+	}
 	b = AppendLong(b, r.Serverid)
 	b = AppendInt(b, r.ProtocolVersion)
 	b = AppendLong(b, r.ConfigVersion)
@@ -1585,6 +1744,9 @@ func (r *QuorumPacket) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *QuorumPacket) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 20 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Type)
 	b = AppendLong(b, r.Zxid)
 	b = AppendBuffer(b, r.Data)
@@ -1628,6 +1790,9 @@ func (r *QuorumAuthPacket) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *QuorumAuthPacket) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 16 {
+		b = grow(b, r.Size())
+	}
 	b = AppendLong(b, r.Magic)
 	b = AppendInt(b, r.Status)
 	b = AppendBuffer(b, r.Token)
@@ -1653,6 +1818,9 @@ func (r *FileHeader) Size() int { return 16 }
 
 // Encode appends r's jute encoding to b.
 func (r *FileHeader) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 16 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Magic)
 	b = AppendInt(b, r.Version)
 	b = AppendLong(b, r.Dbid)
@@ -1677,6 +1845,9 @@ func (r *TxnDigest) Size() int { return 12 }
 
 // Encode appends r's jute encoding to b.
 func (r *TxnDigest) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Version)
 	b = AppendLong(b, r.TreeDigest)
 	return b
@@ -1702,6 +1873,9 @@ func (r *TxnHeader) Size() int { return 32 }
 
 // Encode appends r's jute encoding to b.
 func (r *TxnHeader) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 32 {
+		b = grow(b, r.Size())
+	}
 	b = AppendLong(b, r.ClientId)
 	b = AppendInt(b, r.Cxid)
 	b = AppendLong(b, r.Zxid)
@@ -1738,6 +1912,9 @@ func (r *CreateTxnV0) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CreateTxnV0) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 13 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	if r.Acl == nil {
@@ -1787,6 +1964,9 @@ func (r *CreateTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CreateTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 17 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	if r.Acl == nil {
@@ -1838,6 +2018,9 @@ func (r *CreateTTLTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CreateTTLTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 24 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	if r.Acl == nil {
@@ -1888,6 +2071,9 @@ func (r *CreateContainerTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CreateContainerTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 16 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	if r.Acl == nil {
@@ -1929,6 +2115,9 @@ func (r *DeleteTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *DeleteTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	return b
 }
@@ -1952,6 +2141,9 @@ func (r *SetDataTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetDataTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendBuffer(b, r.Data)
 	b = AppendInt(b, r.Version)
@@ -1978,6 +2170,9 @@ func (r *CheckVersionTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CheckVersionTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Version)
 	return b
@@ -2007,6 +2202,9 @@ func (r *SetACLTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetACLTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 12 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	if r.Acl == nil {
 		b = AppendInt(b, -1)
@@ -2047,6 +2245,9 @@ func (r *SetMaxChildrenTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *SetMaxChildrenTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendString(b, r.Path)
 	b = AppendInt(b, r.Max)
 	return b
@@ -2068,6 +2269,9 @@ func (r *CreateSessionTxn) Size() int { return 4 }
 
 // Encode appends r's jute encoding to b.
 func (r *CreateSessionTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.TimeOut)
 	return b
 }
@@ -2089,6 +2293,9 @@ func (r *CloseSessionTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *CloseSessionTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	if r.Paths2Delete == nil {
 		b = AppendInt(b, -1)
 	} else {
@@ -2122,6 +2329,9 @@ func (r *ErrorTxn) Size() int { return 4 }
 
 // Encode appends r's jute encoding to b.
 func (r *ErrorTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Err)
 	return b
 }
@@ -2144,6 +2354,9 @@ func (r *Txn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *Txn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 8 {
+		b = grow(b, r.Size())
+	}
 	b = AppendInt(b, r.Type)
 	b = AppendBuffer(b, r.Data)
 	return b
@@ -2171,6 +2384,9 @@ func (r *MultiTxn) Size() int {
 
 // Encode appends r's jute encoding to b.
 func (r *MultiTxn) Encode(b []byte) []byte {
+	if cap(b)-len(b) < 4 {
+		b = grow(b, r.Size())
+	}
 	if r.Txns == nil {
 		b = AppendInt(b, -1)
 	} else {

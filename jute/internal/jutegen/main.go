@@ -179,7 +179,7 @@ func generate(list []*record) ([]byte, error) {
 		p("}")
 		p("")
 		genSize(p, r, recs)
-		genEncode(p, r)
+		genEncode(p, r, recs)
 		genDecode(p, r, recs)
 	}
 	p("// recordFactories makes an empty record of each schema name, in schema order.")
@@ -248,9 +248,16 @@ func genSize(p func(string, ...any), r *record, recs map[string]*record) {
 	p("")
 }
 
-func genEncode(p func(string, ...any), r *record) {
+func genEncode(p func(string, ...any), r *record, recs map[string]*record) {
 	p("// Encode appends r's jute encoding to b.")
 	p("func (r *%s) Encode(b []byte) []byte {", r.name)
+	if n := minSize(r.name, recs); n > 0 {
+		// NB: one compare against the smallest encoding on the hot path
+		// (a buffer with room); Size is computed only for a short one.
+		p("\tif cap(b)-len(b) < %d {", n)
+		p("\t\tb = grow(b, r.Size())")
+		p("\t}")
+	}
 	for _, f := range r.fields {
 		g := "r." + goName(f.name)
 		switch f.typ {
