@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -232,82 +233,26 @@ func ruok(addr string) string {
 	return string(b)
 }
 
-// kazooRecipes is run by /usr/bin/python3 with the server address as its
-// argument. It prints one "ok ..." line per recipe that worked and exits
-// non-zero on the first that did not.
-const kazooRecipes = `
-import sys, threading
-from kazoo.client import KazooClient
+// kazooChecks lists, for each recipe of testdata/process/kazoo_recipes.py,
+// the "ok ..." lines it prints once each outcome is verified.
+var kazooChecks = []struct {
+	recipe string
+	checks []string
+}{
+	{"lock", []string{"lock handover", "lock mutual exclusion"}},
+	{"election", []string{"election one leader", "election takeover", "election order"}},
+	{"barrier", []string{"barrier release", "double barrier"}},
+	{"counter", []string{"counter sum"}},
+	{"queue", []string{"queue order", "locking queue exactly once"}},
+	{"watch", []string{"datawatch", "childrenwatch", "ephemeral cleanup"}},
+}
 
-hosts = sys.argv[1]
-a = KazooClient(hosts=hosts, timeout=10)
-b = KazooClient(hosts=hosts, timeout=10)
-a.start(timeout=10)
-b.start(timeout=10)
-
-# Lock: a holds it; b cannot take it without waiting; b waits and gets it
-# once a releases.
-la = a.Lock("/kz/lock", "alpha")
-lb = b.Lock("/kz/lock", "beta")
-assert la.acquire(timeout=10), "a could not take a free lock"
-assert not lb.acquire(blocking=False), "b took a held lock"
-two = threading.Event()
-@a.ChildrenWatch("/kz/lock")
-def contenders(children):
-    if len(children) == 2:
-        two.set()
-got = threading.Event()
-def wait_b():
-    if lb.acquire(timeout=20):
-        got.set()
-t = threading.Thread(target=wait_b)
-t.start()
-assert two.wait(20), "b's lock node never showed up"
-assert not got.is_set(), "b got the lock while a held it"
-assert la.contenders() == ["alpha", "beta"], la.contenders()
-la.release()
-assert got.wait(20), "b did not get the lock after a released it"
-t.join()
-lb.release()
-print("ok lock")
-
-# DataWatch: a watches a node b creates, changes and deletes.
-seen = []
-cond = threading.Condition()
-@a.DataWatch("/kz/data")
-def watch(data, stat):
-    with cond:
-        seen.append(None if stat is None else (data, stat.version))
-        cond.notify_all()
-def wait_seen(n):
-    with cond:
-        assert cond.wait_for(lambda: len(seen) >= n, 20), seen
-wait_seen(1)
-b.create("/kz/data", b"v1")
-wait_seen(2)
-b.set("/kz/data", b"v2")
-wait_seen(3)
-b.delete("/kz/data")
-wait_seen(4)
-assert seen == [None, (b"v1", 0), (b"v2", 1), None], seen
-print("ok datawatch")
-
-# An ephemeral of a goes when a stops; b's watch sees it go.
-a.create("/kz/eph", b"", ephemeral=True)
-gone = threading.Event()
-def on_delete(event):
-    if event.type == "DELETED":
-        gone.set()
-assert b.exists("/kz/eph", watch=on_delete) is not None
-a.stop()
-a.close()
-assert gone.wait(20), "a's ephemeral outlived its session"
-print("ok ephemeral")
-b.stop()
-b.close()
-`
-
-// TestKazooRecipes runs kazoo's lock and watch recipes against gokeeper.
+// TestKazooRecipes runs kazoo's lock, election, barrier, counter, queue
+// and watcher recipes against one gokeeper, one python process (and one
+// subtest) per recipe, all at once. Each script checks the outcome
+// (mutual exclusion, one leader then the next, waiters released, no lost
+// increment, every item once and in order, every change seen) and the
+// subtest fails unless it printed every "ok" line it owes.
 func TestKazooRecipes(t *testing.T) {
 	python := "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
@@ -316,17 +261,33 @@ func TestKazooRecipes(t *testing.T) {
 	if err := exec.Command(python, "-c", "import kazoo").Run(); err != nil {
 		t.Skip("kazoo not importable by /usr/bin/python3: skipping (apt-get install python3-kazoo)")
 	}
-	p := startGokeeper(t, t.TempDir())
-	ctx, cancel := context.WithTimeout(context.Background(), zkClientTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, python, "-c", kazooRecipes, p.Addr).CombinedOutput()
+	script, err := filepath.Abs(filepath.Join("testdata", "process", "kazoo_recipes.py"))
 	if err != nil {
-		t.Fatalf("kazoo recipes: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	for _, w := range []string{"ok lock", "ok datawatch", "ok ephemeral"} {
-		if !strings.Contains(string(out), w) {
-			t.Errorf("kazoo output lacks %q:\n%s", w, out)
-		}
+	p := startGokeeper(t, t.TempDir())
+	for _, kc := range kazooChecks {
+		t.Run(kc.recipe, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), zkClientTimeout)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, python, script, p.Addr, kc.recipe).CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("kazoo %s recipe did not finish within %v:\n%s", kc.recipe, zkClientTimeout, out)
+			}
+			if err != nil {
+				t.Errorf("kazoo %s recipe: %v\n%s", kc.recipe, err, out)
+			}
+			lines := strings.Split(string(out), "\n")
+			for _, c := range kc.checks {
+				if !slices.Contains(lines, "ok "+c) {
+					t.Errorf("kazoo %s recipe did not report %q", kc.recipe, "ok "+c)
+				}
+			}
+			if t.Failed() && err == nil {
+				t.Logf("kazoo %s recipe output:\n%s", kc.recipe, out)
+			}
+		})
 	}
 }
 
