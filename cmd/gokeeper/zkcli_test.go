@@ -133,11 +133,19 @@ func runZkCliScenario(t *testing.T, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each step is a subtest (steps build on each other, so they run in
+	// order), named without slashes so -run and check counts see one level.
 	for _, s := range steps {
-		out := runZkCli(t, addr, s)
-		if w, missing := missingInOrder(out, s.want); missing {
-			t.Errorf("zkcli.txt:%d (%s): output lacks %q (after the lines before it):\n%s", s.line, s.name, w, out)
+		kind := "command "
+		if s.session {
+			kind = "session "
 		}
+		t.Run(strings.ReplaceAll(kind+s.name, "/", ""), func(t *testing.T) {
+			out := runZkCli(t, addr, s)
+			if w, missing := missingInOrder(out, s.want); missing {
+				t.Errorf("zkcli.txt:%d (%s): output lacks %q (after the lines before it):\n%s", s.line, s.name, w, out)
+			}
+		})
 	}
 }
 
@@ -278,11 +286,14 @@ func TestKazooRecipes(t *testing.T) {
 			if err != nil {
 				t.Errorf("kazoo %s recipe: %v\n%s", kc.recipe, err, out)
 			}
+			// One subtest per check, so each outcome is counted.
 			lines := strings.Split(string(out), "\n")
 			for _, c := range kc.checks {
-				if !slices.Contains(lines, "ok "+c) {
-					t.Errorf("kazoo %s recipe did not report %q", kc.recipe, "ok "+c)
-				}
+				t.Run(c, func(t *testing.T) {
+					if !slices.Contains(lines, "ok "+c) {
+						t.Errorf("kazoo %s recipe did not report %q", kc.recipe, "ok "+c)
+					}
+				})
 			}
 			if t.Failed() && err == nil {
 				t.Logf("kazoo %s recipe output:\n%s", kc.recipe, out)
@@ -292,7 +303,8 @@ func TestKazooRecipes(t *testing.T) {
 }
 
 // TestCliMt has the C client (cli_mt; Debian's zookeeper-bin ships no
-// cli_st) create a node and read it back.
+// cli_st) create a node, read it, see its data watch fire on a change and
+// get NoNode for a missing one; a Go client then reads the node back.
 func TestCliMt(t *testing.T) {
 	if _, err := os.Stat(cliMtPath); err != nil {
 		t.Skipf("%s missing: skipping the C client test (apt-get install zookeeper-bin)", cliMtPath)
@@ -318,7 +330,7 @@ func TestCliMt(t *testing.T) {
 		}
 	}()
 	// waitOut waits for a line after the first from that match accepts.
-	waitOut := func(from int, what string, match func(string) bool) {
+	waitOut := func(t *testing.T, from int, what string, match func(string) bool) {
 		t.Helper()
 		deadline := time.NewTimer(zkClientTimeout)
 		defer deadline.Stop()
@@ -339,7 +351,7 @@ func TestCliMt(t *testing.T) {
 		}
 	}
 	// send types a command and returns how many lines were printed before.
-	send := func(line string) int {
+	send := func(t *testing.T, line string) int {
 		t.Helper()
 		lines, _ := out.snapshot()
 		if _, err := io.WriteString(stdin, line+"\n"); err != nil {
@@ -348,35 +360,58 @@ func TestCliMt(t *testing.T) {
 		return len(lines)
 	}
 	has := func(s string) func(string) bool { return func(l string) bool { return strings.Contains(l, s) } }
-	// cli_mt reads commands only once connected.
-	waitOut(0, "session", has("Got a new session id"))
-	// Its create writes the data "new"; its get leaves a watch.
-	waitOut(send("create /cst"), "create reply", has("[/cst]: rc = 0"))
-	from := send("get /cst")
-	waitOut(from, "get reply", has("/cst: rc = 0"))
-	waitOut(from, "the data", func(l string) bool { return l == "new" })
-	from = send("set /cst hello-c")
-	waitOut(from, "data watch event", has("Watcher CHANGED_EVENT state = CONNECTED_STATE for path /cst"))
-	from = send("get /cst")
-	waitOut(from, "the new data", func(l string) bool { return l == "hello-c" })
-	waitOut(send("get /cst-missing"), "NoNode for a missing node", has("/cst-missing: rc = -101"))
-	send("quit")
-	select {
-	case <-done:
-	case <-time.After(zkClientTimeout):
-		t.Fatal("cli_mt did not exit after quit")
+	// Each check is a subtest; they share the one cli_mt session, so they
+	// run in order and the first that fails stops the rest.
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		// cli_mt reads commands only once connected.
+		{"session", func(t *testing.T) { waitOut(t, 0, "session", has("Got a new session id")) }},
+		// Its create writes the data "new"; its get leaves a watch.
+		{"create", func(t *testing.T) { waitOut(t, send(t, "create /cst"), "create reply", has("[/cst]: rc = 0")) }},
+		{"get", func(t *testing.T) {
+			from := send(t, "get /cst")
+			waitOut(t, from, "get reply", has("/cst: rc = 0"))
+			waitOut(t, from, "the data", func(l string) bool { return l == "new" })
+		}},
+		{"data watch", func(t *testing.T) {
+			from := send(t, "set /cst hello-c")
+			waitOut(t, from, "data watch event", has("Watcher CHANGED_EVENT state = CONNECTED_STATE for path /cst"))
+		}},
+		{"get after set", func(t *testing.T) {
+			waitOut(t, send(t, "get /cst"), "the new data", func(l string) bool { return l == "hello-c" })
+		}},
+		{"no node", func(t *testing.T) {
+			waitOut(t, send(t, "get /cst-missing"), "NoNode for a missing node", has("/cst-missing: rc = -101"))
+		}},
+		{"quit", func(t *testing.T) {
+			send(t, "quit")
+			select {
+			case <-done:
+			case <-time.After(zkClientTimeout):
+				t.Fatal("cli_mt did not exit after quit")
+			}
+			lines, _ := out.snapshot()
+			for _, l := range lines {
+				if strings.Contains(l, "rc = -") && !strings.Contains(l, "/cst-missing: rc = -101") {
+					t.Errorf("unexpected error from cli_mt: %s", l)
+				}
+			}
+		}},
+		// The node is really there: read it through a second, Go client.
+		{"go client reads", func(t *testing.T) {
+			c := gkConnect(t, p.Addr)
+			defer c.Close()
+			data, _, err := c.Get("/cst")
+			if err != nil || string(data) != "hello-c" {
+				t.Errorf("/cst = %q, %v; want hello-c", data, err)
+			}
+		}},
 	}
-	// The node is really there: read it through a second, Go client.
-	c := gkConnect(t, p.Addr)
-	defer c.Close()
-	data, _, err := c.Get("/cst")
-	if err != nil || string(data) != "hello-c" {
-		t.Errorf("/cst = %q, %v; want hello-c", data, err)
-	}
-	lines, _ := out.snapshot()
-	for _, l := range lines {
-		if strings.Contains(l, "rc = -") && !strings.Contains(l, "/cst-missing: rc = -101") {
-			t.Errorf("unexpected error from cli_mt: %s", l)
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			break
 		}
 	}
 }
