@@ -2,9 +2,12 @@ package main
 
 // Real ZooKeeper clients against the gokeeper binary: the Java zkCli.sh
 // (Debian package zookeeper) runs the scenario in
-// testdata/process/zkcli.txt, kazoo (python3-kazoo) runs its lock and
-// watch recipes, and the C client cli_mt (zookeeper-bin) creates and reads
-// a node. Each skips with a message when its client is not installed.
+// testdata/process/zkcli.txt, kazoo (python3-kazoo) runs
+// testdata/process/kazoo_recipes.py (lock, election, barrier, counter,
+// queue and watcher recipes), and the C client cli_mt (zookeeper-bin)
+// creates, reads and watches a node. Every check is a subtest, which
+// `make compat` counts. Each skips with a message when its client is not
+// installed.
 // GOKEEPER_ZKCLI_REFERENCE=1 also runs the zkCli.sh scenario against
 // Apache ZooKeeper 3.8, to show the expectations are ZooKeeper's.
 
