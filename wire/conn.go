@@ -149,6 +149,9 @@ func (c *conn) readLoop() string {
 		}
 		c.requestIn(&hdr, time.Now())
 		c.client.Handle(&hdr, d.Rest())
+		if reason := c.closingReason(); reason != "" {
+			return reason // NB: nothing after a close is processed, as in ZooKeeper
+		}
 	}
 }
 
@@ -210,6 +213,10 @@ func (c *conn) queueConnectResponse(resp *jute.ConnectResponse) {
 func (c *conn) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
 	c.replyOut(xid, zxid, code, 16+len(body))
 	c.mu.Lock()
+	if c.mu.closing != "" {
+		c.mu.Unlock() // NB: the connection is closing: nothing more goes out
+		return
+	}
 	start := len(c.mu.out)
 	c.mu.out = append(c.mu.out, 0, 0, 0, 0)
 	c.mu.out = jute.AppendInt(c.mu.out, xid)
@@ -223,6 +230,10 @@ func (c *conn) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
 func (c *conn) Event(ev datatree.Event) {
 	c.frameOut()
 	c.mu.Lock()
+	if c.mu.closing != "" {
+		c.mu.Unlock()
+		return
+	}
 	start := len(c.mu.out)
 	c.mu.out = append(c.mu.out, 0, 0, 0, 0)
 	c.mu.out = jute.AppendInt(c.mu.out, jute.XidNotification)
