@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gokeeper/gokeeper/datatree"
@@ -22,6 +23,8 @@ type Client struct {
 	watcher  datatree.WatcherID
 	sink     Sink
 	remoteIP string
+
+	lastBucket atomic.Int64 // expiry bucket of the last session touch
 
 	mu struct {
 		sync.Mutex
@@ -88,7 +91,7 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 		s.smu.Lock()
 		ok := s.smu.tracker.live(req.SessionId) && bytes.Equal(req.Passwd, sessionPassword(req.SessionId))
 		if ok {
-			s.smu.tracker.touch(req.SessionId, now.UnixMilli())
+			s.smu.tracker.touch(req.SessionId, timeout, now.UnixMilli())
 		}
 		// NB: ZooKeeper drops the session's current connection before it
 		// checks the password, so even a failed reconnect moves the client.
@@ -145,9 +148,7 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	s := c.s
 	now := s.now()
 	s.Stats.PacketsReceived.Add(1)
-	s.smu.Lock()
-	s.smu.tracker.touch(c.session, now.UnixMilli())
-	s.smu.Unlock()
+	c.touch(now.UnixMilli())
 
 	op := jute.OpCode(hdr.Type)
 	if op == jute.OpSASL {
@@ -226,6 +227,19 @@ func (c *Client) enqueueLocked(sl *slot) bool {
 	}
 	c.mu.queue = append(c.mu.queue, sl)
 	return true
+}
+
+// touch keeps the session alive. NB: the tracker keeps expiry in
+// tickTime buckets; a touch that lands in the bucket of the previous one
+// changes nothing, so only touches that move the session take its lock.
+func (c *Client) touch(nowMs int64) {
+	bucket := (nowMs + int64(c.timeout)) / int64(c.s.cfg.TickTime)
+	if c.lastBucket.Swap(bucket) == bucket {
+		return
+	}
+	c.s.smu.Lock()
+	c.s.smu.tracker.touch(c.session, c.timeout, nowMs)
+	c.s.smu.Unlock()
 }
 
 // clientOps are the request types a client may send (ZooKeeper's

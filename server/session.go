@@ -41,22 +41,23 @@ func (t *sessionTracker) add(id int64, timeout int32, nowMs int64) {
 	}
 	s.timeout = timeout
 	s.closing = false
-	t.move(id, s, nowMs)
+	t.move(id, s, timeout, nowMs)
 }
 
-// touch pushes a live session's expiry out by its timeout. It reports
-// false for a session that is unknown or already closing.
-func (t *sessionTracker) touch(id int64, nowMs int64) bool {
+// touch pushes a live session's expiry out by timeoutMs: the timeout its
+// current connection negotiated, as ZooKeeper's touchSession takes it.
+// It reports false for a session that is unknown or already closing.
+func (t *sessionTracker) touch(id int64, timeoutMs int32, nowMs int64) bool {
 	s, ok := t.sessions[id]
 	if !ok || s.closing {
 		return false
 	}
-	t.move(id, s, nowMs)
+	t.move(id, s, timeoutMs, nowMs)
 	return true
 }
 
-func (t *sessionTracker) move(id int64, s *trackedSession, nowMs int64) {
-	exp := t.roundUp(nowMs + int64(s.timeout))
+func (t *sessionTracker) move(id int64, s *trackedSession, timeoutMs int32, nowMs int64) {
+	exp := t.roundUp(nowMs + int64(timeoutMs))
 	if exp == s.expiry {
 		return
 	}

@@ -21,12 +21,12 @@ func TestSessionTrackerExpiresInTickBuckets(t *testing.T) {
 	if tr.live(1) || !tr.live(2) {
 		t.Fatalf("live(1)=%v live(2)=%v, want false true", tr.live(1), tr.live(2))
 	}
-	if tr.touch(1, 6000) {
+	if tr.touch(1, 4000, 6000) {
 		t.Fatal("an expiring session could be touched back to life")
 	}
 
 	// Touching session 2 moves it to a later bucket.
-	tr.touch(2, 7000) // 7000+6000 -> 14000
+	tr.touch(2, 6000, 7000) // 7000+6000 -> 14000
 	if got := tr.expire(13999); len(got) != 0 {
 		t.Fatalf("expire(13999) = %v, want none", got)
 	}
@@ -55,7 +55,7 @@ func TestSessionTrackerClosingIsNotLive(t *testing.T) {
 	tr := newSessionTracker(1000, 0)
 	tr.add(3, 5000, 0)
 	tr.setClosing(3)
-	if tr.live(3) || tr.touch(3, 10) {
+	if tr.live(3) || tr.touch(3, 5000, 10) {
 		t.Fatal("closing session still live")
 	}
 	if got := tr.expire(100_000); len(got) != 0 {
