@@ -204,3 +204,17 @@ func BenchmarkGetChildrenWide(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWalk1M walks a tree of 1M znodes (1,000 parents of 1,000), as
+// every snapshot does while the server keeps serving.
+func BenchmarkWalk1M(b *testing.B) {
+	tr, _ := benchTree(1_000_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		if err := tr.Walk(func(*SnapshotNode) error { n++; return nil }); err != nil || n < 1_001_001 {
+			b.Fatal(err, n)
+		}
+	}
+}

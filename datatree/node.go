@@ -207,15 +207,20 @@ func (c *childSet) remove(name string) {
 
 // sorted returns the children ordered by name in a new slice.
 func (c *childSet) sorted() []child {
+	return c.appendSorted(make([]child, 0, c.len()))
+}
+
+// appendSorted appends the children ordered by name to dst.
+func (c *childSet) appendSorted(dst []child) []child {
 	if c.m == nil {
-		return slices.Clone(c.list)
+		return append(dst, c.list...)
 	}
-	out := make([]child, 0, len(c.m))
+	start := len(dst)
 	for name, k := range c.m {
-		out = append(out, child{nameKey(name), name, k})
+		dst = append(dst, child{nameKey(name), name, k})
 	}
-	slices.SortFunc(out, cmpChildren)
-	return out
+	slices.SortFunc(dst[start:], cmpChildren)
+	return dst
 }
 
 // names returns the child names ordered by name. From cacheNamesFrom

@@ -43,29 +43,46 @@ func (t *Tree) Walk(fn func(n *SnapshotNode) error) error {
 	root := t.mu.root
 	t.mu.RUnlock()
 	var sn SnapshotNode
-	return t.walk(root, "", &sn, fn)
+	w := walker{t: t, fn: fn, sn: &sn}
+	return w.walk(root, "", 0)
 }
 
-func (t *Tree) walk(n *node, path string, sn *SnapshotNode, fn func(n *SnapshotNode) error) error {
+// walker is one Walk in progress. kids[d] is the reusable copy of the
+// child list of the node being walked at depth d: a walk of 1M znodes
+// under 1,000 parents copied 32 MB of child lists before they were reused.
+type walker struct {
+	t    *Tree
+	fn   func(n *SnapshotNode) error
+	sn   *SnapshotNode
+	kids [][]child
+}
+
+func (w *walker) walk(n *node, path string, depth int) error {
+	t := w.t
 	t.mu.RLock()
 	if n.deleted() {
 		t.mu.RUnlock()
 		return nil
 	}
-	*sn = SnapshotNode{Path: path, Data: n.data, ACL: t.mu.acls.get(n.acl), Stat: n.persisted()}
-	var kids []child
-	if n.kids != nil {
-		kids = n.kids.sorted()
+	*w.sn = SnapshotNode{Path: path, Data: n.data, ACL: t.mu.acls.get(n.acl), Stat: n.persisted()}
+	if depth == len(w.kids) {
+		w.kids = append(w.kids, nil)
 	}
+	kids := w.kids[depth][:0]
+	if n.kids != nil {
+		kids = n.kids.appendSorted(kids)
+	}
+	w.kids[depth] = kids
 	t.mu.RUnlock()
-	if err := fn(sn); err != nil {
+	if err := w.fn(w.sn); err != nil {
 		return err
 	}
-	for _, k := range kids {
-		if err := t.walk(k.n, path+"/"+k.name, sn, fn); err != nil {
+	for i := range kids {
+		if err := w.walk(kids[i].n, path+"/"+kids[i].name, depth+1); err != nil {
 			return err
 		}
 	}
+	clear(kids) // NB: drop node references so a finished walk pins nothing
 	return nil
 }
 
