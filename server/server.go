@@ -325,34 +325,62 @@ func (s *Server) abandonWrite(w *write) {
 	w.client.drop(w.slot)
 }
 
-// applyLoop applies committed txns in zxid order.
+// applyLoop applies committed txns in zxid order, as many as have
+// arrived (up to applyBatch) under one hold of applyMu.
 func (s *Server) applyLoop() {
 	defer s.wg.Done()
+	batch := make([]*write, 0, applyBatch)
 	for w := range s.applyCh {
-		s.applyMu.Lock()
-		res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
-		s.trackSessionTxn(&w.txn, s.now().UnixMilli())
-		for _, ev := range res.Events {
-			if c, ok := s.watchers.Load(ev.Watcher); ok {
-				c.(*Client).sink.Event(ev)
+		batch = append(batch[:0], w)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case w, ok := <-s.applyCh:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, w)
+			default:
+				break fill
 			}
 		}
-		if w.client != nil {
-			body, code := WriteResponse(nil, w.op, &res)
-			w.client.complete(w.slot, w.txn.Hdr.Zxid, code, body)
-		}
-		if w.done != nil {
-			w.done(&res)
-		}
-		if jute.OpCode(w.txn.Hdr.Type) == jute.OpCloseSession {
-			s.closedSession(w.txn.Hdr.ClientId, w.client != nil)
+		s.applyMu.Lock()
+		for _, w := range batch {
+			s.applyLocked(w)
 		}
 		s.applyMu.Unlock()
 
 		s.wmu.Lock()
-		s.wmu.prep.Applied(w.txn.Hdr.Zxid)
+		s.wmu.prep.Applied(batch[len(batch)-1].txn.Hdr.Zxid)
 		s.wmu.Unlock()
-		s.maybeSnapshot()
+		s.maybeSnapshot(len(batch))
+		clear(batch)
+	}
+}
+
+// applyBatch bounds the txns applied under one hold of applyMu, so that
+// reads waiting for it are not held up long.
+const applyBatch = 128
+
+// applyLocked applies one committed txn, queues the watch events it fired
+// and its reply. The caller holds applyMu exclusively.
+func (s *Server) applyLocked(w *write) {
+	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
+	s.trackSessionTxn(&w.txn, s.now().UnixMilli())
+	for _, ev := range res.Events {
+		if c, ok := s.watchers.Load(ev.Watcher); ok {
+			c.(*Client).sink.Event(ev)
+		}
+	}
+	if w.client != nil {
+		body, code := WriteResponse(nil, w.op, &res)
+		w.client.complete(w.slot, w.txn.Hdr.Zxid, code, body)
+	}
+	if w.done != nil {
+		w.done(&res)
+	}
+	if jute.OpCode(w.txn.Hdr.Type) == jute.OpCloseSession {
+		s.closedSession(w.txn.Hdr.ClientId, w.client != nil)
 	}
 }
 
@@ -443,9 +471,10 @@ func (s *Server) nextSnapThreshold() int {
 }
 
 // maybeSnapshot starts a fuzzy snapshot in the background when enough
-// txns have been applied since the last one. Called by the applier only.
-func (s *Server) maybeSnapshot() {
-	s.sinceSnap++
+// txns have been applied since the last one; n were just applied. Called
+// by the applier only.
+func (s *Server) maybeSnapshot(n int) {
+	s.sinceSnap += n
 	if s.sinceSnap < s.snapAt || !s.snapActive.CompareAndSwap(false, true) {
 		return
 	}
