@@ -177,7 +177,7 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 
 	if IsWrite(op) {
 		req.Body = body
-		if code, rejected := s.wmu.prep.Reject(req); rejected {
+		if code, rejected := s.prep.Reject(req); rejected {
 			// NB: refused before a zxid is taken, as ZooKeeper decodes
 			// these requests first; answered in turn, like a read.
 			c.answerInOrder(sl, req, code)
@@ -190,10 +190,11 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		}
 		req.Auth = c.mu.auth
 		c.mu.Unlock()
-		s.submit(req, &write{op: op, client: c, slot: sl}) // NB: Prep consumes body before submit returns
+		req.Body = bytes.Clone(body) // NB: prepared later, on the prep goroutine
+		s.submit(req, &write{op: op, client: c, slot: sl})
 		return
 	}
-	req.Body = append([]byte(nil), body...)
+	req.Body = body
 	c.answerInOrder(sl, req, jute.CodeOK)
 }
 
@@ -209,8 +210,11 @@ func (c *Client) answerInOrder(sl *slot, req *Request, reject jute.Code) {
 	if len(c.mu.queue) == 0 && !c.mu.dead {
 		c.answerLocked(sl, req)
 	} else if c.enqueueLocked(sl) {
-		if reject != jute.CodeOK {
-			req.Body = nil // NB: body belongs to the reader; a reject needs none
+		// NB: req.Body is the reader's buffer, only valid during Handle.
+		if reject == jute.CodeOK {
+			req.Body = bytes.Clone(req.Body)
+		} else {
+			req.Body = nil
 		}
 		sl.read = req
 	}

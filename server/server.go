@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,12 +62,15 @@ type Server struct {
 	// that watch fires, and sees a watch event before data that is newer.
 	applyMu sync.RWMutex
 
-	// wmu serializes the write path's first half: zxid assignment, prep
-	// and handing the txn to the log, so txns reach the log in zxid order.
+	// prep, zxid and prepCh belong to the write path's first half, which
+	// runs on the prep goroutine only (prepLoop).
+	prep   *Prepper
+	zxid   int64 // last zxid handed out
+	prepCh chan *write
+
+	// wmu guards the write path's state shared with other goroutines.
 	wmu struct {
 		sync.Mutex
-		prep   *Prepper
-		zxid   int64 // last zxid handed out
 		failed error // set once the log failed or the server closed: no more writes
 		closed bool  // Close has begun: no new background work
 	}
@@ -97,6 +101,7 @@ type Server struct {
 // write is one txn on its way through log and apply.
 type write struct {
 	op     jute.OpCode // the request's op (the txn may be an ErrorTxn)
+	req    *Request    // until prepared
 	txn    Txn
 	client *Client                // nil for server-initiated txns
 	slot   *slot                  // the client's reply slot
@@ -119,6 +124,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		log:      log,
 		now:      time.Now,
 		applyCh:  make(chan *write, 4096),
+		prepCh:   make(chan *write, prepBatch),
 		stop:     make(chan struct{}),
 		inFlight: make(chan struct{}, max(cfg.GlobalOutstandingLimit, 1)),
 	}
@@ -145,8 +151,8 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	}
 	last := s.tree.LastZxid()
 	epoch := jute.ZxidEpoch(last) + 1
-	s.wmu.zxid = jute.MakeZxid(epoch, 0)
-	s.wmu.prep = NewPrepper(s.tree, s.prepO)
+	s.zxid = jute.MakeZxid(epoch, 0)
+	s.prep = NewPrepper(s.tree, s.prepO)
 	s.snapAt = s.nextSnapThreshold()
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", last)).Uint32("epoch", epoch).
 		Int("sessions", s.smu.tracker.count()).Int("znodes", s.tree.NodeCount()).Msg("recovered")
@@ -183,7 +189,8 @@ func (s *Server) recover() error {
 func (s *Server) Start() {
 	s.wg.Add(1)
 	go s.applyLoop()
-	s.bg.Add(2)
+	s.bg.Add(3)
+	go s.prepLoop()
 	go s.expiryLoop()
 	go s.containerLoop()
 	if s.cfg.AutopurgePurgeInterval > 0 {
@@ -248,33 +255,93 @@ func (s *Server) Config() Config { return s.cfg }
 // StartTime returns when the server started.
 func (s *Server) StartTime() time.Time { return s.start }
 
-// submit prepares req, assigns its zxid and hands the txn to the log. It
-// must be called in each session's request order.
+// submit queues a write for the prep goroutine. It must be called in
+// each session's request order; req.Body must stay untouched afterwards.
 func (s *Server) submit(req *Request, w *write) {
+	w.req = req
+	select {
+	case s.prepCh <- w:
+	case <-s.stop:
+		s.refuseWrite(w, ErrClosed)
+	}
+}
+
+// prepLoop is the write path's first half, on one goroutine as ZooKeeper's
+// PrepRequestProcessor: it takes every write queued (up to prepBatch),
+// assigns zxids, prepares the txns and hands them to the log in one
+// Append, so txns reach the log in zxid order and share a sync.
+func (s *Server) prepLoop() {
+	defer s.bg.Done()
+	batch := make([]*write, 0, prepBatch)
+	for {
+		select {
+		case w := <-s.prepCh:
+			batch = append(batch[:0], w)
+		case <-s.stop:
+			for {
+				select {
+				case w := <-s.prepCh:
+					s.refuseWrite(w, ErrClosed)
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case w := <-s.prepCh:
+				batch = append(batch, w)
+			default:
+				break fill
+			}
+		}
+		s.prepBatch(batch)
+		clear(batch)
+	}
+}
+
+// prepBatch bounds the writes prepared and appended together.
+const prepBatch = 256
+
+func (s *Server) prepBatch(batch []*write) {
 	s.wmu.Lock()
-	if err := s.wmu.failed; err != nil {
-		s.wmu.Unlock()
-		s.refuseWrite(w, err)
+	failed := s.wmu.failed
+	s.wmu.Unlock()
+	if failed != nil {
+		for _, w := range batch {
+			s.refuseWrite(w, failed)
+		}
 		return
 	}
-	s.wmu.zxid++
-	zxid := s.wmu.zxid
-	w.txn = s.wmu.prep.Prep(req, zxid)
-	if req.Op == jute.OpCloseSession {
-		s.smu.Lock()
-		s.smu.tracker.setClosing(req.Session)
-		s.smu.Unlock()
+	ws := slices.Clone(batch)
+	entries := make([]persistence.Entry, len(ws))
+	var buf []byte
+	for i, w := range ws {
+		s.zxid++
+		w.txn = s.prep.Prep(w.req, s.zxid)
+		if w.req.Op == jute.OpCloseSession {
+			s.smu.Lock()
+			s.smu.tracker.setClosing(w.req.Session)
+			s.smu.Unlock()
+		}
+		w.req = nil
+		start := len(buf)
+		buf = EncodeTxn(buf, &w.txn)
+		entries[i] = persistence.Entry{Zxid: s.zxid, Data: buf[start:len(buf):len(buf)]}
 	}
-	data := EncodeTxn(nil, &w.txn)
-	s.store.Append([]persistence.Entry{{Zxid: zxid, Data: data}}, func(err error) {
+	s.store.Append(entries, func(err error) {
 		if err != nil {
 			s.logFailed(err)
-			s.abandonWrite(w)
+			for _, w := range ws {
+				s.abandonWrite(w)
+			}
 			return
 		}
-		s.applyCh <- w
+		for _, w := range ws {
+			s.applyCh <- w
+		}
 	})
-	s.wmu.Unlock()
 }
 
 // logFailed stops the write path after the log could not make a txn
@@ -284,7 +351,7 @@ func (s *Server) logFailed(err error) {
 	first := s.wmu.failed == nil
 	if first {
 		s.wmu.failed = err
-		s.wmu.prep.Abort()
+		s.prep.Abort()
 	}
 	s.wmu.Unlock()
 	if first {
@@ -350,9 +417,7 @@ func (s *Server) applyLoop() {
 		}
 		s.applyMu.Unlock()
 
-		s.wmu.Lock()
-		s.wmu.prep.Applied(batch[len(batch)-1].txn.Hdr.Zxid)
-		s.wmu.Unlock()
+		s.prep.Applied(batch[len(batch)-1].txn.Hdr.Zxid)
 		s.maybeSnapshot(len(batch))
 		clear(batch)
 	}
