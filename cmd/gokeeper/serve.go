@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -43,6 +44,12 @@ func serveCmd(args []string, stderr io.Writer) error {
 		}
 	}
 
+	if os.Getenv("GOGC") == "" {
+		// NB: the tree is most of the heap and lives long; collecting at
+		// 50% growth instead of 100% keeps RSS near the live tree (make
+		// bench: 526 -> 448 MiB at 1M znodes) for a little more GC CPU.
+		debug.SetGCPercent(50)
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		return err
