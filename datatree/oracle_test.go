@@ -109,7 +109,7 @@ func TestOracle(t *testing.T) {
 	mustOK(t, tr.Apply(b.hdr(jute.OpSetACL, 1), &jute.SetACLTxn{Path: "/o/a", Acl: jute.OpenACLUnsafe(), Version: 1}))
 	cmp(base + "/a")
 	cmp(base)
-	_, err = conn.CreateContainer(base+"/k", nil, zk.FlagTTL&0|4, acl)
+	_, err = conn.CreateContainer(base+"/k", nil, zk.FlagContainer, acl)
 	must(err)
 	mustOK(t, tr.Apply(b.hdr(jute.OpCreateContainer, 1), &jute.CreateContainerTxn{Path: "/o/k", Acl: jute.OpenACLUnsafe(), ParentCVersion: parentCV(tr, "/o/k")}))
 	cmp(base + "/k")

@@ -489,7 +489,7 @@ func runMemory(o *options, parent string, jsonl io.Writer) error {
 		populate             *bench.Result
 		rss, rssAfter        int64
 		restart              time.Duration
-		firstStart, heapNote string
+		heapNote             string
 	}
 	var rows []row
 	for _, s := range []*server{zk, gk} {

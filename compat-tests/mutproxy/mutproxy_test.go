@@ -17,7 +17,7 @@ func TestMutators(t *testing.T) {
 	if err := jute.Unmarshal(r.Body, &got, 0); err != nil || got.Stat.Cversion != 6 || got.Stat.Version != 9 {
 		t.Fatalf("cversion mutation: %+v %v", got, err)
 	}
-	if binary.BigEndian.Uint32(stat[statSize-statSize+cversionOffset:]) != 4 {
+	if binary.BigEndian.Uint32(stat[cversionOffset:]) != 4 {
 		t.Fatal("mutator changed the original body")
 	}
 	e := &Reply{Op: jute.OpGetData, Header: jute.ReplyHeader{Err: int32(jute.CodeNoNode)}}
