@@ -485,11 +485,11 @@ func runMemory(o *options, parent string, jsonl io.Writer) error {
 	}
 	last := bench.PopulatePath("/bench", o.znodes-1)
 	type row struct {
-		name                 string
-		populate             *bench.Result
-		rss, rssAfter        int64
-		restart              time.Duration
-		heapNote             string
+		name          string
+		populate      *bench.Result
+		rss, rssAfter int64
+		restart       time.Duration
+		heapNote      string
 	}
 	var rows []row
 	for _, s := range []*server{zk, gk} {
