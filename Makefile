@@ -4,7 +4,7 @@ BIN         := bin/gokeeper
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 30s
 
-.PHONY: build run test generate check-generated compat bench bench-go fuzz lint clean
+.PHONY: build run test generate check-generated compat compat-fuzz bench bench-go fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gokeeper
