@@ -94,7 +94,7 @@ type Server struct {
 
 	stopOnce sync.Once
 	stop     chan struct{}
-	bg       sync.WaitGroup // expiry, containers, purge, snapshots
+	bg       sync.WaitGroup // prep, expiry, containers, purge, snapshots
 	wg       sync.WaitGroup // the applier
 }
 
