@@ -319,6 +319,17 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 	if err == nil {
 		err = w.w.Flush()
 	}
+	if err = finishAtomicWrite(fs, f, tmp, path, err); err != nil {
+		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
+	}
+	st.bytes = w.n
+	return st, nil
+}
+
+// finishAtomicWrite completes writing a file at tmp (err is how writing it
+// went so far): sync and close it, rename it to path and sync the
+// directory, so that path holds either the whole file or nothing.
+func finishAtomicWrite(fs vfs.FS, f vfs.File, tmp, path string, err error) error {
 	if err == nil {
 		err = f.Sync()
 	}
@@ -331,11 +342,7 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 	if err == nil {
 		err = syncDir(fs, fs.PathDir(path))
 	}
-	if err != nil {
-		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
-	}
-	st.bytes = w.n
-	return st, nil
+	return err
 }
 
 func syncDir(fs vfs.FS, dir string) error {

@@ -147,19 +147,7 @@ func writeTxnLogFile(fs vfs.FS, path string, entries func(yield func(Entry) erro
 	if err == nil {
 		err = w.Flush()
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fs.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(fs, fs.PathDir(path))
-	}
-	if err != nil {
+	if err = finishAtomicWrite(fs, f, tmp, path, err); err != nil {
 		return fmt.Errorf("persistence: write txn log file %s: %w", path, err)
 	}
 	return nil
