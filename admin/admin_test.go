@@ -21,6 +21,7 @@ import (
 
 	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
+	"github.com/gokeeper/gokeeper/wire/wiretest"
 )
 
 // fixture is a live gokeeper server in process: client port, admin, the
@@ -36,29 +37,11 @@ type fixture struct {
 
 func startFixture(t *testing.T, mutate func(*server.Config)) *fixture {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.TickTime = 200
-	cfg.FourLetterWordsWhitelist = "*"
-	cfg.ForceSync = false
-	if mutate != nil {
-		mutate(&cfg)
-	}
+	ts := wiretest.Start(t, "", mutate, nil)
+	srv, ln, cfg := ts.Server, ts.Listener, ts.Config
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	wo := wire.DefaultOptions()
-	wo.Logger = log
-	ln, err := wire.Listen("127.0.0.1:0", srv, wo)
-	if err != nil {
-		t.Fatal(err)
-	}
 	adm := New(srv, ln, log)
 	ln.SetFourLetter(adm.FourLetter().Answer)
-	go ln.Serve()
 	ah, err := adm.ListenAdminServer("127.0.0.1:0", cfg.AdminCommandURL, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +55,7 @@ func startFixture(t *testing.T, mutate func(*server.Config)) *fixture {
 	t.Cleanup(func() {
 		ah.Close()
 		mh.Close()
-		ln.Close()
-		srv.Close()
+		ts.Stop()
 	})
 	return &fixture{srv: srv, ln: ln, adm: adm, addr: ln.Addr().String(),
 		adminURL:   "http://" + ah.Addr().String() + cfg.AdminCommandURL,

@@ -5,41 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/gokeeper/gokeeper/bench"
 	"github.com/gokeeper/gokeeper/jute"
-	"github.com/gokeeper/gokeeper/server"
-	"github.com/gokeeper/gokeeper/wire"
+	"github.com/gokeeper/gokeeper/wire/wiretest"
 )
 
-// startServer runs a gokeeper server in process on a loopback port, as
-// wire's end-to-end tests do, and returns its address.
+// startServer runs a gokeeper server in process on a loopback port and
+// returns its address.
 func startServer(t *testing.T) string {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.TickTime = 200
-	cfg.ForceSync = false
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	wo := wire.DefaultOptions()
-	wo.Logger = log
-	ln, err := wire.Listen("127.0.0.1:0", srv, wo)
-	if err != nil {
-		srv.Close()
-		t.Fatal(err)
-	}
-	go ln.Serve()
-	t.Cleanup(func() {
-		ln.Close()
-		srv.Close()
-	})
-	return ln.Addr().String()
+	return wiretest.Start(t, "", nil, nil).Addr
 }
 
 // TestSmoke runs every workload briefly against an in-process gokeeper and

@@ -8,64 +8,25 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/admin"
 	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
+	"github.com/gokeeper/gokeeper/wire/wiretest"
 )
 
-// testServer is a gokeeper server on a loopback port with its data in a
-// temp dir.
-type testServer struct {
-	t    *testing.T
-	cfg  server.Config
-	srv  *server.Server
-	ln   *wire.Listener
-	addr string
-}
-
-func startServer(t *testing.T, dir string, mutate func(*server.Config)) *testServer {
+func startServer(t *testing.T, dir string, mutate func(*server.Config)) *wiretest.Server {
 	t.Helper()
 	return startServerOpts(t, dir, mutate, nil)
 }
 
-func startServerOpts(t *testing.T, dir string, mutate func(*server.Config), mutateWire func(*wire.Options)) *testServer {
+// startServerOpts starts a server whose client port also answers
+// four-letter words.
+func startServerOpts(t *testing.T, dir string, mutate func(*server.Config), mutateWire func(*wire.Options)) *wiretest.Server {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DataDir = dir
-	cfg.TickTime = 200
-	cfg.ClientPort = 2181 // NB: the test listens on its own port
-	cfg.FourLetterWordsWhitelist = "*"
-	cfg.ForceSync = false
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	wo := wire.DefaultOptions()
-	wo.Logger = log
-	if mutateWire != nil {
-		mutateWire(&wo)
-	}
-	ln, err := wire.Listen("127.0.0.1:0", srv, wo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.SetFourLetter(admin.NewFourLetter(srv, ln).Answer)
-	go ln.Serve()
-	ts := &testServer{t: t, cfg: cfg, srv: srv, ln: ln, addr: ln.Addr().String()}
-	t.Cleanup(ts.stop)
+	ts := wiretest.Start(t, dir, mutate, mutateWire)
+	ts.Listener.SetFourLetter(admin.NewFourLetter(ts.Server, ts.Listener).Answer)
 	return ts
-}
-
-func (ts *testServer) stop() {
-	ts.ln.Close()
-	ts.srv.Close()
 }
 
 func connect(t *testing.T, addr string) (*zk.Conn, <-chan zk.Event) {
@@ -108,10 +69,10 @@ func fourLetter(t *testing.T, addr, word string) string {
 
 func TestSmoke(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	if got := fourLetter(t, ts.addr, "ruok"); got != "imok" {
+	if got := fourLetter(t, ts.Addr, "ruok"); got != "imok" {
 		t.Fatalf("ruok = %q", got)
 	}
-	c, _ := connect(t, ts.addr)
+	c, _ := connect(t, ts.Addr)
 	p, err := c.Create("/a", []byte("hello"), 0, zk.WorldACL(zk.PermAll))
 	if err != nil || p != "/a" {
 		t.Fatalf("create = %q, %v", p, err)
@@ -152,6 +113,6 @@ func TestSmoke(t *testing.T) {
 	if err := c.Delete("/a", -1); err != nil {
 		t.Fatal(err)
 	}
-	t.Log(fourLetter(t, ts.addr, "srvr"))
-	t.Log(fourLetter(t, ts.addr, "mntr"))
+	t.Log(fourLetter(t, ts.Addr, "srvr"))
+	t.Log(fourLetter(t, ts.Addr, "mntr"))
 }

@@ -31,7 +31,7 @@ func waitEvent(t *testing.T, ch <-chan zk.Event) zk.Event {
 // TestGoZookeeperClientOps drives every op go-zookeeper offers.
 func TestGoZookeeperClientOps(t *testing.T) {
 	ts := startServer(t, t.TempDir(), func(c *server.Config) { c.ExtendedTypesEnabled = true })
-	c, _ := connect(t, ts.addr)
+	c, _ := connect(t, ts.Addr)
 
 	// Create modes.
 	mustCreate := func(path string, flags int32) string {
@@ -159,7 +159,7 @@ func TestGoZookeeperClientOps(t *testing.T) {
 // TestDigestAuthAndACLDenial checks digest ACLs across two sessions.
 func TestDigestAuthAndACLDenial(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	owner, _ := connect(t, ts.addr)
+	owner, _ := connect(t, ts.Addr)
 	if err := owner.AddAuth("digest", []byte("alice:secret")); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestDigestAuthAndACLDenial(t *testing.T) {
 	if _, _, err := owner.Get("/private"); err != nil {
 		t.Fatalf("owner get: %v", err)
 	}
-	other, _ := connect(t, ts.addr)
+	other, _ := connect(t, ts.Addr)
 	if _, _, err := other.Get("/private"); !errors.Is(err, zk.ErrNoAuth) {
 		t.Fatalf("get without auth: %v", err)
 	}
@@ -184,7 +184,7 @@ func TestDigestAuthAndACLDenial(t *testing.T) {
 // TestRawOps covers the ops go-zookeeper lacks, with the raw client.
 func TestRawOps(t *testing.T) {
 	ts := startServer(t, t.TempDir(), func(c *server.Config) { c.ExtendedTypesEnabled = true })
-	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
 
 	call := func(op jute.OpCode, req jute.Record) rawclient.Frame {
 		t.Helper()

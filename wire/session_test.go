@@ -30,14 +30,14 @@ func mustCall(t *testing.T, rc *rawclient.Client, op jute.OpCode, req jute.Recor
 // through a closeSession txn that fires the watches of other sessions.
 func TestSessionExpiryRemovesEphemerals(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil) // tick 200ms: min session timeout 400ms
-	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 100})
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 100})
 	if got := rc.Session().Response.TimeOut; got != 400 {
 		t.Fatalf("negotiated timeout %d, want the minimum 400 (2 ticks)", got)
 	}
 	if f := mustCall(t, rc, jute.OpCreate, &jute.CreateRequest{Path: "/eph", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)}); f.Err() != jute.CodeOK {
 		t.Fatalf("create: %v", f.Err())
 	}
-	watcher, _ := connect(t, ts.addr)
+	watcher, _ := connect(t, ts.Addr)
 	ok, _, ch, err := watcher.ExistsW("/eph")
 	if err != nil || !ok {
 		t.Fatalf("exists: %v %v", ok, err)
@@ -48,7 +48,7 @@ func TestSessionExpiryRemovesEphemerals(t *testing.T) {
 	}
 	// The expired session cannot come back.
 	s := rc.Session().Response
-	rc2, res, err := rawclient.Connect(ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd}, 5*time.Second)
+	rc2, res, err := rawclient.Connect(ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestSessionExpiryRemovesEphemerals(t *testing.T) {
 // re-sends its watches with the last zxid it saw; changes it missed fire.
 func TestReconnectRearmsWatchesAndFiresMissed(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
 	for _, p := range []string{"/w", "/gone"} {
 		mustCall(t, rc, jute.OpCreate, &jute.CreateRequest{Path: p, Acl: jute.OpenACLUnsafe()})
 	}
@@ -74,7 +74,7 @@ func TestReconnectRearmsWatchesAndFiresMissed(t *testing.T) {
 	s := rc.Session().Response
 	rc.Close()
 
-	other, _ := connect(t, ts.addr)
+	other, _ := connect(t, ts.Addr)
 	if _, err := other.Set("/w", []byte("changed"), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestReconnectRearmsWatchesAndFiresMissed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rc2 := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd, LastZxidSeen: lastSeen})
+	rc2 := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd, LastZxidSeen: lastSeen})
 	if rc2.Session().Response.SessionId != s.SessionId {
 		t.Fatalf("reconnect got session %x, want %x", rc2.Session().Response.SessionId, s.SessionId)
 	}
@@ -115,14 +115,14 @@ func TestReconnectRearmsWatchesAndFiresMissed(t *testing.T) {
 func TestRestartKeepsSessions(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir, nil)
-	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
 	mustCall(t, rc, jute.OpCreate, &jute.CreateRequest{Path: "/keep", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)})
 	s := rc.Session().Response
 	rc.Close()
-	ts.stop()
+	ts.Stop()
 
 	ts2 := startServer(t, dir, nil)
-	rc2 := rawConnect(t, ts2.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd})
+	rc2 := rawConnect(t, ts2.Addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd})
 	if got := rc2.Session().Response.SessionId; got != s.SessionId {
 		t.Fatalf("session after restart %x, want %x", got, s.SessionId)
 	}
@@ -140,9 +140,9 @@ func TestRestartKeepsSessions(t *testing.T) {
 
 func TestWrongPasswordGetsExpiredAnswer(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
 	id := rc.Session().Response.SessionId
-	bad, res, err := rawclient.Connect(ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: make([]byte, 16)}, 5*time.Second)
+	bad, res, err := rawclient.Connect(ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: make([]byte, 16)}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestWrongPasswordGetsExpiredAnswer(t *testing.T) {
 		t.Fatal("the session's connection survived a reconnect attempt; ZooKeeper closes it")
 	}
 	s := rc.Session().Response
-	again := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: s.Passwd})
+	again := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: s.Passwd})
 	if f := mustCall(t, again, jute.OpExists, &jute.ExistsRequest{Path: "/"}); f.Err() != jute.CodeOK {
 		t.Fatalf("session after a bad reconnect attempt: %v", f.Err())
 	}
@@ -167,11 +167,11 @@ func TestWrongPasswordGetsExpiredAnswer(t *testing.T) {
 
 func TestOldClientWithoutReadOnlyByte(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000, OmitReadOnly: true})
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000, OmitReadOnly: true})
 	if rc.Session().ReadOnlyPresent {
 		t.Fatal("server sent the readOnly byte to a client that did not send one")
 	}
-	rc2 := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	rc2 := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
 	if !rc2.Session().ReadOnlyPresent {
 		t.Fatal("server left out the readOnly byte for a current client")
 	}
@@ -179,7 +179,7 @@ func TestOldClientWithoutReadOnlyByte(t *testing.T) {
 
 func TestClientAheadInZxidIsRefused(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	rc, err := rawclient.Dial(ts.addr, 5*time.Second)
+	rc, err := rawclient.Dial(ts.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestClientAheadInZxidIsRefused(t *testing.T) {
 // keeps working.
 func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	bystander, _ := connect(t, ts.addr)
+	bystander, _ := connect(t, ts.Addr)
 	frame := func(n uint32, body []byte) []byte {
 		b := binary.BigEndian.AppendUint32(nil, n)
 		return append(b, body...)
@@ -213,7 +213,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rc, err := rawclient.Dial(ts.addr, 5*time.Second)
+			rc, err := rawclient.Dial(ts.Addr, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,11 +247,11 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 // are unaffected.
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) { o.MaxOutstandingBytes = 1 << 20 })
-	c, _ := connect(t, ts.addr)
+	c, _ := connect(t, ts.Addr)
 	if _, err := c.Create("/big", make([]byte, 512<<10), 0, openACL); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := net.Dial("tcp", ts.addr)
+	nc, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,9 +291,9 @@ func TestConnectionLimitPerIP(t *testing.T) {
 	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) { o.MaxClientCnxns = 3 })
 	var keep []*rawclient.Client
 	for i := 0; i < 3; i++ {
-		keep = append(keep, rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000}))
+		keep = append(keep, rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000}))
 	}
-	extra, err := rawclient.Dial(ts.addr, 5*time.Second)
+	extra, err := rawclient.Dial(ts.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestConnectionLimitPerIP(t *testing.T) {
 // are answered in order, reads seeing the writes before them.
 func TestPipelinedRepliesInOrder(t *testing.T) {
 	ts := startServer(t, t.TempDir(), nil)
-	rc := rawConnect(t, ts.addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
 	var xids []int32
 	for i := 0; i < 200; i++ {
 		var xid int32

@@ -6,30 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rs/zerolog"
-
-	"github.com/gokeeper/gokeeper/server"
-	"github.com/gokeeper/gokeeper/wire"
+	"github.com/gokeeper/gokeeper/wire/wiretest"
 )
 
 func TestBenchCmd(t *testing.T) {
-	cfg := server.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.ForceSync = false
-	log := zerolog.Nop()
-	srv, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	ln, err := wire.Listen("127.0.0.1:0", srv, wire.DefaultOptions())
-	if err != nil {
-		srv.Close()
-		t.Fatal(err)
-	}
-	go ln.Serve()
-	t.Cleanup(func() { ln.Close(); srv.Close() })
-	addr := ln.Addr().String()
+	addr := wiretest.Start(t, "", nil, nil).Addr
 
 	tests := []struct {
 		name    string
