@@ -34,6 +34,13 @@ type Client struct {
 	}
 }
 
+// pending is one request on its way through the pipeline.
+type pending struct {
+	sl  slot
+	req Request
+	w   write // for writes
+}
+
 // slot is one request waiting for its turn to be answered.
 type slot struct {
 	xid      int32
@@ -172,8 +179,13 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		return
 	}
 	s.inFlight <- struct{}{} // NB: blocks this reader when globalOutstandingLimit is reached
-	sl := &slot{xid: hdr.Xid, received: now}
-	req := &Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli()}
+	// NB: one allocation for everything a request carries through the
+	// pipeline.
+	p := &pending{
+		sl:  slot{xid: hdr.Xid, received: now},
+		req: Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli()},
+	}
+	sl, req := &p.sl, &p.req
 
 	if IsWrite(op) {
 		req.Body = body
@@ -191,7 +203,8 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		req.Auth = c.mu.auth
 		c.mu.Unlock()
 		req.Body = bytes.Clone(body) // NB: prepared later, on the prep goroutine
-		s.submit(req, &write{op: op, client: c, slot: sl})
+		p.w = write{op: op, client: c, slot: sl}
+		s.submit(req, &p.w)
 		return
 	}
 	req.Body = body

@@ -315,9 +315,8 @@ func (s *Server) prepBatch(batch []*write) {
 		return
 	}
 	ws := slices.Clone(batch)
-	entries := make([]persistence.Entry, len(ws))
-	var buf []byte
-	for i, w := range ws {
+	size := 0
+	for _, w := range ws {
 		s.zxid++
 		w.txn = s.prep.Prep(w.req, s.zxid)
 		if w.req.Op == jute.OpCloseSession {
@@ -326,9 +325,16 @@ func (s *Server) prepBatch(batch []*write) {
 			s.smu.Unlock()
 		}
 		w.req = nil
+		size += txnSize(&w.txn)
+	}
+	// NB: one buffer for the batch, sized up front; each entry is a slice
+	// of it that the store owns from now on.
+	buf := make([]byte, 0, size)
+	entries := make([]persistence.Entry, len(ws))
+	for i, w := range ws {
 		start := len(buf)
 		buf = EncodeTxn(buf, &w.txn)
-		entries[i] = persistence.Entry{Zxid: s.zxid, Data: buf[start:len(buf):len(buf)]}
+		entries[i] = persistence.Entry{Zxid: w.txn.Hdr.Zxid, Data: buf[start:len(buf):len(buf)]}
 	}
 	s.store.Append(entries, func(err error) {
 		if err != nil {
@@ -625,6 +631,15 @@ func EncodeTxn(b []byte, t *Txn) []byte {
 		b = t.Body.Encode(b)
 	}
 	return b
+}
+
+// txnSize returns the length of EncodeTxn's encoding of t.
+func txnSize(t *Txn) int {
+	n := t.Hdr.Size()
+	if t.Body != nil {
+		n += t.Body.Size()
+	}
+	return n
 }
 
 // DecodeTxn reads a logged txn. A missing body (an old-format
