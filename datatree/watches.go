@@ -1,6 +1,7 @@
 package datatree
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/gokeeper/gokeeper/jute"
@@ -165,12 +166,7 @@ func (t *Tree) WatchesByWatcher() map[WatcherID][]string {
 	defer t.watchMu.Unlock()
 	out := make(map[WatcherID][]string, len(t.dataWatches.byWatcher))
 	for w, ps := range t.dataWatches.byWatcher {
-		l := make([]string, 0, len(ps))
-		for p := range ps {
-			l = append(l, p)
-		}
-		slices.Sort(l)
-		out[w] = l
+		out[w] = slices.Sorted(maps.Keys(ps))
 	}
 	return out
 }
@@ -182,12 +178,7 @@ func (t *Tree) WatchesByPath() map[string][]WatcherID {
 	defer t.watchMu.Unlock()
 	out := make(map[string][]WatcherID, len(t.dataWatches.byPath))
 	for p, ws := range t.dataWatches.byPath {
-		l := make([]WatcherID, 0, len(ws))
-		for w := range ws {
-			l = append(l, w)
-		}
-		slices.Sort(l)
-		out[p] = l
+		out[p] = slices.Sorted(maps.Keys(ws))
 	}
 	return out
 }

@@ -1,8 +1,6 @@
 package wire_test
 
 import (
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -53,18 +51,7 @@ func (nopLogger) Printf(string, ...interface{}) {}
 
 func fourLetter(t *testing.T, addr, word string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	c.Write([]byte(word))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return wiretest.FourLetter(t, addr, word)
 }
 
 func TestSmoke(t *testing.T) {

@@ -3,8 +3,11 @@
 package wiretest
 
 import (
+	"io"
+	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -69,4 +72,23 @@ func (s *Server) Stop() {
 		s.Listener.Close()
 		s.Server.Close()
 	})
+}
+
+// FourLetter sends a four-letter word to addr and returns the answer.
+func FourLetter(t testing.TB, addr, word string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(word)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
