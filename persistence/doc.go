@@ -134,8 +134,14 @@
 // The ACL cache precedes the nodes, but the ACLs in use are known only once
 // the caller's iterator has run; so the nodes go to a side file first and
 // the snapshot is assembled after. The snapshot is written to
-// snapshot.<hex>.tmp, fsynced, renamed and the directory fsynced: a crash
-// leaves the whole snapshot or none.
+// snapshot.<hex>.tmp and renamed: a process crash leaves the whole snapshot
+// or none. As ZooKeeper's periodic snapshots, it is not fsynced while the
+// log still holds every txn it covers (an fsync of a large file would stall
+// the log's own fsyncs on the same disk): after a power loss it may fail its
+// check and the previous one is used, with more log to replay. Purge fsyncs
+// the snapshots it keeps, and their directory, before it deletes the log
+// behind them; a snapshot beyond the log (a follower sent a SNAP) is
+// fsynced, with its directory, before WriteSnapshot returns.
 //
 // LoadLatestSnapshot checks the newest snapshot completely before the
 // callbacks see any of it, and falls back to the next older one (with a

@@ -110,8 +110,12 @@ func (s *Store) removeTempSnapshots() {
 // already reflect txns after lastZxid, which replaying the log from lastZxid
 // makes right again (see doc.go). nodes is an iterator the caller provides,
 // parents before children, the root "" first. The snapshot is a ZooKeeper
-// snapshot file written to a temporary name, fsynced and renamed, so a crash
-// leaves either the whole snapshot or none.
+// snapshot file written to a temporary name and renamed, so a crash leaves
+// the whole snapshot, none, or (after a power loss) one that fails its
+// checksum and is skipped on load. NB: like ZooKeeper's periodic
+// snapshots it is not fsynced when the log still holds every txn it
+// covers; Purge fsyncs the snapshots it keeps before it deletes any log.
+// A snapshot beyond the log (a follower sent a SNAP) is fsynced at once.
 func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, nodes func(yield func(*Node) error) error) error {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
@@ -122,7 +126,8 @@ func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, nodes func(yie
 		return ErrClosed
 	}
 	start := time.Now()
-	st, err := writeSnapshotFile(s.fs, s.snapPath(lastZxid), lastZxid, sessions, nodes)
+	sync := lastZxid > s.LastZxid()
+	st, err := writeSnapshotFile(s.fs, s.snapPath(lastZxid), lastZxid, sessions, nodes, sync)
 	if err != nil {
 		return err
 	}
@@ -192,6 +197,16 @@ func (s *Store) Purge(retain int) error {
 		return nil
 	}
 	keep := zs[len(zs)-retain:]
+	// NB: the snapshots kept must be durable before the log behind them
+	// goes (WriteSnapshot leaves them to the page cache).
+	for _, z := range keep {
+		if err := syncFile(s.fs, s.snapPath(z)); err != nil {
+			return fmt.Errorf("persistence: purge: sync snapshot: %w", err)
+		}
+	}
+	if err := syncDir(s.fs, s.fs.PathDir(s.snapPath(keep[0]))); err != nil {
+		return fmt.Errorf("persistence: purge: sync snapshot dir: %w", err)
+	}
 	for _, z := range zs[:len(zs)-retain] {
 		if err := s.fs.Remove(s.snapPath(z)); err != nil {
 			return fmt.Errorf("persistence: purge snapshot: %w", err)
@@ -226,7 +241,7 @@ func WriteZKSnapshotFile(path string, lastZxid int64, sessions []Session, nodes 
 	if z, ok := zxidFromName(vfs.Default.PathBase(path), snapPrefix); !ok || z != lastZxid {
 		return fmt.Errorf("persistence: %s is not named %s: ZooKeeper takes the zxid from the name", path, snapName(lastZxid))
 	}
-	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, nodes)
+	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, nodes, true)
 	return err
 }
 
@@ -241,7 +256,7 @@ type snapStats struct {
 // file is header, sessions, ACL cache, then the side file copied through the
 // checksum, then the trailers.
 func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Session,
-	nodes func(yield func(*Node) error) error) (st snapStats, err error) {
+	nodes func(yield func(*Node) error) error, sync bool) (st snapStats, err error) {
 	tmp := path + tmpSuffix
 	side := path + ".nodes" + tmpSuffix
 	defer func() {
@@ -319,7 +334,7 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 	if err == nil {
 		err = w.w.Flush()
 	}
-	if err = finishAtomicWrite(fs, f, tmp, path, err); err != nil {
+	if err = finishAtomicWrite(fs, f, tmp, path, err, sync); err != nil {
 		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
 	}
 	st.bytes = w.n
@@ -327,10 +342,11 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 }
 
 // finishAtomicWrite completes writing a file at tmp (err is how writing it
-// went so far): sync and close it, rename it to path and sync the
-// directory, so that path holds either the whole file or nothing.
-func finishAtomicWrite(fs vfs.FS, f vfs.File, tmp, path string, err error) error {
-	if err == nil {
+// went so far): close it and rename it to path, so that path holds the
+// whole file or nothing; with sync, fsync the file before and the
+// directory after, so that it survives a power loss too.
+func finishAtomicWrite(fs vfs.FS, f vfs.File, tmp, path string, err error, sync bool) error {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -339,8 +355,21 @@ func finishAtomicWrite(fs vfs.FS, f vfs.File, tmp, path string, err error) error
 	if err == nil {
 		err = fs.Rename(tmp, path)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = syncDir(fs, fs.PathDir(path))
+	}
+	return err
+}
+
+// syncFile fsyncs the file at path.
+func syncFile(fs vfs.FS, path string) error {
+	f, err := fs.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

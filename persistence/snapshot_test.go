@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/vfs"
@@ -330,7 +332,7 @@ func TestReadZKTxnLogFile(t *testing.T) {
 
 func FuzzReadSnapshot(f *testing.F) {
 	fs := vfs.NewMem()
-	if _, err := writeSnapshotFile(fs, "/seed", 1, []Session{{ID: 1, Timeout: 2}}, testTree(3)); err != nil {
+	if _, err := writeSnapshotFile(fs, "/seed", 1, []Session{{ID: 1, Timeout: 2}}, testTree(3), true); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(readFile(f, fs, "/seed"))
@@ -444,4 +446,77 @@ func TestSnapshotRejectsSlashPath(t *testing.T) {
 	if !errors.Is(err, ErrBadNode) {
 		t.Fatalf("WriteSnapshot with path \"/\": %v, want ErrBadNode", err)
 	}
+}
+
+// TestSnapshotSyncedBeforeLogGoes: a snapshot the log covers is written
+// without fsync; Purge fsyncs the snapshots it keeps before deleting the
+// log behind them; a snapshot beyond the log is fsynced at once.
+func TestSnapshotSyncedBeforeLogGoes(t *testing.T) {
+	cfs := &dirSyncFS{FS: vfs.NewMem(), dir: "/data/snapshots"}
+	s := mustOpen(t, testOptions(cfs))
+	defer s.Close()
+	if err := appendWait(t, s, txnEntries(1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	snapSyncs := cfs.n.Load
+	for z := int64(2); z <= 8; z += 2 {
+		if err := s.WriteSnapshot(z, nil, testTree(3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := snapSyncs(); n != 0 {
+		t.Fatalf("%d syncs under the snapshot dir for snapshots the log covers, want 0", n)
+	}
+	if err := s.Purge(3); err != nil {
+		t.Fatal(err)
+	}
+	if n := snapSyncs(); n < 4 { // 3 kept files and their directory
+		t.Fatalf("purge made %d syncs under the snapshot dir, want the 3 kept snapshots and the dir", n)
+	}
+	before := snapSyncs()
+	if err := s.WriteSnapshot(100, nil, testTree(3)); err != nil {
+		t.Fatal(err)
+	}
+	if n := snapSyncs() - before; n < 2 {
+		t.Fatalf("a snapshot beyond the log made %d syncs, want the file and its directory", n)
+	}
+}
+
+// dirSyncFS counts the syncs of files (and the directory) under dir.
+type dirSyncFS struct {
+	vfs.FS
+	dir string
+	n   atomic.Int64
+}
+
+func (fs *dirSyncFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
+	if err != nil || !strings.HasPrefix(name, fs.dir) {
+		return f, err
+	}
+	return &dirSyncFile{File: f, fs: fs}, nil
+}
+
+func (fs *dirSyncFS) Create(name string) (vfs.File, error) {
+	f, err := fs.FS.Create(name)
+	return fs.wrap(name, f, err)
+}
+
+func (fs *dirSyncFS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := fs.FS.Open(name, opts...)
+	return fs.wrap(name, f, err)
+}
+
+func (fs *dirSyncFS) OpenDir(name string) (vfs.File, error) {
+	f, err := fs.FS.OpenDir(name)
+	return fs.wrap(name, f, err)
+}
+
+type dirSyncFile struct {
+	vfs.File
+	fs *dirSyncFS
+}
+
+func (f *dirSyncFile) Sync() error {
+	f.fs.n.Add(1)
+	return f.File.Sync()
 }

@@ -147,7 +147,7 @@ func writeTxnLogFile(fs vfs.FS, path string, entries func(yield func(Entry) erro
 	if err == nil {
 		err = w.Flush()
 	}
-	if err = finishAtomicWrite(fs, f, tmp, path, err); err != nil {
+	if err = finishAtomicWrite(fs, f, tmp, path, err, true); err != nil {
 		return fmt.Errorf("persistence: write txn log file %s: %w", path, err)
 	}
 	return nil
