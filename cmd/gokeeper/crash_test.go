@@ -986,7 +986,7 @@ func (l *zkEventLog) waitFrom(t *testing.T, from int, what string, match func(zk
 // setWatches), and every create it saw succeed is there.
 func TestProcessCrashGoZK(t *testing.T) {
 	dataDir := t.TempDir()
-	port := gkFreePort(t)
+	port := freePort(t)
 	p := startGokeeperPort(t, dataDir, port)
 	events := &zkEventLog{wake: make(chan struct{})}
 	c, _, err := zk.Connect([]string{p.Addr}, 10*time.Second, zk.WithLogger(gkNopLogger{}), zk.WithEventCallback(events.add))

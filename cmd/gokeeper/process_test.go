@@ -203,7 +203,7 @@ func spawnGokeeper(t *testing.T, cfgPath string, extraArgs ...string) *gkProc {
 func startGokeeper(t *testing.T, dataDir string, extra ...string) *gkProc {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		p, ok := tryStartGokeeper(t, dataDir, gkFreePort(t), extra...)
+		p, ok := tryStartGokeeper(t, dataDir, freePort(t), extra...)
 		if ok {
 			return p
 		}
@@ -251,7 +251,7 @@ func tryStartGokeeper(t *testing.T, dataDir string, port int, extra ...string) (
 func spawnGokeeperOn(t *testing.T, dataDir string, extra ...string) *gkProc {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(gkZooCfg(dataDir, gkFreePort(t), extra...)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(gkZooCfg(dataDir, freePort(t), extra...)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return spawnGokeeper(t, cfgPath)
@@ -610,17 +610,6 @@ func fourLetterWordT(t *testing.T, addr, word string) string {
 		t.Fatal(err)
 	}
 	return string(out)
-}
-
-// gkFreePort returns a loopback port that was free a moment ago.
-func gkFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestProcessSIGINT checks that Ctrl-C (SIGINT) shuts down as cleanly as

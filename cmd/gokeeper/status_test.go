@@ -14,18 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokeeper/gokeeper/compat-tests/harness"
 	"github.com/gokeeper/gokeeper/server"
 )
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // fakeServer answers every connection with reply after reading the

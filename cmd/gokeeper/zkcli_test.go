@@ -16,15 +16,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokeeper/gokeeper/compat-tests/harness"
 )
 
 const (
@@ -167,81 +167,10 @@ func TestZkCliReference(t *testing.T) {
 		t.Skip("set GOKEEPER_ZKCLI_REFERENCE=1 to run the zkCli.sh scenario against Apache ZooKeeper 3.8")
 	}
 	zkCliAvailable(t)
-	runZkCliScenario(t, startReferenceZooKeeper(t))
-}
-
-// referenceClasspath is the Debian zookeeper package's server classpath
-// (see /work/shared/REFERENCE-ZK.md).
-var referenceClasspath = []string{
-	"/usr/share/java/zookeeper.jar", "/usr/share/java/zookeeper-jute.jar", "/usr/share/java/slf4j-log4j12.jar",
-	"/usr/share/java/log4j-1.2.jar", "/usr/share/java/servlet-api.jar",
-}
-
-// startReferenceZooKeeper starts Apache ZooKeeper standalone on a free
-// loopback port and returns its client address once it answers ruok.
-func startReferenceZooKeeper(t *testing.T) string {
-	t.Helper()
-	for _, jar := range referenceClasspath {
-		if _, err := os.Stat(jar); err != nil {
-			t.Skipf("%s missing: skipping the Apache ZooKeeper reference run", jar)
-		}
+	if err := harness.ZooKeeperInstalled(); err != nil {
+		t.Skip(err)
 	}
-	dir := t.TempDir()
-	port := gkFreePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n", filepath.Join(dir, "data"), port)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("java", "-Xmx128m", "-cp", strings.Join(referenceClasspath, ":"),
-		"org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
-	logs := newLineLog()
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	// NB: ZooKeeper logs nothing reliable on stdout without a log4j
-	// configuration, so readiness is probed: ruok every 100ms, 30s at most.
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("ZooKeeper exited:\n%s", logs.String())
-		case <-deadline:
-			t.Fatalf("ZooKeeper did not answer ruok on %s within 30s:\n%s", addr, logs.String())
-		case <-tick.C:
-			if ruok(addr) == "imok" {
-				return addr
-			}
-		}
-	}
-}
-
-// ruok asks addr "ruok" and returns the answer, or "" on any error.
-func ruok(addr string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return ""
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("ruok")); err != nil {
-		return ""
-	}
-	b, _ := io.ReadAll(conn)
-	return string(b)
+	runZkCliScenario(t, harness.StartZooKeeperT(t, harness.DefaultSettings()).Addr)
 }
 
 // kazooChecks lists, for each recipe of testdata/process/kazoo_recipes.py,
