@@ -252,9 +252,6 @@ func (s *Server) Tree() *datatree.Tree { return s.tree }
 // Config returns the server's configuration.
 func (s *Server) Config() Config { return s.cfg }
 
-// StartTime returns when the server started.
-func (s *Server) StartTime() time.Time { return s.start }
-
 // submit queues a write for the prep goroutine. It must be called in
 // each session's request order; req.Body must stay untouched afterwards.
 func (s *Server) submit(req *Request, w *write) {
