@@ -51,7 +51,46 @@ func IsWrite(op jute.OpCode) bool {
 // opsDecode decodes a request record from body the way ZooKeeper's jute
 // archive does: trailing bytes are ignored, a short or oversized record
 // fails (MarshallingError at the client boundary).
+//
+// NB: a Decoder handed to an interface method escapes to the heap, so the
+// records the server decodes are decoded through their concrete types,
+// with the Decoder on the stack; any other record takes opsDecodeAny.
 func opsDecode(body []byte, maxBuffer int, r jute.Record) bool {
+	var d jute.Decoder
+	d.Reset(body, maxBuffer)
+	switch r := r.(type) {
+	case *jute.SetDataRequest:
+		r.Decode(&d)
+	case *jute.CreateRequest:
+		r.Decode(&d)
+	case *jute.CreateTTLRequest:
+		r.Decode(&d)
+	case *jute.DeleteRequest:
+		r.Decode(&d)
+	case *jute.SetACLRequest:
+		r.Decode(&d)
+	case *jute.CheckVersionRequest:
+		r.Decode(&d)
+	case *jute.GetDataRequest:
+		r.Decode(&d)
+	case *jute.ExistsRequest:
+		r.Decode(&d)
+	case *jute.GetChildrenRequest:
+		r.Decode(&d)
+	case *jute.GetChildren2Request:
+		r.Decode(&d)
+	case *jute.GetACLRequest:
+		r.Decode(&d)
+	case *jute.SyncRequest:
+		r.Decode(&d)
+	default:
+		return opsDecodeAny(body, maxBuffer, r)
+	}
+	return d.Err() == nil
+}
+
+// opsDecodeAny is opsDecode for a record of any type.
+func opsDecodeAny(body []byte, maxBuffer int, r jute.Record) bool {
 	d := jute.NewDecoder(body, maxBuffer)
 	r.Decode(d)
 	return d.Err() == nil
@@ -71,7 +110,9 @@ type opsMultiOp struct {
 // two reads, and a mix of reads and writes are all malformed. It returns
 // ok false for a malformed record.
 func opsDecodeMulti(body []byte, maxBuffer int) (ops []opsMultiOp, reads bool, ok bool) {
-	d := jute.NewDecoder(body, maxBuffer)
+	var dec jute.Decoder
+	dec.Reset(body, maxBuffer)
+	d := &dec // NB: only concrete Decode methods below, so dec stays on the stack
 	var h jute.MultiHeader
 	h.Decode(d)
 	kind := 0 // 1 = writes, 2 = reads
@@ -99,21 +140,26 @@ func opsDecodeMulti(body []byte, maxBuffer int) (ops []opsMultiOp, reads bool, o
 			cr.Decode(d)
 			o = opsMultiOp{op, cr}
 		case jute.OpDelete:
-			o = opsMultiOp{op, new(jute.DeleteRequest)}
-			o.req.Decode(d)
+			r := new(jute.DeleteRequest)
+			r.Decode(d)
+			o = opsMultiOp{op, r}
 		case jute.OpSetData:
-			o = opsMultiOp{op, new(jute.SetDataRequest)}
-			o.req.Decode(d)
+			r := new(jute.SetDataRequest)
+			r.Decode(d)
+			o = opsMultiOp{op, r}
 		case jute.OpCheck:
-			o = opsMultiOp{op, new(jute.CheckVersionRequest)}
-			o.req.Decode(d)
+			r := new(jute.CheckVersionRequest)
+			r.Decode(d)
+			o = opsMultiOp{op, r}
 		case jute.OpGetChildren:
-			o = opsMultiOp{op, new(jute.GetChildrenRequest)}
-			o.req.Decode(d)
+			r := new(jute.GetChildrenRequest)
+			r.Decode(d)
+			o = opsMultiOp{op, r}
 			k = 2
 		case jute.OpGetData:
-			o = opsMultiOp{op, new(jute.GetDataRequest)}
-			o.req.Decode(d)
+			r := new(jute.GetDataRequest)
+			r.Decode(d)
+			o = opsMultiOp{op, r}
 			k = 2
 		default:
 			return nil, false, false
