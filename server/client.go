@@ -202,7 +202,14 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		}
 		req.Auth = c.mu.auth
 		c.mu.Unlock()
-		req.Body = bytes.Clone(body) // NB: prepared later, on the prep goroutine
+		// NB: body is the reader's buffer, only valid during Handle, and
+		// the request is prepared later, on the prep goroutine. A record
+		// Reject decoded owns copies of its bytes: Prep needs no body.
+		if req.decoded != nil {
+			req.Body = nil
+		} else {
+			req.Body = bytes.Clone(body)
+		}
 		p.w = write{op: op, client: c, slot: sl}
 		s.submit(req, &p.w)
 		return

@@ -24,6 +24,11 @@ type Request struct {
 	// Time is the wall clock in milliseconds for ctime/mtime, set by the
 	// caller.
 	Time int64
+
+	// decoded is Body's request record as Prepper.Reject decoded it, or
+	// nil; Prep uses it instead of decoding Body again. It holds its own
+	// copies of every string and buffer, none of Body's bytes.
+	decoded jute.Record
 }
 
 // Txn is a prepared txn: ZooKeeper's header and txn record, ready to be

@@ -182,14 +182,18 @@ func (p *Prepper) Prep(r *Request, zxid int64) Txn {
 		}
 		body, code = p.prepDeleteContainerLocked(ctx, path)
 	case jute.OpReconfig:
-		if !opsDecode(r.Body, p.opts.MaxBuffer, new(jute.ReconfigRequest)) {
+		if r.decoded == nil && !opsDecode(r.Body, p.opts.MaxBuffer, new(jute.ReconfigRequest)) {
 			code = jute.CodeMarshallingError
 			break
 		}
 		code = jute.CodeReconfigDisabled
 	default:
-		req := prepNewRequest(r.Op)
-		if req == nil {
+		req := r.decoded
+		if req != nil {
+			body, code = p.prepOpLocked(ctx, r.Op, req)
+			break
+		}
+		if req = prepNewRequest(r.Op); req == nil {
 			code = jute.CodeUnimplemented
 			break
 		}
@@ -223,7 +227,8 @@ func (p *Prepper) Prep(r *Request, zxid int64) Txn {
 // Reject reads only r and the Prepper's options: it takes no lock and may
 // be called from any goroutine, before Prep. It is meant for requests from
 // clients; the server's own deleteContainer (a bare path) must not go
-// through it.
+// through it. When it accepts a request whose record it decoded, it keeps
+// the record in r for Prep, which then does not read r.Body.
 func (p *Prepper) Reject(r *Request) (jute.Code, bool) {
 	var req jute.Record
 	switch r.Op {
@@ -247,6 +252,7 @@ func (p *Prepper) Reject(r *Request) (jute.Code, bool) {
 	if !opsDecode(r.Body, p.opts.MaxBuffer, req) {
 		return jute.CodeMarshallingError, true
 	}
+	r.decoded = req
 	return jute.CodeOK, false
 }
 

@@ -201,6 +201,39 @@ func TestPrepCodes(t *testing.T) {
 	}
 }
 
+// TestPrepRejectDecodesOnce: a request Reject accepted is prepared from
+// the record Reject decoded, as Client.Handle does (the reader's buffer is
+// reused and Body dropped), into exactly the txn Prep makes from the body.
+func TestPrepRejectDecodesOnce(t *testing.T) {
+	for _, tc := range prepCodeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			o := PrepOptions{ExtendedTypesEnabled: tc.extended}
+			fromBody, fromRecord := newPrepHarness(t, o), newPrepHarness(t, o)
+			setupTree(fromBody)
+			setupTree(fromRecord)
+			r := *tc.r
+			r.Body = slices.Clone(tc.r.Body)
+			if _, rejected := fromRecord.p.Reject(&r); rejected {
+				t.Skip("refused before prep")
+			}
+			if keeps := prepNewRequest(r.Op) != nil || r.Op == jute.OpReconfig; keeps != (r.decoded != nil) {
+				t.Fatalf("Reject accepted %v and kept record %T", r.Op, r.decoded)
+			}
+			if r.decoded != nil {
+				for i := range r.Body {
+					r.Body[i] = 0xa5 // the reader reuses its buffer
+				}
+				r.Body = nil
+			}
+			want := EncodeTxn(nil, new(fromBody.prep(tc.r)))
+			got := EncodeTxn(nil, new(fromRecord.prep(&r)))
+			if !bytes.Equal(got, want) {
+				t.Fatalf("txn from Reject's record\n%x\nwant (from the body)\n%x", got, want)
+			}
+		})
+	}
+}
+
 // TestPrepTxnContents checks the txn records field by field.
 func TestPrepTxnContents(t *testing.T) {
 	h := newPrepHarness(t, PrepOptions{ExtendedTypesEnabled: true})
