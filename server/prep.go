@@ -313,24 +313,26 @@ func (p *Prepper) prepOpLocked(ctx *prepCtx, op jute.OpCode, req jute.Record) (j
 }
 
 // recordLocked returns what path will look like after the outstanding
-// changes (ZooKeeper's getRecordForPath), or nil if it will not exist.
-func (p *Prepper) recordLocked(path string) *prepRecord {
+// changes (ZooKeeper's getRecordForPath), or false if it will not exist.
+// NB: it returns a copy, which the caller may change and record with
+// duplicate: outstanding records are never changed once added.
+func (p *Prepper) recordLocked(path string) (prepRecord, bool) {
 	if c, ok := p.mu.byPath[path]; ok {
 		if c.deleted {
-			return nil
+			return prepRecord{}, false
 		}
-		return c
+		return *c, true
 	}
 	n, ok := p.tree.Node(path)
 	if !ok {
-		return nil
+		return prepRecord{}, false
 	}
-	return &prepRecord{
+	return prepRecord{
 		zxid: -1, path: path,
 		version: n.Stat.Version, cversion: n.PersistedCversion, aversion: n.Stat.Aversion,
 		owner: n.EphemeralOwner, children: n.Stat.NumChildren, pzxid: n.Stat.Pzxid,
 		acl: n.ACL, data: n.Data,
-	}
+	}, true
 }
 
 // addChangeLocked records c as the latest outstanding change of its path.
@@ -343,10 +345,9 @@ func (p *Prepper) addChangeLocked(ctx *prepCtx, c *prepRecord) {
 }
 
 // duplicate returns a copy of c stamped with zxid, as ChangeRecord.duplicate.
-func (c *prepRecord) duplicate(zxid int64) *prepRecord {
-	d := *c
-	d.zxid = zxid
-	return &d
+func (c prepRecord) duplicate(zxid int64) *prepRecord {
+	c.zxid = zxid
+	return &c
 }
 
 // checkACLLocked checks perm for the request's ids on acl.
@@ -416,8 +417,8 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	if code != jute.CodeOK {
 		return nil, code
 	}
-	parent := p.recordLocked(parentPath)
-	if parent == nil {
+	parent, ok := p.recordLocked(parentPath)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	if code := p.checkACL(ctx, parent.acl, jute.PermCreate); code != jute.CodeOK {
@@ -429,7 +430,7 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	if ValidatePath(path) != nil {
 		return nil, jute.CodeBadArguments
 	}
-	if p.recordLocked(path) != nil {
+	if _, exists := p.recordLocked(path); exists {
 		return nil, jute.CodeNodeExists
 	}
 	if p.isNormalEphemeral(parent.owner) {
@@ -459,11 +460,10 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	case mode.Ephemeral():
 		owner = ctx.r.Session
 	}
-	parent = parent.duplicate(ctx.zxid)
 	parent.children++
 	parent.cversion = newCversion
 	parent.pzxid = ctx.zxid
-	p.addChangeLocked(ctx, parent)
+	p.addChangeLocked(ctx, parent.duplicate(ctx.zxid))
 	p.addChangeLocked(ctx, &prepRecord{
 		zxid: ctx.zxid, path: path, owner: owner, pzxid: ctx.zxid, acl: listACL, data: data,
 	})
@@ -479,15 +479,15 @@ func (p *Prepper) prepDeleteLocked(ctx *prepCtx, req *jute.DeleteRequest) (jute.
 	if !ok || pathIsSpecial(req.Path) {
 		return nil, jute.CodeBadArguments
 	}
-	parent := p.recordLocked(parentPath)
-	if parent == nil {
+	parent, ok := p.recordLocked(parentPath)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	if code := p.checkACL(ctx, parent.acl, jute.PermDelete); code != jute.CodeOK {
 		return nil, code
 	}
-	n := p.recordLocked(req.Path)
-	if n == nil {
+	n, ok := p.recordLocked(req.Path)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	if _, code := prepNextVersion(n.version, req.Version); code != jute.CodeOK {
@@ -501,11 +501,10 @@ func (p *Prepper) prepDeleteLocked(ctx *prepCtx, req *jute.DeleteRequest) (jute.
 }
 
 // removeLocked records the deletion of path, a child of parent.
-func (p *Prepper) removeLocked(ctx *prepCtx, parent *prepRecord, path string) {
-	parent = parent.duplicate(ctx.zxid)
+func (p *Prepper) removeLocked(ctx *prepCtx, parent prepRecord, path string) {
 	parent.children--
 	parent.pzxid = ctx.zxid
-	p.addChangeLocked(ctx, parent)
+	p.addChangeLocked(ctx, parent.duplicate(ctx.zxid))
 	p.addChangeLocked(ctx, &prepRecord{zxid: ctx.zxid, path: path, deleted: true})
 }
 
@@ -517,8 +516,8 @@ func (p *Prepper) prepDeleteContainerLocked(ctx *prepCtx, path string) (jute.Rec
 	if !ok || pathIsSpecial(path) {
 		return nil, jute.CodeBadArguments
 	}
-	n := p.recordLocked(path)
-	if n == nil {
+	n, ok := p.recordLocked(path)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	if n.children > 0 {
@@ -527,8 +526,8 @@ func (p *Prepper) prepDeleteContainerLocked(ctx *prepCtx, path string) (jute.Rec
 	if p.isNormalEphemeral(n.owner) {
 		return nil, jute.CodeBadVersion
 	}
-	parent := p.recordLocked(parentPath)
-	if parent == nil {
+	parent, ok := p.recordLocked(parentPath)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	p.removeLocked(ctx, parent, path)
@@ -541,8 +540,8 @@ func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jut
 	if ValidatePath(req.Path) != nil {
 		return nil, jute.CodeBadArguments
 	}
-	n := p.recordLocked(req.Path)
-	if n == nil {
+	n, ok := p.recordLocked(req.Path)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	if code := p.checkACL(ctx, n.acl, jute.PermWrite); code != jute.CodeOK {
@@ -557,10 +556,9 @@ func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jut
 	if code != jute.CodeOK {
 		return nil, code
 	}
-	n = n.duplicate(ctx.zxid)
 	n.version = next
 	n.data = req.Data
-	p.addChangeLocked(ctx, n)
+	p.addChangeLocked(ctx, n.duplicate(ctx.zxid))
 	return &jute.SetDataTxn{Path: req.Path, Data: req.Data, Version: next}, jute.CodeOK
 }
 
@@ -574,8 +572,8 @@ func (p *Prepper) prepSetACLLocked(ctx *prepCtx, req *jute.SetACLRequest) (jute.
 	if code != jute.CodeOK {
 		return nil, code
 	}
-	n := p.recordLocked(req.Path)
-	if n == nil {
+	n, ok := p.recordLocked(req.Path)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	if code := p.checkACL(ctx, n.acl, jute.PermAdmin); code != jute.CodeOK {
@@ -585,10 +583,9 @@ func (p *Prepper) prepSetACLLocked(ctx *prepCtx, req *jute.SetACLRequest) (jute.
 	if code != jute.CodeOK {
 		return nil, code
 	}
-	n = n.duplicate(ctx.zxid)
 	n.aversion = next
 	n.acl = listACL
-	p.addChangeLocked(ctx, n)
+	p.addChangeLocked(ctx, n.duplicate(ctx.zxid))
 	return &jute.SetACLTxn{Path: req.Path, Acl: listACL, Version: next}, jute.CodeOK
 }
 
@@ -599,8 +596,8 @@ func (p *Prepper) prepCheckLocked(ctx *prepCtx, req *jute.CheckVersionRequest) (
 	if ValidatePath(req.Path) != nil {
 		return nil, jute.CodeBadArguments
 	}
-	n := p.recordLocked(req.Path)
-	if n == nil {
+	n, ok := p.recordLocked(req.Path)
+	if !ok {
 		return nil, jute.CodeNoNode
 	}
 	if code := p.checkACL(ctx, n.acl, jute.PermRead); code != jute.CodeOK {
@@ -640,7 +637,7 @@ func (p *Prepper) prepCloseSessionLocked(ctx *prepCtx) jute.Record {
 		if !ok {
 			continue
 		}
-		if parent := p.recordLocked(parentPath); parent != nil {
+		if parent, ok := p.recordLocked(parentPath); ok {
 			p.removeLocked(ctx, parent, path)
 		} else {
 			p.addChangeLocked(ctx, &prepRecord{zxid: ctx.zxid, path: path, deleted: true})
