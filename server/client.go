@@ -31,6 +31,9 @@ type Client struct {
 		auth  []jute.Id // replaced, never mutated: requests keep a snapshot
 		queue []*slot   // requests not yet answered, in arrival order
 		dead  bool      // a request was dropped: answer nothing more
+		// reply is the buffer reply bodies are encoded into, reused from
+		// one reply to the next: Sink.Reply copies what it keeps.
+		reply []byte
 	}
 }
 
@@ -300,25 +303,38 @@ func (c *Client) answerLocked(sl *slot, req *Request) {
 			c.sendLocked(sl, zxid, jute.CodeMarshallingError, nil)
 			return
 		}
-		c.sendLocked(sl, zxid, jute.CodeOK, (&jute.SyncResponse{Path: r.Path}).Encode(nil))
+		resp := jute.SyncResponse{Path: r.Path}
+		c.sendReplyLocked(sl, zxid, jute.CodeOK, resp.Encode(c.mu.reply[:0]))
 	default:
-		body, code, events := Read(s.tree, req, c.watcher, &s.prepO, nil)
+		body, code, events := Read(s.tree, req, c.watcher, &s.prepO, c.mu.reply[:0])
 		for _, ev := range events {
 			c.sink.Event(ev)
 		}
-		c.sendLocked(sl, zxid, code, body)
+		c.sendReplyLocked(sl, zxid, code, body)
 	}
 }
 
-// complete records a write's reply and sends every reply that is now at
-// the head of the queue. The caller holds s.applyMu exclusively.
-func (c *Client) complete(sl *slot, zxid int64, code jute.Code, body []byte) {
+// complete answers a write with the result of applying its txn (or of
+// refusing it), then every reply that is now at the head of the queue.
+// The caller holds s.applyMu exclusively.
+func (c *Client) complete(sl *slot, zxid int64, op jute.OpCode, res *datatree.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sl.done, sl.zxid, sl.code, sl.body = true, zxid, code, body
-	if !c.mu.dead {
-		c.drainLocked()
+	if c.mu.dead {
+		return
 	}
+	if c.mu.queue[0] != sl {
+		// NB: a request ahead of this one is still unanswered: the reply
+		// waits in the slot, with a body of its own.
+		body, code := WriteResponse(nil, op, res)
+		sl.done, sl.zxid, sl.code, sl.body = true, zxid, code, body
+		return
+	}
+	body, code := WriteResponse(c.mu.reply[:0], op, res)
+	c.sendReplyLocked(sl, zxid, code, body)
+	c.mu.queue[0] = nil
+	c.mu.queue = c.mu.queue[1:]
+	c.drainLocked()
 }
 
 // drop gives up on a request whose answer is unknowable, and on every
@@ -362,6 +378,21 @@ func (c *Client) sendLocked(sl *slot, zxid int64, code jute.Code, body []byte) {
 	c.sink.Reply(sl.xid, zxid, code, body)
 	c.s.Stats.record(time.Since(sl.received))
 	<-c.s.inFlight
+}
+
+// replyBufMax bounds the reply buffer a connection keeps between replies;
+// a larger body (a big znode's data) is let go once sent.
+const replyBufMax = 64 << 10
+
+// sendReplyLocked is sendLocked for a body encoded into c.mu.reply; it
+// keeps the buffer for the next reply.
+func (c *Client) sendReplyLocked(sl *slot, zxid int64, code jute.Code, body []byte) {
+	c.sendLocked(sl, zxid, code, body)
+	if cap(body) <= replyBufMax {
+		c.mu.reply = body[:0]
+	} else {
+		c.mu.reply = nil
+	}
 }
 
 // handleAuth adds the authenticated ids to the connection, or fails it as

@@ -36,7 +36,9 @@ const standaloneSID = 1
 // its requests; Event calls may come from other goroutines at any time.
 // Neither may block on the network.
 type Sink interface {
-	// Reply queues a reply. The sink owns body after the call.
+	// Reply queues a reply. body is only valid during the call: the
+	// server reuses it for the next reply, so the sink copies what it
+	// keeps.
 	Reply(xid int32, zxid int64, code jute.Code, body []byte)
 	// Event queues a watch notification.
 	Event(ev datatree.Event)
@@ -373,7 +375,7 @@ func (s *Server) refuseWrite(w *write, err error) {
 		}
 		return
 	}
-	w.client.complete(w.slot, s.tree.LastZxid(), jute.CodeNotReadOnly, nil)
+	w.client.complete(w.slot, s.tree.LastZxid(), w.op, &datatree.Result{Err: jute.CodeNotReadOnly})
 	if errors.Is(err, ErrClosed) {
 		w.client.sink.Close("server shutting down")
 	}
@@ -441,11 +443,13 @@ func (s *Server) applyLocked(w *write) {
 		}
 	}
 	if w.client != nil {
-		body, code := WriteResponse(nil, w.op, &res)
-		w.client.complete(w.slot, w.txn.Hdr.Zxid, code, body)
+		w.client.complete(w.slot, w.txn.Hdr.Zxid, w.op, &res)
 	}
 	if w.done != nil {
-		w.done(&res)
+		// NB: a copy, so that only writes with a callback pay for the
+		// result escaping to the heap.
+		r := res
+		w.done(&r)
 	}
 	if jute.OpCode(w.txn.Hdr.Type) == jute.OpCloseSession {
 		s.closedSession(w.txn.Hdr.ClientId, w.client != nil)

@@ -209,7 +209,8 @@ func (c *conn) queueConnectResponse(resp *jute.ConnectResponse) {
 	c.queue(b)
 }
 
-// Reply implements server.Sink.
+// Reply implements server.Sink. It copies body into the output buffer:
+// the server reuses body for its next reply.
 func (c *conn) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
 	c.replyOut(xid, zxid, code, 16+len(body))
 	c.mu.Lock()
