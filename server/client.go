@@ -182,48 +182,53 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		return
 	}
 	s.inFlight <- struct{}{} // NB: blocks this reader when globalOutstandingLimit is reached
-	// NB: one allocation for everything a request carries through the
-	// pipeline.
-	p := &pending{
-		sl:  slot{xid: hdr.Xid, received: now},
-		req: Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli()},
-	}
-	sl, req := &p.sl, &p.req
-
-	if IsWrite(op) {
-		req.Body = body
-		if code, rejected := s.prep.Reject(req); rejected {
-			// NB: refused before a zxid is taken, as ZooKeeper decodes
-			// these requests first; answered in turn, like a read.
-			c.answerInOrder(sl, req, code)
-			return
-		}
-		c.mu.Lock()
-		if !c.enqueueLocked(sl) {
-			c.mu.Unlock()
-			return
-		}
-		req.Auth = c.mu.auth
-		c.mu.Unlock()
-		// NB: body is the reader's buffer, only valid during Handle, and
-		// the request is prepared later, on the prep goroutine. A record
-		// Reject decoded owns copies of its bytes: Prep needs no body.
-		if req.decoded != nil {
-			req.Body = nil
-		} else {
-			req.Body = bytes.Clone(body)
-		}
-		p.w = write{op: op, client: c, slot: sl}
-		s.submit(req, &p.w)
+	// NB: sl and req stay on this goroutine's stack for a request answered
+	// during the call; one that waits copies them to the heap.
+	sl := slot{xid: hdr.Xid, received: now}
+	req := Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli(), Body: body}
+	if !IsWrite(op) {
+		c.answerInOrder(&sl, &req, jute.CodeOK)
 		return
 	}
-	req.Body = body
-	c.answerInOrder(sl, req, jute.CodeOK)
+	if code, rejected := s.prep.Reject(&req); rejected {
+		// NB: refused before a zxid is taken, as ZooKeeper decodes
+		// these requests first; answered in turn, like a read.
+		c.answerInOrder(&sl, &req, code)
+		return
+	}
+	// NB: one allocation for everything a write carries through the
+	// pipeline.
+	p := &pending{sl: sl, req: req}
+	c.mu.Lock()
+	if !c.enqueueLocked(&p.sl) {
+		c.mu.Unlock()
+		return
+	}
+	p.req.Auth = c.mu.auth
+	c.mu.Unlock()
+	// NB: body is the reader's buffer, only valid during Handle, and the
+	// request is prepared later, on the prep goroutine. A record Reject
+	// decoded owns copies of its bytes: Prep needs no body.
+	if p.req.decoded != nil {
+		p.req.Body = nil
+	} else {
+		p.req.Body = bytes.Clone(body)
+	}
+	p.w = write{op: op, client: c, slot: &p.sl}
+	s.submit(&p.req, &p.w)
+}
+
+// queuedRead is a read (or a refused write) waiting for the requests
+// ahead of it in its session to be answered.
+type queuedRead struct {
+	sl  slot
+	req Request
 }
 
 // answerInOrder answers a read now if nothing of the session is ahead of
 // it, or queues it to run once everything ahead has been answered. A
 // non-OK reject is the answer of a write refused before it got a zxid.
+// sl and req are only used during the call.
 func (c *Client) answerInOrder(sl *slot, req *Request, reject jute.Code) {
 	s := c.s
 	sl.reject = reject
@@ -232,14 +237,17 @@ func (c *Client) answerInOrder(sl *slot, req *Request, reject jute.Code) {
 	req.Auth = c.mu.auth
 	if len(c.mu.queue) == 0 && !c.mu.dead {
 		c.answerLocked(sl, req)
-	} else if c.enqueueLocked(sl) {
+	} else {
+		q := &queuedRead{sl: *sl, req: *req}
 		// NB: req.Body is the reader's buffer, only valid during Handle.
 		if reject == jute.CodeOK {
-			req.Body = bytes.Clone(req.Body)
+			q.req.Body = bytes.Clone(req.Body)
 		} else {
-			req.Body = nil
+			q.req.Body = nil
 		}
-		sl.read = req
+		q.req.decoded = nil
+		q.sl.read = &q.req
+		c.enqueueLocked(&q.sl)
 	}
 	c.mu.Unlock()
 	s.applyMu.RUnlock()

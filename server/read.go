@@ -26,7 +26,7 @@ import (
 // register watches on any path (such a watch never fires). Only exists of
 // a path holding NUL is BadArguments.
 func Read(t *datatree.Tree, r *Request, w datatree.WatcherID, o *PrepOptions, b []byte) ([]byte, jute.Code, []datatree.Event) {
-	rd := reader{t: t, r: r, w: w, reg: o.authRegistry()}
+	rd := reader{t: t, session: r.Session, auth: r.Auth, w: w, reg: o.authRegistry()}
 	maxBuffer := 0
 	if o != nil {
 		rd.skipACL = o.SkipACL
@@ -50,14 +50,7 @@ func Read(t *datatree.Tree, r *Request, w datatree.WatcherID, o *PrepOptions, b 
 	if !opsDecode(r.Body, maxBuffer, req) {
 		return b, jute.CodeMarshallingError, nil
 	}
-	resp, code, events := rd.serve(req)
-	if code != jute.CodeOK {
-		return b, code, events
-	}
-	if resp != nil {
-		b = resp.Encode(b)
-	}
-	return b, jute.CodeOK, events
+	return rd.serve(b, req)
 }
 
 // readNewRequest returns an empty request record for a read op, or nil.
@@ -94,9 +87,13 @@ func readNewRequest(op jute.OpCode) jute.Record {
 }
 
 // reader serves one read request.
+//
+// NB: it holds the request's session and ids rather than the *Request,
+// which then does not escape: a caller's Request may stay on its stack.
 type reader struct {
 	t       *datatree.Tree
-	r       *Request
+	session int64
+	auth    []jute.Id
 	w       datatree.WatcherID
 	reg     *AuthRegistry
 	skipACL bool
@@ -118,52 +115,76 @@ func (rd *reader) checkNode(path string, perm int32) jute.Code {
 	if !ok {
 		return jute.CodeNoNode
 	}
-	return aclCheck(rd.reg, rd.skipACL, n.ACL, perm, rd.r.Auth)
+	return aclCheck(rd.reg, rd.skipACL, n.ACL, perm, rd.auth)
 }
 
-func (rd *reader) serve(req jute.Record) (jute.Record, jute.Code, []datatree.Event) {
+// serve answers req: it appends the response body to b when the code is
+// CodeOK. NB: responses are encoded from values on the stack, not
+// returned as records, which would each be a heap allocation.
+func (rd *reader) serve(b []byte, req jute.Record) ([]byte, jute.Code, []datatree.Event) {
 	switch req := req.(type) {
 	case *jute.ExistsRequest:
 		if strings.IndexByte(req.Path, 0) >= 0 {
-			return nil, jute.CodeBadArguments, nil
+			return b, jute.CodeBadArguments, nil
 		}
 		// ZooKeeper 3.9 (ZOOKEEPER-2590) checks READ on an existing node.
 		if n, ok := rd.t.Node(req.Path); ok {
-			if code := aclCheck(rd.reg, rd.skipACL, n.ACL, jute.PermRead, rd.r.Auth); code != jute.CodeOK {
-				return nil, code, nil
+			if code := aclCheck(rd.reg, rd.skipACL, n.ACL, jute.PermRead, rd.auth); code != jute.CodeOK {
+				return b, code, nil
 			}
 		}
 		stat, code := rd.t.Exists(req.Path, rd.watcher(req.Watch))
-		return &jute.ExistsResponse{Stat: stat}, code, nil
+		if code != jute.CodeOK {
+			return b, code, nil
+		}
+		resp := jute.ExistsResponse{Stat: stat}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.GetDataRequest:
 		data, stat, code := rd.getData(req.Path, req.Watch)
-		return &jute.GetDataResponse{Data: data, Stat: stat}, code, nil
+		if code != jute.CodeOK {
+			return b, code, nil
+		}
+		resp := jute.GetDataResponse{Data: data, Stat: stat}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.GetChildrenRequest:
 		kids, _, code := rd.getChildren(req.Path, req.Watch)
-		return &jute.GetChildrenResponse{Children: kids}, code, nil
+		if code != jute.CodeOK {
+			return b, code, nil
+		}
+		resp := jute.GetChildrenResponse{Children: kids}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.GetChildren2Request:
 		kids, stat, code := rd.getChildren(req.Path, req.Watch)
-		return &jute.GetChildren2Response{Children: kids, Stat: stat}, code, nil
+		if code != jute.CodeOK {
+			return b, code, nil
+		}
+		resp := jute.GetChildren2Response{Children: kids, Stat: stat}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.GetACLRequest:
 		if code := rd.checkNode(req.Path, jute.PermRead|jute.PermAdmin); code != jute.CodeOK {
-			return nil, code, nil
+			return b, code, nil
 		}
 		acl, stat, code := rd.t.GetACL(req.Path)
 		if code != jute.CodeOK {
-			return nil, code, nil
+			return b, code, nil
 		}
-		if aclCheck(rd.reg, rd.skipACL, acl, jute.PermAdmin, rd.r.Auth) != jute.CodeOK {
+		if aclCheck(rd.reg, rd.skipACL, acl, jute.PermAdmin, rd.auth) != jute.CodeOK {
 			acl = aclMaskDigests(acl)
 		}
-		return &jute.GetACLResponse{Acl: acl, Stat: stat}, jute.CodeOK, nil
+		resp := jute.GetACLResponse{Acl: acl, Stat: stat}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.GetAllChildrenNumberRequest:
 		if code := rd.checkNode(req.Path, jute.PermRead); code != jute.CodeOK {
-			return nil, code, nil
+			return b, code, nil
 		}
 		n, code := rd.t.AllChildrenNumber(req.Path)
-		return &jute.GetAllChildrenNumberResponse{TotalNumber: n}, code, nil
+		if code != jute.CodeOK {
+			return b, code, nil
+		}
+		resp := jute.GetAllChildrenNumberResponse{TotalNumber: n}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.GetEphemeralsRequest:
-		all := rd.t.Ephemerals(rd.r.Session)
+		all := rd.t.Ephemerals(rd.session)
 		prefix := strings.TrimFunc(req.PrefixPath, func(c rune) bool { return c <= ' ' })
 		out := make([]string, 0, len(all))
 		for _, p := range all {
@@ -171,50 +192,53 @@ func (rd *reader) serve(req jute.Record) (jute.Record, jute.Code, []datatree.Eve
 				out = append(out, p)
 			}
 		}
-		return &jute.GetEphemeralsResponse{Ephemerals: out}, jute.CodeOK, nil
+		resp := jute.GetEphemeralsResponse{Ephemerals: out}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.AddWatchRequest:
 		if req.Mode != jute.AddWatchPersistent && req.Mode != jute.AddWatchPersistentRecursive {
-			return nil, jute.CodeMarshallingError, nil
+			return b, jute.CodeMarshallingError, nil
 		}
 		// NB: ZooKeeper registers a watch on any path and answers OK; one
 		// on a path that can never name a znode never fires.
 		if rd.w != 0 {
 			rd.t.AddWatch(req.Path, rd.w, req.Mode)
 		}
-		return &jute.ErrorResponse{Err: 0}, jute.CodeOK, nil
+		resp := jute.ErrorResponse{Err: 0}
+		return resp.Encode(b), jute.CodeOK, nil
 	case *jute.CheckWatchesRequest:
 		typ, ok := readWatcherType(req.Type)
 		if !ok {
-			return nil, jute.CodeMarshallingError, nil
+			return b, jute.CodeMarshallingError, nil
 		}
 		if rd.w == 0 {
-			return nil, jute.CodeNoWatcher, nil
+			return b, jute.CodeNoWatcher, nil
 		}
-		return nil, rd.t.CheckWatches(req.Path, rd.w, typ), nil
+		return b, rd.t.CheckWatches(req.Path, rd.w, typ), nil
 	case *jute.RemoveWatchesRequest:
 		typ, ok := readWatcherType(req.Type)
 		if !ok {
-			return nil, jute.CodeMarshallingError, nil
+			return b, jute.CodeMarshallingError, nil
 		}
 		if rd.w == 0 {
-			return nil, jute.CodeNoWatcher, nil
+			return b, jute.CodeNoWatcher, nil
 		}
 		events, code := rd.t.RemoveWatches(req.Path, rd.w, typ)
-		return nil, code, events
+		return b, code, events
 	case *jute.SetWatches:
 		events, code := rd.setWatches(&jute.SetWatches2{
 			RelativeZxid: req.RelativeZxid, DataWatches: req.DataWatches,
 			ExistWatches: req.ExistWatches, ChildWatches: req.ChildWatches,
 			PersistentWatches: []string{}, PersistentRecursiveWatches: []string{},
 		})
-		return nil, code, events
+		return b, code, events
 	case *jute.SetWatches2:
 		events, code := rd.setWatches(req)
-		return nil, code, events
+		return b, code, events
 	case *jute.SyncRequest:
-		return &jute.SyncResponse{Path: req.Path}, jute.CodeOK, nil
+		resp := jute.SyncResponse{Path: req.Path}
+		return resp.Encode(b), jute.CodeOK, nil
 	}
-	return nil, jute.CodeUnimplemented, nil
+	return b, jute.CodeUnimplemented, nil
 }
 
 func (rd *reader) getData(path string, watch bool) ([]byte, jute.Stat, jute.Code) {
