@@ -29,7 +29,7 @@ type Client struct {
 	mu struct {
 		sync.Mutex
 		auth  []jute.Id // replaced, never mutated: requests keep a snapshot
-		queue []*slot   // requests not yet answered, in arrival order
+		queue slotQueue // requests not yet answered, in arrival order
 		dead  bool      // a request was dropped: answer nothing more
 		// reply is the buffer reply bodies are encoded into, reused from
 		// one reply to the next: Sink.Reply copies what it keeps.
@@ -235,7 +235,7 @@ func (c *Client) answerInOrder(sl *slot, req *Request, reject jute.Code) {
 	s.applyMu.RLock()
 	c.mu.Lock()
 	req.Auth = c.mu.auth
-	if len(c.mu.queue) == 0 && !c.mu.dead {
+	if c.mu.queue.len() == 0 && !c.mu.dead {
 		c.answerLocked(sl, req)
 	} else {
 		q := &queuedRead{sl: *sl, req: *req}
@@ -260,8 +260,48 @@ func (c *Client) enqueueLocked(sl *slot) bool {
 		<-c.s.inFlight
 		return false
 	}
-	c.mu.queue = append(c.mu.queue, sl)
+	c.mu.queue.push(sl)
 	return true
+}
+
+// slotQueue is a FIFO of reply slots in a ring that is reused: a
+// session's queue stops allocating once it has grown to the session's
+// depth of pipelining. NB: a slice popped from its front loses that
+// capacity, and allocated again for nearly every request.
+type slotQueue struct {
+	ring []*slot // len is 0 or a power of two
+	head int     // index of the first slot
+	n    int     // number of slots queued
+}
+
+func (q *slotQueue) len() int { return q.n }
+
+// front returns the first slot; the queue must not be empty.
+func (q *slotQueue) front() *slot { return q.ring[q.head] }
+
+func (q *slotQueue) push(sl *slot) {
+	if q.n == len(q.ring) {
+		ring := make([]*slot, max(8, 2*len(q.ring)))
+		for i := range q.n {
+			ring[i] = q.ring[(q.head+i)&(len(q.ring)-1)]
+		}
+		q.ring, q.head = ring, 0
+	}
+	q.ring[(q.head+q.n)&(len(q.ring)-1)] = sl
+	q.n++
+}
+
+// pop removes the first slot; the queue must not be empty.
+func (q *slotQueue) pop() {
+	q.ring[q.head] = nil
+	q.head = (q.head + 1) & (len(q.ring) - 1)
+	q.n--
+}
+
+// reset empties the queue.
+func (q *slotQueue) reset() {
+	clear(q.ring)
+	q.head, q.n = 0, 0
 }
 
 // touch keeps the session alive. NB: the tracker keeps expiry in
@@ -331,7 +371,7 @@ func (c *Client) complete(sl *slot, zxid int64, op jute.OpCode, res *datatree.Re
 	if c.mu.dead {
 		return
 	}
-	if c.mu.queue[0] != sl {
+	if c.mu.queue.front() != sl {
 		// NB: a request ahead of this one is still unanswered: the reply
 		// waits in the slot, with a body of its own.
 		body, code := WriteResponse(nil, op, res)
@@ -340,8 +380,7 @@ func (c *Client) complete(sl *slot, zxid int64, op jute.OpCode, res *datatree.Re
 	}
 	body, code := WriteResponse(c.mu.reply[:0], op, res)
 	c.sendReplyLocked(sl, zxid, code, body)
-	c.mu.queue[0] = nil
-	c.mu.queue = c.mu.queue[1:]
+	c.mu.queue.pop()
 	c.drainLocked()
 }
 
@@ -358,26 +397,24 @@ func (c *Client) drop(sl *slot) {
 // drainLocked answers the requests at the head of the queue that can be
 // answered: ready writes and the reads behind them.
 func (c *Client) drainLocked() {
-	for len(c.mu.queue) > 0 {
-		h := c.mu.queue[0]
+	for c.mu.queue.len() > 0 {
+		h := c.mu.queue.front()
 		switch {
 		case h.read != nil:
 			c.answerLocked(h, h.read)
 		case h.dropped:
 			c.mu.dead = true
-			for range c.mu.queue {
+			for range c.mu.queue.len() {
 				<-c.s.inFlight
 			}
-			clear(c.mu.queue)
-			c.mu.queue = c.mu.queue[:0]
+			c.mu.queue.reset()
 			return
 		case h.done:
 			c.sendLocked(h, h.zxid, h.code, h.body)
 		default:
 			return
 		}
-		c.mu.queue[0] = nil
-		c.mu.queue = c.mu.queue[1:]
+		c.mu.queue.pop()
 	}
 }
 

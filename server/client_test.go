@@ -71,3 +71,47 @@ func TestClientCompleteInOrder(t *testing.T) {
 		t.Fatalf("%d in-flight tokens left", n)
 	}
 }
+
+// TestSlotQueue drives the ring against a slice: pushes and pops in
+// uneven runs wrap the ring and grow it with slots queued.
+func TestSlotQueue(t *testing.T) {
+	var q slotQueue
+	var model []*slot
+	next := int32(0)
+	check := func() {
+		t.Helper()
+		if q.len() != len(model) {
+			t.Fatalf("len %d, want %d", q.len(), len(model))
+		}
+		if len(model) > 0 && q.front() != model[0] {
+			t.Fatalf("front xid %d, want %d", q.front().xid, model[0].xid)
+		}
+	}
+	for round, run := range []struct{ push, pop int }{{5, 3}, {6, 7}, {3, 0}, {9, 4}, {20, 15}, {40, 10}, {1, 36}} {
+		for range run.push {
+			next++
+			sl := &slot{xid: next}
+			q.push(sl)
+			model = append(model, sl)
+			check()
+		}
+		for range run.pop {
+			q.pop()
+			model = model[1:]
+			check()
+		}
+		if round == 3 {
+			q.reset()
+			model = nil
+			check()
+		}
+	}
+	if len(q.ring) != 64 {
+		t.Fatalf("ring of %d slots, want 64 (at most 45 were queued)", len(q.ring))
+	}
+	for _, sl := range q.ring {
+		if sl != nil {
+			t.Fatalf("an empty queue still holds slot %d", sl.xid)
+		}
+	}
+}
