@@ -109,12 +109,13 @@ func (p *Prepper) Applied(zxid int64) {
 		if p.mu.byPath[c.path] == c {
 			delete(p.mu.byPath, c.path)
 		}
-		p.mu.changes[i] = nil
 	}
-	p.mu.changes = p.mu.changes[i:]
-	if len(p.mu.changes) == 0 {
-		p.mu.changes = nil
-	}
+	// NB: the records left move to the front, so the array is reused; a
+	// slice taken from i on would lose that capacity and make the next
+	// addChangeLocked allocate a new array nearly every time.
+	n := copy(p.mu.changes, p.mu.changes[i:])
+	clear(p.mu.changes[n:])
+	p.mu.changes = p.mu.changes[:n]
 }
 
 // Abort drops all outstanding changes, e.g. after a log failure: the next
