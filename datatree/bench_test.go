@@ -213,7 +213,7 @@ func BenchmarkWalk1M(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		n := 0
-		if err := tr.Walk(func(*SnapshotNode) error { n++; return nil }); err != nil || n < 1_001_001 {
+		if err := tr.Walk(func([][]jute.ACL) error { return nil }, func(*SnapshotNode) error { n++; return nil }); err != nil || n < 1_001_001 {
 			b.Fatal(err, n)
 		}
 	}

@@ -55,7 +55,7 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for !done.Load() {
-			_ = tr.Walk(func(n *SnapshotNode) error { return nil })
+			_ = tr.Walk(nil, func(n *SnapshotNode) error { return nil })
 		}
 	}()
 	// Write until the readers have overlapped the writer for a while.

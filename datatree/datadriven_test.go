@@ -203,7 +203,7 @@ func (s *ddState) run(t *testing.T, td *datadriven.TestData) string {
 	case "expired":
 		fmt.Fprintf(&sb, "%v\n", s.tr.ExpiredContainers(argInt(td, "now", 0)))
 	case "tree":
-		_ = s.tr.Walk(func(n *SnapshotNode) error {
+		_ = s.tr.Walk(nil, func(n *SnapshotNode) error {
 			if strings.HasPrefix(n.Path, "/zookeeper") && !td.HasArg("all") {
 				return nil
 			}

@@ -207,19 +207,22 @@ func (c *childSet) remove(name string) {
 
 // sorted returns the children ordered by name in a new slice.
 func (c *childSet) sorted() []child {
-	return c.appendSorted(make([]child, 0, c.len()))
+	out := c.appendTo(make([]child, 0, c.len()))
+	if c.m != nil {
+		slices.SortFunc(out, cmpChildren)
+	}
+	return out
 }
 
-// appendSorted appends the children ordered by name to dst.
-func (c *childSet) appendSorted(dst []child) []child {
+// appendTo appends the children to dst: by name while the set is a list,
+// in map order once it is a map.
+func (c *childSet) appendTo(dst []child) []child {
 	if c.m == nil {
 		return append(dst, c.list...)
 	}
-	start := len(dst)
 	for name, k := range c.m {
 		dst = append(dst, child{nameKey(name), name, k})
 	}
-	slices.SortFunc(dst[start:], cmpChildren)
 	return dst
 }
 

@@ -83,7 +83,7 @@ func TestQuota(t *testing.T) {
 	}
 	// Snapshot restore rebuilds the quota index and recounts.
 	var snap []SnapshotNode
-	_ = tr.Walk(func(n *SnapshotNode) error {
+	_ = tr.Walk(nil, func(n *SnapshotNode) error {
 		c := *n
 		if c.Path == "/zookeeper/quota/app/zookeeper_stats" {
 			c.Data = []byte("count=99,bytes=99")

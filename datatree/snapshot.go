@@ -3,6 +3,7 @@ package datatree
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gokeeper/gokeeper/jute"
@@ -29,60 +30,129 @@ var (
 	ErrRestoreDuplicate = errors.New("datatree: snapshot node restored twice")
 )
 
-// Walk calls fn for every znode, parents before children and siblings in
-// name order, starting with the root as "". It is fuzzy, like ZooKeeper's
-// snapshot: it takes the read lock for one node at a time, so Apply runs
-// meanwhile, and each node is seen as it was at the moment it was visited.
-// A node created after its parent was visited is not seen; one deleted
-// before it is visited is skipped. Replaying the txns from the zxid read
-// before the walk started (LastZxid) over the result yields the tree. fn
-// must not keep n; n.Data and n.ACL are shared and must not be modified.
-// Walk stops at and returns fn's first error.
-func (t *Tree) Walk(fn func(n *SnapshotNode) error) error {
+// Walk calls fn for every znode, parents before children, starting with
+// the root as "". It is fuzzy, like ZooKeeper's snapshot: it holds the read
+// lock for a few nodes at a time (walkBatch), so Apply runs meanwhile, and
+// each node is seen as it was at the moment it was visited. A node created
+// after its parent was visited is not seen; one deleted before it is
+// visited is skipped. Replaying the txns from the zxid read before the walk
+// started (LastZxid) over the result yields the tree. Siblings come in the
+// order the tree keeps them: by name for small child sets, in no
+// particular order for large ones (a snapshot does not need an order, and
+// sorting 100k children per snapshot cost more than writing them).
+//
+// acls, if not nil, is called once before the first node with the ACL
+// lists in use when the walk began; each node's ACL is then one of these
+// slices, or nil when its ACL was set (by a create or setACL) after the
+// walk began: replaying that txn sets it again. Without acls each node's
+// ACL is its current one. fn must not keep n; n.Data and n.ACL are shared
+// and must not be modified. Walk stops at and returns the first error of
+// acls or fn.
+func (t *Tree) Walk(acls func([][]jute.ACL) error, fn func(n *SnapshotNode) error) error {
+	w := walker{fixedACLs: acls != nil}
 	t.mu.RLock()
+	if w.fixedACLs {
+		c := t.mu.acls
+		w.aclKeys = slices.Clone(c.keys)
+		w.aclLists = slices.Clone(c.lists)
+	}
 	root := t.mu.root
+	w.visitLocked(t, root, "")
 	t.mu.RUnlock()
-	var sn SnapshotNode
-	w := walker{t: t, fn: fn, sn: &sn}
-	return w.walk(root, "", 0)
-}
-
-// walker is one Walk in progress. kids[d] is the reusable copy of the
-// child list of the node being walked at depth d: a walk of 1M znodes
-// under 1,000 parents copied 32 MB of child lists before they were reused.
-type walker struct {
-	t    *Tree
-	fn   func(n *SnapshotNode) error
-	sn   *SnapshotNode
-	kids [][]child
-}
-
-func (w *walker) walk(n *node, path string, depth int) error {
-	t := w.t
-	t.mu.RLock()
-	if n.deleted() {
-		t.mu.RUnlock()
-		return nil
-	}
-	*w.sn = SnapshotNode{Path: path, Data: n.data, ACL: t.mu.acls.get(n.acl), Stat: n.persisted()}
-	if depth == len(w.kids) {
-		w.kids = append(w.kids, nil)
-	}
-	kids := w.kids[depth][:0]
-	if n.kids != nil {
-		kids = n.kids.appendSorted(kids)
-	}
-	w.kids[depth] = kids
-	t.mu.RUnlock()
-	if err := w.fn(w.sn); err != nil {
-		return err
-	}
-	for i := range kids {
-		if err := w.walk(kids[i].n, path+"/"+kids[i].name, depth+1); err != nil {
+	if w.fixedACLs {
+		inUse := make([][]jute.ACL, 0, len(w.aclLists))
+		for _, l := range w.aclLists {
+			if l != nil {
+				inUse = append(inUse, l)
+			}
+		}
+		if err := acls(inUse); err != nil {
 			return err
 		}
 	}
-	clear(kids) // NB: drop node references so a finished walk pins nothing
+	for {
+		if err := w.emit(fn); err != nil {
+			return err
+		}
+		if w.depth == 0 {
+			return nil
+		}
+		t.mu.RLock()
+		w.fillLocked(t)
+		t.mu.RUnlock()
+	}
+}
+
+// walkBatch is how many nodes a Walk copies under one hold of the read
+// lock; fn runs on them after the lock is released.
+const walkBatch = 64
+
+// walker is one Walk in progress: a depth-first stack of child lists still
+// to visit, and the batch of nodes visited but not yet given to fn.
+type walker struct {
+	fixedACLs bool
+	aclKeys   []string     // the tree's ACL keys when the walk began
+	aclLists  [][]jute.ACL // the tree's ACL lists when the walk began
+	stack     []walkFrame
+	depth     int // frames in use; stack keeps the rest for their capacity
+	batch     []SnapshotNode
+}
+
+// walkFrame is a node whose children are being visited: its path and a
+// copy of its child list, of which kids[next:] are still to visit.
+type walkFrame struct {
+	path string
+	kids []child
+	next int
+}
+
+// fillLocked visits nodes until the batch is full or the walk is done.
+func (w *walker) fillLocked(t *Tree) {
+	for len(w.batch) < walkBatch && w.depth > 0 {
+		f := &w.stack[w.depth-1]
+		if f.next == len(f.kids) {
+			clear(f.kids) // NB: drop node references so a finished walk pins nothing
+			w.depth--
+			continue
+		}
+		c := f.kids[f.next]
+		f.next++
+		if !c.n.deleted() {
+			w.visitLocked(t, c.n, f.path+"/"+c.name)
+		}
+	}
+}
+
+// visitLocked adds n to the batch and, if it has children, pushes them.
+func (w *walker) visitLocked(t *Tree, n *node, path string) {
+	acl := t.mu.acls.get(n.acl)
+	if w.fixedACLs {
+		acl = nil
+		if i := int(n.acl); i < len(w.aclKeys) && w.aclKeys[i] == t.mu.acls.keys[i] {
+			acl = w.aclLists[i]
+		}
+	}
+	w.batch = append(w.batch, SnapshotNode{Path: path, Data: n.data, ACL: acl, Stat: n.persisted()})
+	if n.kids == nil || n.kids.len() == 0 {
+		return
+	}
+	if w.depth == len(w.stack) {
+		w.stack = append(w.stack, walkFrame{})
+	}
+	f := &w.stack[w.depth]
+	f.path, f.kids, f.next = path, n.kids.appendTo(f.kids[:0]), 0
+	w.depth++
+}
+
+// emit gives the batch to fn, in order.
+func (w *walker) emit(fn func(n *SnapshotNode) error) error {
+	for i := range w.batch {
+		if err := fn(&w.batch[i]); err != nil {
+			return err
+		}
+	}
+	clear(w.batch)
+	w.batch = w.batch[:0]
 	return nil
 }
 

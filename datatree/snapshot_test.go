@@ -26,13 +26,13 @@ func genLog(seed int64, n int, zxid int64) []logEntry {
 		h := &jute.TxnHeader{ClientId: session, Zxid: zxid, Time: zxid * 3}
 		var body jute.Record
 		var paths []string
-		_ = shadow.Walk(func(sn *SnapshotNode) error {
+		_ = shadow.Walk(nil, func(sn *SnapshotNode) error {
 			if sn.Path != "" && sn.Path[:min(len(sn.Path), 10)] != "/zookeeper" {
 				paths = append(paths, sn.Path)
 			}
 			return nil
 		})
-		switch k := rng.Intn(10); {
+		switch k := rng.Intn(11); {
 		case k < 5 || len(paths) == 0:
 			parent := "/"
 			if len(paths) > 0 && rng.Intn(3) > 0 {
@@ -52,7 +52,7 @@ func genLog(seed int64, n int, zxid int64) []logEntry {
 				continue
 			}
 			h.Type = int32(jute.OpCreate)
-			body = &jute.CreateTxn{Path: p, Data: []byte(fmt.Sprint(zxid)), Acl: jute.OpenACLUnsafe(),
+			body = &jute.CreateTxn{Path: p, Data: []byte(fmt.Sprint(zxid)), Acl: genACL(rng, zxid),
 				Ephemeral: rng.Intn(3) == 0, ParentCVersion: ni.PersistedCversion + 1}
 		case k < 7:
 			p := paths[rng.Intn(len(paths))]
@@ -65,6 +65,10 @@ func genLog(seed int64, n int, zxid int64) []logEntry {
 			p := paths[rng.Intn(len(paths))]
 			ni, _ := shadow.Node(p)
 			h.Type, body = int32(jute.OpSetData), &jute.SetDataTxn{Path: p, Data: []byte(fmt.Sprint(zxid)), Version: ni.Stat.Version + 1}
+		case k < 10:
+			p := paths[rng.Intn(len(paths))]
+			ni, _ := shadow.Node(p)
+			h.Type, body = int32(jute.OpSetACL), &jute.SetACLTxn{Path: p, Acl: genACL(rng, zxid), Version: ni.Stat.Aversion + 1}
 		default:
 			// As ZooKeeper's prep (since 3.6) does, the txn lists the paths:
 			// replaying a nil-body closeSession over a fuzzy snapshot could
@@ -79,6 +83,18 @@ func genLog(seed int64, n int, zxid int64) []logEntry {
 		log = append(log, logEntry{h, body})
 	}
 	return log
+}
+
+// genACL returns one of two shared ACL lists or, one time in three, a list
+// no node had before.
+func genACL(rng *rand.Rand, zxid int64) []jute.ACL {
+	switch rng.Intn(3) {
+	case 0:
+		return jute.OpenACLUnsafe()
+	case 1:
+		return jute.ReadACLUnsafe()
+	}
+	return []jute.ACL{{Perms: jute.PermAll, Id: jute.Id{Scheme: "digest", Id: fmt.Sprintf("u%d:x", zxid)}}}
 }
 
 func restoreFrom(t *testing.T, snap []SnapshotNode, zxid int64) *Tree {
@@ -103,7 +119,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	mustOK(t, tr.Apply(b.hdr(jute.OpCreateContainer, 0), &jute.CreateContainerTxn{Path: "/cont", Acl: jute.OpenACLUnsafe(), ParentCVersion: -1}))
 	mustOK(t, tr.Apply(b.hdr(jute.OpCreateTTL, 0), &jute.CreateTTLTxn{Path: "/ttl", Acl: jute.ReadACLUnsafe(), Ttl: 5, ParentCVersion: -1}))
 	var snap []SnapshotNode
-	if err := tr.Walk(func(n *SnapshotNode) error { snap = append(snap, *n); return nil }); err != nil {
+	if err := tr.Walk(nil, func(n *SnapshotNode) error { snap = append(snap, *n); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if snap[0].Path != "" {
@@ -139,6 +155,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // Walk step applies the next txn), restores it, replays the log from the
 // zxid read before the walk began, and expects the live tree.
 func TestFuzzySnapshotReplay(t *testing.T) {
+	unlistedTotal := 0
 	for seed := int64(1); seed <= 20; seed++ {
 		log := genLog(seed, 400, 0)
 		live := New(Options{})
@@ -148,7 +165,14 @@ func TestFuzzySnapshotReplay(t *testing.T) {
 		start := live.LastZxid()
 		next := 200
 		var snap []SnapshotNode
-		err := live.Walk(func(n *SnapshotNode) error {
+		var listed [][]jute.ACL
+		unlisted := 0
+		err := live.Walk(func(acls [][]jute.ACL) error { listed = acls; return nil }, func(n *SnapshotNode) error {
+			if n.ACL == nil {
+				unlisted++
+			} else if !slices.ContainsFunc(listed, func(l []jute.ACL) bool { return &l[0] == &n.ACL[0] }) {
+				t.Fatalf("seed %d: %s has an ACL Walk did not list: %v", seed, n.Path, n.ACL)
+			}
 			snap = append(snap, SnapshotNode{Path: n.Path, Data: n.Data, ACL: n.ACL, Stat: n.Stat})
 			for i := 0; i < 3 && next < len(log); i++ {
 				live.Apply(log[next].h, log[next].body)
@@ -162,6 +186,7 @@ func TestFuzzySnapshotReplay(t *testing.T) {
 		for ; next < len(log); next++ {
 			live.Apply(log[next].h, log[next].body)
 		}
+		unlistedTotal += unlisted
 		got := restoreFrom(t, snap, start)
 		for _, e := range log {
 			if e.h.Zxid > start {
@@ -176,5 +201,8 @@ func TestFuzzySnapshotReplay(t *testing.T) {
 				t.Fatalf("seed %d: ephemerals of %d differ", seed, s)
 			}
 		}
+	}
+	if unlistedTotal == 0 {
+		t.Fatal("no walk met a node whose ACL was set after it began: the case is untested")
 	}
 }

@@ -83,7 +83,10 @@ func BenchmarkSnapshot1M(b *testing.B) {
 		data[i] = byte('a' + i%26)
 	}
 	acl := jute.OpenACLUnsafe()
-	tree := func(yield func(*Node) error) error {
+	tree := func(acls func([][]jute.ACL) error, yield func(*Node) error) error {
+		if err := acls([][]jute.ACL{acl}); err != nil {
+			return err
+		}
 		nd := &Node{ACL: acl}
 		for _, p := range []string{"", "/zookeeper", "/zookeeper/quota", "/bench"} {
 			nd.Path, nd.Data = p, nil

@@ -147,14 +147,7 @@ func TestGoldenZooKeeperFiles(t *testing.T) {
 	if _, err := ReadZKSnapshotFile(newest, nil, func(n *Node) error { order = append(order, n); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteZKSnapshotFile(out, zxid, sessions, func(yield func(*Node) error) error {
-		for _, n := range order {
-			if err := yield(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := WriteZKSnapshotFile(out, zxid, sessions, sourceOf(order)); err != nil {
 		t.Fatal(err)
 	}
 	var again []*Node

@@ -343,10 +343,22 @@ func writeFile(t testing.TB, fs vfs.FS, path string, data []byte) {
 
 // testTree returns an iterator over a small tree: the root, /zookeeper,
 // /zookeeper/quota and n nodes under /app with mixed ACLs.
-func testTree(n int) func(yield func(*Node) error) error {
-	return func(yield func(*Node) error) error {
-		for _, nd := range testNodes(n) {
-			if err := yield(nd); err != nil {
+func testTree(n int) SnapshotSource { return sourceOf(testNodes(n)) }
+
+// sourceOf yields nodes to a snapshot writer, listing every node's ACL.
+func sourceOf(nodes []*Node) SnapshotSource {
+	return func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+		lists := make([][]jute.ACL, 0, len(nodes))
+		for _, nd := range nodes {
+			if nd.ACL != nil {
+				lists = append(lists, nd.ACL)
+			}
+		}
+		if err := acls(lists); err != nil {
+			return err
+		}
+		for _, nd := range nodes {
+			if err := node(nd); err != nil {
 				return err
 			}
 		}

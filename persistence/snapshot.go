@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/adler32"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,14 @@ type Session struct {
 	ID      int64
 	Timeout int32
 }
+
+// SnapshotSource yields a tree to a snapshot writer: it calls acls once,
+// with every ACL list its nodes use, then node for each znode, parents
+// before children, the root "" first. A node's ACL is nil (written as
+// OPEN_ACL_UNSAFE) or one of the listed lists (found by address; an equal
+// list is found by content). The writer stops at and returns the first
+// error the source returns.
+type SnapshotSource func(acls func([][]jute.ACL) error, node func(*Node) error) error
 
 // Node is one znode of a snapshot. Path is "" for the root and the full path
 // ("/a/b") otherwise, as ZooKeeper writes it.
@@ -108,15 +117,15 @@ func (s *Store) removeTempSnapshots() {
 
 // WriteSnapshot stores a snapshot taken at lastZxid. It is fuzzy: nodes may
 // already reflect txns after lastZxid, which replaying the log from lastZxid
-// makes right again (see doc.go). nodes is an iterator the caller provides,
-// parents before children, the root "" first. The snapshot is a ZooKeeper
+// makes right again (see doc.go). tree yields the ACL lists, then the
+// nodes. The snapshot is a ZooKeeper
 // snapshot file written to a temporary name and renamed, so a crash leaves
 // the whole snapshot, none, or (after a power loss) one that fails its
 // checksum and is skipped on load. NB: like ZooKeeper's periodic
 // snapshots it is not fsynced when the log still holds every txn it
 // covers; Purge fsyncs the snapshots it keeps before it deletes any log.
 // A snapshot beyond the log (a follower sent a SNAP) is fsynced at once.
-func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, nodes func(yield func(*Node) error) error) error {
+func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, tree SnapshotSource) error {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	s.mu.Lock()
@@ -127,7 +136,7 @@ func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, nodes func(yie
 	}
 	start := time.Now()
 	sync := lastZxid > s.LastZxid()
-	st, err := writeSnapshotFile(s.fs, s.snapPath(lastZxid), lastZxid, sessions, nodes, sync)
+	st, err := writeSnapshotFile(s.fs, s.snapPath(lastZxid), lastZxid, sessions, tree, sync)
 	if err != nil {
 		return err
 	}
@@ -154,7 +163,7 @@ func (s *Store) LoadLatestSnapshot(sessionFn func(Session), nodeFn func(*Node) e
 	if err != nil || !ok {
 		return 0, false, err
 	}
-	if err := readSnapshotFile(s.fs, path, sessionFn, nodeFn, s.opts.maxBuffer()); err != nil {
+	if err := readSnapshotFile(s.fs, path, sessionFn, nil, nodeFn, s.opts.maxBuffer()); err != nil {
 		return 0, false, err
 	}
 	return zxid, true, nil
@@ -169,7 +178,7 @@ func (s *Store) newestValidSnapshotLocked() (path string, zxid int64, ok bool, e
 	}
 	for i := len(zs) - 1; i >= 0; i-- {
 		p := s.snapPath(zs[i])
-		if err := readSnapshotFile(s.fs, p, nil, nil, s.opts.maxBuffer()); err != nil {
+		if err := readSnapshotFile(s.fs, p, nil, nil, nil, s.opts.maxBuffer()); err != nil {
 			s.log.Warn().Err(err).Str("file", p).Msg("persistence: skipping invalid snapshot")
 			continue
 		}
@@ -229,7 +238,7 @@ func ReadZKSnapshotFile(path string, sessionFn func(Session), nodeFn func(*Node)
 	if !ok {
 		return 0, fmt.Errorf("persistence: %s is not named snapshot.<zxid>", path)
 	}
-	if err := readSnapshotFile(vfs.Default, path, sessionFn, nodeFn, 0); err != nil {
+	if err := readSnapshotFile(vfs.Default, path, sessionFn, nil, nodeFn, 0); err != nil {
 		return 0, err
 	}
 	return z, nil
@@ -237,11 +246,11 @@ func ReadZKSnapshotFile(path string, sessionFn func(Session), nodeFn func(*Node)
 
 // WriteZKSnapshotFile writes an Apache ZooKeeper snapshot file at path
 // (which ZooKeeper expects to be named snapshot.<hex lastZxid>), crash-safely.
-func WriteZKSnapshotFile(path string, lastZxid int64, sessions []Session, nodes func(yield func(*Node) error) error) error {
+func WriteZKSnapshotFile(path string, lastZxid int64, sessions []Session, tree SnapshotSource) error {
 	if z, ok := zxidFromName(vfs.Default.PathBase(path), snapPrefix); !ok || z != lastZxid {
 		return fmt.Errorf("persistence: %s is not named %s: ZooKeeper takes the zxid from the name", path, snapName(lastZxid))
 	}
-	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, nodes, true)
+	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, tree, true)
 	return err
 }
 
@@ -250,58 +259,21 @@ type snapStats struct {
 	bytes int64
 }
 
-// writeSnapshotFile writes a ZooKeeper snapshot. The ACL cache precedes the
-// nodes in the format, but the nodes (and so the ACLs in use) are known only
-// after the iterator ran; so the nodes go to a side file first, and the final
-// file is header, sessions, ACL cache, then the side file copied through the
-// checksum, then the trailers.
+// writeSnapshotFile writes a ZooKeeper snapshot in one pass: header,
+// sessions, the ACL cache (the lists tree gives first), the nodes, then the
+// trailers.
 func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Session,
-	nodes func(yield func(*Node) error) error, sync bool) (st snapStats, err error) {
+	tree SnapshotSource, sync bool) (st snapStats, err error) {
 	tmp := path + tmpSuffix
-	side := path + ".nodes" + tmpSuffix
-	defer func() {
-		_ = fs.Remove(side)
-		if err != nil {
-			_ = fs.Remove(tmp)
-		}
-	}()
-
-	// Pass 1: nodes to the side file, building the ACL cache.
-	sf, err := fs.Create(side)
-	if err != nil {
-		return st, fmt.Errorf("persistence: create %s: %w", side, err)
-	}
-	acls := newACLCache()
-	sw := bufio.NewWriterSize(sf, 256<<10)
-	var scratch []byte
-	err = nodes(func(n *Node) error {
-		if n.Path == "/" {
-			// "/" ends the node list in the format; the root is "".
-			return fmt.Errorf("%w: node path \"/\" (the root is \"\")", ErrBadNode)
-		}
-		scratch = jute.AppendString(scratch[:0], n.Path)
-		scratch = jute.AppendBuffer(scratch, n.Data)
-		scratch = jute.AppendLong(scratch, acls.ref(n.ACL))
-		scratch = n.Stat.Encode(scratch)
-		st.nodes++
-		_, werr := sw.Write(scratch)
-		return werr
-	})
-	if err == nil {
-		err = sw.Flush()
-	}
-	if cerr := sf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
-	}
-
-	// Pass 2: the snapshot proper.
 	f, err := fs.Create(tmp)
 	if err != nil {
 		return st, fmt.Errorf("persistence: create %s: %w", tmp, err)
 	}
+	defer func() {
+		if err != nil {
+			_ = fs.Remove(tmp)
+		}
+	}()
 	w := &checkedWriter{w: bufio.NewWriterSize(f, 256<<10), sum: adler32.New()}
 	w.header(snapMagic)
 	w.int32(int32(len(sessions)))
@@ -309,18 +281,45 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 		w.int64(ss.ID)
 		w.int32(ss.Timeout)
 	}
-	w.int32(int32(len(acls.lists)))
-	for i, l := range acls.lists {
-		w.int64(int64(i + 1))
-		w.raw(l)
-	}
-	if w.err == nil {
-		var rf vfs.File
-		rf, w.err = fs.Open(side)
-		if w.err == nil {
-			_, w.err = io.Copy(w, bufio.NewReaderSize(rf, 256<<10))
-			_ = rf.Close()
+	var acls *aclCache
+	var scratch []byte
+	err = tree(func(lists [][]jute.ACL) error {
+		if acls != nil {
+			return fmt.Errorf("%w: ACL lists given twice", ErrBadNode)
 		}
+		acls = newACLCache(lists)
+		w.int32(int32(len(acls.lists)))
+		for i, l := range acls.lists {
+			w.int64(int64(i + 1))
+			w.raw(l)
+		}
+		return w.err
+	}, func(n *Node) error {
+		if acls == nil {
+			return fmt.Errorf("%w: node %q before the ACL lists", ErrBadNode, n.Path)
+		}
+		if n.Path == "/" {
+			// "/" ends the node list in the format; the root is "".
+			return fmt.Errorf("%w: node path \"/\" (the root is \"\")", ErrBadNode)
+		}
+		ref, ok := acls.ref(n.ACL)
+		if !ok {
+			return fmt.Errorf("%w: node %q has an ACL not among the snapshot's ACL lists", ErrBadNode, n.Path)
+		}
+		scratch = jute.AppendString(scratch[:0], n.Path)
+		scratch = jute.AppendBuffer(scratch, n.Data)
+		scratch = jute.AppendLong(scratch, ref)
+		scratch = n.Stat.Encode(scratch)
+		st.nodes++
+		w.raw(scratch)
+		return w.err
+	})
+	if err == nil && acls == nil {
+		err = fmt.Errorf("%w: no ACL lists and no nodes", ErrBadNode)
+	}
+	if err != nil {
+		_ = f.Close()
+		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
 	}
 	w.str("/")
 	w.seal()
@@ -386,34 +385,61 @@ func syncDir(fs vfs.FS, dir string) error {
 	return err
 }
 
-// aclCache assigns ZooKeeper ACL cache references (1, 2, ...) to distinct
-// ACL lists, as ReferenceCountedACLCache does. A nil list gets
-// openACLUnsafeRef.
+// aclCache assigns ZooKeeper ACL cache references (1, 2, ...) to the
+// distinct ACL lists a snapshot source lists, as ReferenceCountedACLCache
+// does; a nil list, or one equal to OPEN_ACL_UNSAFE that was not listed,
+// gets openACLUnsafeRef.
 type aclCache struct {
-	refs    map[string]int64
-	lists   [][]byte // encoded vector per reference - 1
-	scratch []byte
+	byList    map[*jute.ACL]int64 // first element of a listed slice → ref
+	byContent map[string]int64    // encoded list → ref
+	lists     [][]byte            // encoded vector per reference - 1
+	scratch   []byte
 }
 
-func newACLCache() *aclCache { return &aclCache{refs: make(map[string]int64)} }
-
-func (c *aclCache) ref(acl []jute.ACL) int64 {
-	if acl == nil {
-		return openACLUnsafeRef
+func newACLCache(lists [][]jute.ACL) *aclCache {
+	c := &aclCache{byList: make(map[*jute.ACL]int64, len(lists)), byContent: make(map[string]int64, len(lists))}
+	for _, l := range lists {
+		enc := c.encode(l)
+		r, ok := c.byContent[string(enc)]
+		if !ok {
+			c.lists = append(c.lists, slices.Clone(enc))
+			r = int64(len(c.lists))
+			c.byContent[string(enc)] = r
+		}
+		if len(l) > 0 {
+			c.byList[&l[0]] = r
+		}
 	}
+	return c
+}
+
+func (c *aclCache) encode(acl []jute.ACL) []byte {
 	enc := jute.AppendVectorLen(c.scratch[:0], len(acl))
 	for i := range acl {
 		enc = acl[i].Encode(enc)
 	}
 	c.scratch = enc
-	if r, ok := c.refs[string(enc)]; ok { // no allocation for the lookup
-		return r
+	return enc
+}
+
+// ref returns the reference of acl; ok is false when acl was not listed.
+// NB: a listed slice is found by its address, without encoding it.
+func (c *aclCache) ref(acl []jute.ACL) (ref int64, ok bool) {
+	if acl == nil {
+		return openACLUnsafeRef, true
 	}
-	enc = append([]byte(nil), enc...)
-	c.lists = append(c.lists, enc)
-	r := int64(len(c.lists))
-	c.refs[string(enc)] = r
-	return r
+	if len(acl) > 0 {
+		if r, ok := c.byList[&acl[0]]; ok {
+			return r, true
+		}
+	}
+	if r, ok := c.byContent[string(c.encode(acl))]; ok { // no allocation for the lookup
+		return r, true
+	}
+	if slices.Equal(acl, jute.OpenACLUnsafe()) {
+		return openACLUnsafeRef, true
+	}
+	return 0, false
 }
 
 // checkedWriter writes jute primitives and keeps ZooKeeper's Adler32 over
@@ -577,9 +603,12 @@ func (c *checkedReader) checkSeal(what string) {
 
 func (c *checkedReader) atEOF() bool { return c.err == nil && c.left == 0 }
 
-// readSnapshotFile reads a ZooKeeper snapshot file, calling sessionFn and
-// nodeFn (either may be nil) as it goes.
-func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn func(*Node) error, maxBuffer int) error {
+// readSnapshotFile reads a ZooKeeper snapshot file, calling sessionFn,
+// aclFn (with the ACL cache's lists, in file order, before any node) and
+// nodeFn as it goes; each may be nil. A node's ACL is one of the lists
+// given to aclFn, or a new OPEN_ACL_UNSAFE list.
+func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn func([][]jute.ACL) error,
+	nodeFn func(*Node) error, maxBuffer int) error {
 	if maxBuffer <= 0 {
 		maxBuffer = 64 << 20
 	}
@@ -616,6 +645,7 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn fu
 		nacl = 0
 	}
 	acls := make(map[int64][]jute.ACL, nacl)
+	lists := make([][]jute.ACL, 0, nacl)
 	for i := int32(0); i < nacl && c.err == nil; i++ {
 		ref := c.int64()
 		n := c.length("ACL vector")
@@ -634,6 +664,12 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), nodeFn fu
 			list = append(list, a)
 		}
 		acls[ref] = list
+		lists = append(lists, list)
+	}
+	if c.err == nil && aclFn != nil {
+		if err := aclFn(lists); err != nil {
+			return err
+		}
 	}
 	var scratch []byte
 	for c.err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,9 +90,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestSnapshotNilACLIsOpenUnsafe(t *testing.T) {
 	s := mustOpen(t, testOptions(vfs.NewMem()))
 	defer s.Close()
-	err := s.WriteSnapshot(1, nil, func(yield func(*Node) error) error {
-		return yield(&Node{Path: "", ACL: nil})
-	})
+	err := s.WriteSnapshot(1, nil, sourceOf([]*Node{{Path: "", ACL: nil}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +105,11 @@ func TestSnapshotIteratorErrorLeavesNoFile(t *testing.T) {
 	s := mustOpen(t, testOptions(fs))
 	defer s.Close()
 	boom := errors.New("tree changed")
-	err := s.WriteSnapshot(5, nil, func(yield func(*Node) error) error {
-		if err := yield(&Node{Path: ""}); err != nil {
+	err := s.WriteSnapshot(5, nil, func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+		if err := acls(nil); err != nil {
+			return err
+		}
+		if err := node(&Node{Path: ""}); err != nil {
 			return err
 		}
 		return boom
@@ -339,7 +341,7 @@ func FuzzReadSnapshot(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mfs := vfs.NewMem()
 		writeFile(t, mfs, "/snap", data)
-		_ = readSnapshotFile(mfs, "/snap", func(Session) {}, func(*Node) error { return nil }, 1<<20)
+		_ = readSnapshotFile(mfs, "/snap", func(Session) {}, func([][]jute.ACL) error { return nil }, func(*Node) error { return nil }, 1<<20)
 	})
 }
 
@@ -368,7 +370,7 @@ func TestSnapshotWriteFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		ffs.armed.Store(true)
-		err := s.WriteSnapshot(20, nil, testTree(2000))
+		err := s.WriteSnapshot(20, nil, testTree(8000))
 		if err == nil && ffs.n.Load() < k {
 			// k is past the last write or sync: every step was covered.
 			if k < 4 {
@@ -439,12 +441,65 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestSnapshotRejectsSlashPath(t *testing.T) {
-	s := mustOpen(t, testOptions(vfs.NewMem()))
-	defer s.Close()
-	err := s.WriteSnapshot(1, nil, func(yield func(*Node) error) error { return yield(&Node{Path: "/"}) })
-	if !errors.Is(err, ErrBadNode) {
-		t.Fatalf("WriteSnapshot with path \"/\": %v, want ErrBadNode", err)
+// TestSnapshotRejectsBadSource: a source that breaks SnapshotSource's
+// contract gets ErrBadNode, and no snapshot file is left.
+func TestSnapshotRejectsBadSource(t *testing.T) {
+	digest := []jute.ACL{{Perms: jute.PermAll, Id: jute.Id{Scheme: "digest", Id: "u:x"}}}
+	for _, tt := range []struct {
+		name string
+		src  SnapshotSource
+	}{
+		{"path /", sourceOf([]*Node{{Path: "/"}})},
+		{"node before ACL lists", func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+			return node(&Node{Path: ""})
+		}},
+		{"unlisted ACL", func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+			if err := acls(nil); err != nil {
+				return err
+			}
+			return node(&Node{Path: "", ACL: digest})
+		}},
+		{"ACL lists twice", func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+			if err := acls(nil); err != nil {
+				return err
+			}
+			return acls(nil)
+		}},
+		{"nothing", func(acls func([][]jute.ACL) error, node func(*Node) error) error { return nil }},
+	} {
+		fs := vfs.NewMem()
+		s := mustOpen(t, testOptions(fs))
+		if err := s.WriteSnapshot(1, nil, tt.src); !errors.Is(err, ErrBadNode) {
+			t.Errorf("%s: WriteSnapshot: %v, want ErrBadNode", tt.name, err)
+		}
+		if names, _ := fs.List("/data/snapshots"); len(names) != 0 {
+			t.Errorf("%s: files left behind: %v", tt.name, names)
+		}
+		_ = s.Close()
+	}
+}
+
+// TestSnapshotACLReferences: listed lists get references 1, 2, ... once
+// each (equal lists share one); a listed slice is found by address, an
+// equal copy by content, an unlisted world:anyone list and nil as -1.
+func TestSnapshotACLReferences(t *testing.T) {
+	a := []jute.ACL{{Perms: jute.PermRead, Id: jute.IDAnyone}}
+	b := []jute.ACL{{Perms: jute.PermAll, Id: jute.Id{Scheme: "digest", Id: "u:x"}}}
+	c := newACLCache([][]jute.ACL{a, b, slices.Clone(a)})
+	if len(c.lists) != 2 {
+		t.Fatalf("%d lists, want 2", len(c.lists))
+	}
+	for _, tt := range []struct {
+		acl  []jute.ACL
+		want int64
+		ok   bool
+	}{
+		{a, 1, true}, {b, 2, true}, {slices.Clone(b), 2, true}, {nil, openACLUnsafeRef, true},
+		{jute.OpenACLUnsafe(), openACLUnsafeRef, true}, {[]jute.ACL{{Perms: jute.PermRead | jute.PermWrite, Id: jute.IDAnyone}}, 0, false},
+	} {
+		if r, ok := c.ref(tt.acl); r != tt.want || ok != tt.ok {
+			t.Errorf("ref(%v) = %d %v, want %d %v", tt.acl, r, ok, tt.want, tt.ok)
+		}
 	}
 }
 

@@ -401,14 +401,7 @@ func TestExportToZooKeeper(t *testing.T) {
 	for _, n := range nodes[4:] {
 		n.Stat.EphemeralOwner = 0 // no sessions: ephemerals would belong to nobody
 	}
-	if err := s.WriteSnapshot(snapZxid, []Session{{ID: 0x1000000aa, Timeout: 40000}}, func(yield func(*Node) error) error {
-		for _, n := range nodes {
-			if err := yield(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := s.WriteSnapshot(snapZxid, []Session{{ID: 0x1000000aa, Timeout: 40000}}, sourceOf(nodes)); err != nil {
 		t.Fatal(err)
 	}
 	// Three creates under /app after the snapshot.

@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/cockroachdb/pebble/vfs"
+	"github.com/gokeeper/gokeeper/jute"
 )
 
 // txnEOR is the end-of-record byte FileTxnLog writes after every entry.
@@ -179,7 +180,7 @@ func (s *Store) ImportZooKeeperDir(dir string) error {
 	for i := len(snaps) - 1; i >= 0; i-- {
 		p := s.fs.PathJoin(dir, snapName(snaps[i]))
 		var ss []Session
-		err := readSnapshotFile(s.fs, p, func(x Session) { ss = append(ss, x) }, nil, s.opts.maxBuffer())
+		err := readSnapshotFile(s.fs, p, func(x Session) { ss = append(ss, x) }, nil, nil, s.opts.maxBuffer())
 		if err != nil {
 			s.log.Warn().Err(err).Str("file", p).Msg("persistence: import: skipping invalid snapshot")
 			continue
@@ -214,8 +215,8 @@ func (s *Store) ImportZooKeeperDir(dir string) error {
 	}
 
 	// Write.
-	err = s.WriteSnapshot(snapZxid, sessions, func(yield func(*Node) error) error {
-		return readSnapshotFile(s.fs, snapPath, nil, yield, s.opts.maxBuffer())
+	err = s.WriteSnapshot(snapZxid, sessions, func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+		return readSnapshotFile(s.fs, snapPath, nil, acls, node, s.opts.maxBuffer())
 	})
 	if err != nil {
 		return err

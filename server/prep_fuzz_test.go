@@ -147,7 +147,7 @@ func TestPrepPipelineEquivalence(t *testing.T) {
 func treeDump(t *testing.T, tree *datatree.Tree) string {
 	t.Helper()
 	s := ""
-	err := tree.Walk(func(n *datatree.SnapshotNode) error {
+	err := tree.Walk(nil, func(n *datatree.SnapshotNode) error {
 		s += fmt.Sprintf("%s %q %v %+v\n", n.Path, n.Data, n.ACL, n.Stat)
 		return nil
 	})

@@ -586,11 +586,11 @@ func (s *Server) TakeSnapshot() (int64, error) {
 
 func (s *Server) writeSnapshot(zxid int64, sessions []persistence.Session) error {
 	start := time.Now()
-	err := s.store.WriteSnapshot(zxid, sessions, func(yield func(*persistence.Node) error) error {
+	err := s.store.WriteSnapshot(zxid, sessions, func(acls func([][]jute.ACL) error, node func(*persistence.Node) error) error {
 		var n persistence.Node
-		return s.tree.Walk(func(sn *datatree.SnapshotNode) error {
+		return s.tree.Walk(acls, func(sn *datatree.SnapshotNode) error {
 			n = persistence.Node{Path: sn.Path, Data: sn.Data, ACL: sn.ACL, Stat: sn.Stat}
-			return yield(&n)
+			return node(&n)
 		})
 	})
 	if err == nil {
