@@ -44,17 +44,18 @@ type pending struct {
 	w   write // for writes
 }
 
-// slot is one request waiting for its turn to be answered.
+// slot is one request waiting for its turn to be answered. NB: every
+// write carries one; its fields are ordered to pack tightly.
 type slot struct {
 	xid      int32
-	received time.Time
-	read     *Request  // a read to run when the slot reaches the head
-	reject   jute.Code // non-OK: the read's answer is this error (a refused write)
-	done     bool      // a write's reply is ready
-	dropped  bool      // no reply will ever be sent (the connection is closing)
-	zxid     int64
-	code     jute.Code
-	body     []byte
+	reject   jute.Code     // non-OK: the read's answer is this error (a refused write)
+	code     jute.Code     // a ready write's reply code
+	done     bool          // a write's reply is ready
+	dropped  bool          // no reply will ever be sent (the connection is closing)
+	received time.Duration // when the request arrived, on Server.sinceStart's clock
+	read     *Request      // a read to run when the slot reaches the head
+	zxid     int64         // a ready write's reply zxid
+	body     []byte        // a ready write's reply body
 }
 
 // Connect attaches a connection to a new or existing session, as
@@ -184,7 +185,7 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	s.inFlight <- struct{}{} // NB: blocks this reader when globalOutstandingLimit is reached
 	// NB: sl and req stay on this goroutine's stack for a request answered
 	// during the call; one that waits copies them to the heap.
-	sl := slot{xid: hdr.Xid, received: now}
+	sl := slot{xid: hdr.Xid, received: now.Sub(s.start)}
 	req := Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli(), Body: body}
 	if !IsWrite(op) {
 		c.answerInOrder(&sl, &req, jute.CodeOK)
@@ -421,7 +422,7 @@ func (c *Client) drainLocked() {
 // sendLocked hands one reply to the sink and releases its in-flight token.
 func (c *Client) sendLocked(sl *slot, zxid int64, code jute.Code, body []byte) {
 	c.sink.Reply(sl.xid, zxid, code, body)
-	c.s.Stats.record(time.Since(sl.received))
+	c.s.Stats.record(c.s.sinceStart() - sl.received)
 	<-c.s.inFlight
 }
 
