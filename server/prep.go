@@ -56,18 +56,22 @@ func (o *PrepOptions) authRegistry() *AuthRegistry {
 // prepRecord is ZooKeeper's ChangeRecord: what a znode will look like once
 // the txns prepared so far are applied. A record with deleted set stands
 // for a znode that will be gone.
+//
+// NB: one is allocated per change a write makes; its fields are ordered
+// to pack, and it keeps the length of the data (all that the quota check
+// needs), not the data.
 type prepRecord struct {
 	zxid     int64
 	path     string
-	deleted  bool
 	version  int32
 	cversion int32 // the persisted cversion: number of child creations
 	aversion int32
-	owner    int64 // stored ephemeralOwner, container and TTL encodings included
 	children int32
+	deleted  bool
+	owner    int64 // stored ephemeralOwner, container and TTL encodings included
 	pzxid    int64
+	dataLen  int64
 	acl      []jute.ACL
-	data     []byte
 }
 
 // Prepper turns write requests into txns, as ZooKeeper's
@@ -332,7 +336,7 @@ func (p *Prepper) recordLocked(path string) (prepRecord, bool) {
 		zxid: -1, path: path,
 		version: n.Stat.Version, cversion: n.PersistedCversion, aversion: n.Stat.Aversion,
 		owner: n.EphemeralOwner, children: n.Stat.NumChildren, pzxid: n.Stat.Pzxid,
-		acl: n.ACL, data: n.Data,
+		acl: n.ACL, dataLen: int64(len(n.Data)),
 	}, true
 }
 
@@ -466,7 +470,7 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	parent.pzxid = ctx.zxid
 	p.addChangeLocked(ctx, parent.duplicate(ctx.zxid))
 	p.addChangeLocked(ctx, &prepRecord{
-		zxid: ctx.zxid, path: path, owner: owner, pzxid: ctx.zxid, acl: listACL, data: data,
+		zxid: ctx.zxid, path: path, owner: owner, pzxid: ctx.zxid, acl: listACL, dataLen: int64(len(data)),
 	})
 	return txn, jute.CodeOK
 }
@@ -549,7 +553,7 @@ func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jut
 		return nil, code
 	}
 	if p.opts.EnforceQuota {
-		if code := p.tree.CheckQuota(req.Path, 0, int64(len(req.Data))-int64(len(n.data))); code != jute.CodeOK {
+		if code := p.tree.CheckQuota(req.Path, 0, int64(len(req.Data))-n.dataLen); code != jute.CodeOK {
 			return nil, code
 		}
 	}
@@ -558,7 +562,7 @@ func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jut
 		return nil, code
 	}
 	n.version = next
-	n.data = req.Data
+	n.dataLen = int64(len(req.Data))
 	p.addChangeLocked(ctx, n.duplicate(ctx.zxid))
 	return &jute.SetDataTxn{Path: req.Path, Data: req.Data, Version: next}, jute.CodeOK
 }
