@@ -56,42 +56,72 @@ func IsWrite(op jute.OpCode) bool {
 // opsDecode decodes a request record from body the way ZooKeeper's jute
 // archive does: trailing bytes are ignored, a short or oversized record
 // fails (MarshallingError at the client boundary).
-//
-// NB: a Decoder handed to an interface method escapes to the heap, so the
-// records the server decodes are decoded through their concrete types,
-// with the Decoder on the stack; any other record takes opsDecodeAny.
 func opsDecode(body []byte, maxBuffer int, r jute.Record) bool {
 	var d jute.Decoder
 	d.Reset(body, maxBuffer)
-	switch r := r.(type) {
-	case *jute.SetDataRequest:
-		r.Decode(&d)
-	case *jute.CreateRequest:
-		r.Decode(&d)
-	case *jute.CreateTTLRequest:
-		r.Decode(&d)
-	case *jute.DeleteRequest:
-		r.Decode(&d)
-	case *jute.SetACLRequest:
-		r.Decode(&d)
-	case *jute.CheckVersionRequest:
-		r.Decode(&d)
-	case *jute.GetDataRequest:
-		r.Decode(&d)
-	case *jute.ExistsRequest:
-		r.Decode(&d)
-	case *jute.GetChildrenRequest:
-		r.Decode(&d)
-	case *jute.GetChildren2Request:
-		r.Decode(&d)
-	case *jute.GetACLRequest:
-		r.Decode(&d)
-	case *jute.SyncRequest:
-		r.Decode(&d)
-	default:
+	if !opsDecodeKnown(&d, r) {
 		return opsDecodeAny(body, maxBuffer, r)
 	}
 	return d.Err() == nil
+}
+
+// opsDecodeKnown decodes r from d and reports true if r is one of the
+// request records the server decodes (every one prepNewRequest and
+// readNewRequest make); it leaves r alone and reports false for any
+// other. Check d.Err() afterwards.
+//
+// NB: a Decoder or record handed to an interface method escapes to the
+// heap, so these records are decoded through their concrete types: the
+// Decoder, and a record that does not outlive the request, stay on the
+// caller's stack.
+func opsDecodeKnown(d *jute.Decoder, r jute.Record) bool {
+	switch r := r.(type) {
+	case *jute.SetDataRequest:
+		r.Decode(d)
+	case *jute.CreateRequest:
+		r.Decode(d)
+	case *jute.CreateTTLRequest:
+		r.Decode(d)
+	case *jute.DeleteRequest:
+		r.Decode(d)
+	case *jute.SetACLRequest:
+		r.Decode(d)
+	case *jute.CheckVersionRequest:
+		r.Decode(d)
+	case *jute.ReconfigRequest:
+		r.Decode(d)
+	case *jute.CreateSessionTxn:
+		r.Decode(d)
+	case *jute.ExistsRequest:
+		r.Decode(d)
+	case *jute.GetDataRequest:
+		r.Decode(d)
+	case *jute.GetChildrenRequest:
+		r.Decode(d)
+	case *jute.GetChildren2Request:
+		r.Decode(d)
+	case *jute.GetACLRequest:
+		r.Decode(d)
+	case *jute.GetAllChildrenNumberRequest:
+		r.Decode(d)
+	case *jute.GetEphemeralsRequest:
+		r.Decode(d)
+	case *jute.AddWatchRequest:
+		r.Decode(d)
+	case *jute.CheckWatchesRequest:
+		r.Decode(d)
+	case *jute.RemoveWatchesRequest:
+		r.Decode(d)
+	case *jute.SetWatches:
+		r.Decode(d)
+	case *jute.SetWatches2:
+		r.Decode(d)
+	case *jute.SyncRequest:
+		r.Decode(d)
+	default:
+		return false
+	}
+	return true
 }
 
 // opsDecodeAny is opsDecode for a record of any type.

@@ -47,7 +47,11 @@ func Read(t *datatree.Tree, r *Request, w datatree.WatcherID, o *PrepOptions, b 
 	if req == nil {
 		return b, jute.CodeUnimplemented, nil
 	}
-	if !opsDecode(r.Body, maxBuffer, req) {
+	// NB: opsDecodeKnown knows every record readNewRequest makes
+	// (TestOpsDecodeKnown); decoded through it, req stays on the stack.
+	var d jute.Decoder
+	d.Reset(r.Body, maxBuffer)
+	if !opsDecodeKnown(&d, req) || d.Err() != nil {
 		return b, jute.CodeMarshallingError, nil
 	}
 	return rd.serve(b, req)
