@@ -372,7 +372,7 @@ func (c *Client) complete(sl *slot, zxid int64, op jute.OpCode, res *datatree.Re
 	if c.mu.dead {
 		return
 	}
-	if c.mu.queue.front() != sl {
+	if c.mu.queue.len() == 0 || c.mu.queue.front() != sl {
 		// NB: a request ahead of this one is still unanswered: the reply
 		// waits in the slot, with a body of its own.
 		body, code := WriteResponse(nil, op, res)
