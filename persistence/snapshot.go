@@ -145,10 +145,18 @@ func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, tree SnapshotS
 		s.mu.lastQueued = lastZxid
 	}
 	s.mu.Unlock()
+	s.snapshotBytes.Store(st.bytes)
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", lastZxid)).Int("nodes", st.nodes).Int64("bytes", st.bytes).
 		Dur("took", time.Since(start)).Msg("persistence: wrote snapshot")
 	return nil
 }
+
+// LoggedBytes is the data size of the txn log entries committed since Open.
+func (s *Store) LoggedBytes() int64 { return s.loggedBytes.Load() }
+
+// SnapshotBytes is the size of the newest snapshot written or loaded since
+// Open, 0 if none.
+func (s *Store) SnapshotBytes() int64 { return s.snapshotBytes.Load() }
 
 // LoadLatestSnapshot reads the newest valid snapshot; ok is false when there
 // is none. A snapshot that fails its checks (torn, bad checksum, bad format)
@@ -165,6 +173,9 @@ func (s *Store) LoadLatestSnapshot(sessionFn func(Session), nodeFn func(*Node) e
 	}
 	if err := readSnapshotFile(s.fs, path, sessionFn, nil, nodeFn, s.opts.maxBuffer()); err != nil {
 		return 0, false, err
+	}
+	if fi, err := s.fs.Stat(path); err == nil {
+		s.snapshotBytes.Store(fi.Size())
 	}
 	return zxid, true, nil
 }

@@ -147,6 +147,10 @@ type Store struct {
 	lastDurable atomic.Int64
 	// commits counts the log batches committed (one sync each).
 	commits atomic.Int64
+	// loggedBytes counts the data bytes of the entries committed since Open;
+	// snapshotBytes is the size of the newest snapshot written or loaded.
+	loggedBytes   atomic.Int64
+	snapshotBytes atomic.Int64
 
 	// kick wakes the commit goroutine; stopped is closed when it exits.
 	kick    chan struct{}
@@ -478,7 +482,7 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 		return buf
 	}
 	b := s.db.NewBatch()
-	var n int
+	var n, bytes int
 	var last int64
 	for _, r := range reqs {
 		if r.err != nil {
@@ -486,6 +490,7 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 		}
 		for _, e := range r.entries {
 			buf = appendLogValue(buf[:0], e)
+			bytes += len(e.Data)
 			if err := b.Set(logKey(e.Zxid), buf, nil); err != nil {
 				// Set on an in-memory batch fails only on misuse.
 				panic(err)
@@ -509,6 +514,7 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 		} else {
 			s.lastDurable.Store(last)
 			s.commits.Add(1)
+			s.loggedBytes.Add(int64(bytes))
 			_ = b.Close()
 		}
 	} else {

@@ -738,13 +738,21 @@ func TestProcessAutopurge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// NB: a snapshot also waits for as many bytes logged as the last one
+	// holds; 8 KB writes to a small tree pass that at every other txn.
+	const sets = 10
+	for i := 0; i < sets; i++ {
+		if _, err := c.Set("/purge", bytes.Repeat([]byte{byte(i)}, 8<<10), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.Close()
 	if code, _ := p.terminate(10 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM", code)
 	}
 	before := gkSnapshotFiles(t, dataDir)
 	if len(before) <= 3 {
-		t.Fatalf("only %d snapshots after %d txns with snapCount=2; the test needs more than 3", len(before), nodes+1)
+		t.Fatalf("only %d snapshots after %d txns with snapCount=2; the test needs more than 3", len(before), nodes+sets+1)
 	}
 
 	p2 := startGokeeper(t, dataDir, "snapCount=100000", "autopurge.snapRetainCount=3", "autopurge.purgeInterval=1")
