@@ -57,9 +57,9 @@ func (o *PrepOptions) authRegistry() *AuthRegistry {
 // the txns prepared so far are applied. A record with deleted set stands
 // for a znode that will be gone.
 //
-// NB: one is allocated per change a write makes; its fields are ordered
-// to pack, and it keeps the length of the data (all that the quota check
-// needs), not the data.
+// NB: one is kept per change a write makes, reused once applied; its
+// fields are ordered to pack, and it keeps the length of the data (all
+// that the quota check needs), not the data.
 type prepRecord struct {
 	zxid     int64
 	path     string
@@ -91,8 +91,15 @@ type Prepper struct {
 		changes []*prepRecord
 		// byPath holds the latest outstanding record of each path.
 		byPath map[string]*prepRecord
+		// free holds records that Applied released, for addChangeLocked
+		// to reuse: under load every write would otherwise allocate one
+		// or two records and drop them a commit later.
+		free []*prepRecord
 	}
 }
+
+// maxFreeRecords bounds the records a Prepper keeps for reuse.
+const maxFreeRecords = 4096
 
 // NewPrepper returns a Prepper preparing requests against t.
 func NewPrepper(t *datatree.Tree, o PrepOptions) *Prepper {
@@ -113,6 +120,12 @@ func (p *Prepper) Applied(zxid int64) {
 		if p.mu.byPath[c.path] == c {
 			delete(p.mu.byPath, c.path)
 		}
+		// NB: nothing refers to c any more (changes and byPath are the
+		// only holders of a record), so it is kept for the next change.
+		*c = prepRecord{}
+		if len(p.mu.free) < maxFreeRecords {
+			p.mu.free = append(p.mu.free, c)
+		}
 	}
 	// NB: the records left move to the front, so the array is reused; a
 	// slice taken from i on would lose that capacity and make the next
@@ -128,6 +141,7 @@ func (p *Prepper) Abort() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mu.changes = nil
+	p.mu.free = nil
 	clear(p.mu.byPath)
 }
 
@@ -340,8 +354,17 @@ func (p *Prepper) recordLocked(path string) (prepRecord, bool) {
 	}, true
 }
 
-// addChangeLocked records c as the latest outstanding change of its path.
-func (p *Prepper) addChangeLocked(ctx *prepCtx, c *prepRecord) {
+// addChangeLocked records a copy of rec as the latest outstanding change of
+// its path.
+func (p *Prepper) addChangeLocked(ctx *prepCtx, rec prepRecord) {
+	var c *prepRecord
+	if n := len(p.mu.free); n > 0 {
+		c = p.mu.free[n-1]
+		p.mu.free = p.mu.free[:n-1]
+	} else {
+		c = new(prepRecord)
+	}
+	*c = rec
 	if ctx.undo != nil {
 		ctx.undo = append(ctx.undo, prepUndo{path: c.path, prev: p.mu.byPath[c.path]})
 	}
@@ -350,9 +373,9 @@ func (p *Prepper) addChangeLocked(ctx *prepCtx, c *prepRecord) {
 }
 
 // duplicate returns a copy of c stamped with zxid, as ChangeRecord.duplicate.
-func (c prepRecord) duplicate(zxid int64) *prepRecord {
+func (c prepRecord) duplicate(zxid int64) prepRecord {
 	c.zxid = zxid
-	return &c
+	return c
 }
 
 // checkACLLocked checks perm for the request's ids on acl.
@@ -469,7 +492,7 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	parent.cversion = newCversion
 	parent.pzxid = ctx.zxid
 	p.addChangeLocked(ctx, parent.duplicate(ctx.zxid))
-	p.addChangeLocked(ctx, &prepRecord{
+	p.addChangeLocked(ctx, prepRecord{
 		zxid: ctx.zxid, path: path, owner: owner, pzxid: ctx.zxid, acl: listACL, dataLen: int64(len(data)),
 	})
 	return txn, jute.CodeOK
@@ -510,7 +533,7 @@ func (p *Prepper) removeLocked(ctx *prepCtx, parent prepRecord, path string) {
 	parent.children--
 	parent.pzxid = ctx.zxid
 	p.addChangeLocked(ctx, parent.duplicate(ctx.zxid))
-	p.addChangeLocked(ctx, &prepRecord{zxid: ctx.zxid, path: path, deleted: true})
+	p.addChangeLocked(ctx, prepRecord{zxid: ctx.zxid, path: path, deleted: true})
 }
 
 // prepDeleteContainerLocked is the server's own deletion of an empty
@@ -645,7 +668,7 @@ func (p *Prepper) prepCloseSessionLocked(ctx *prepCtx) jute.Record {
 		if parent, ok := p.recordLocked(parentPath); ok {
 			p.removeLocked(ctx, parent, path)
 		} else {
-			p.addChangeLocked(ctx, &prepRecord{zxid: ctx.zxid, path: path, deleted: true})
+			p.addChangeLocked(ctx, prepRecord{zxid: ctx.zxid, path: path, deleted: true})
 		}
 	}
 	return &jute.CloseSessionTxn{Paths2Delete: paths}

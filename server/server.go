@@ -69,6 +69,9 @@ type Server struct {
 	prep   *Prepper
 	zxid   int64 // last zxid handed out
 	prepCh chan *write
+	// logBatches keeps *logBatch values for reuse: the write path would
+	// otherwise allocate a buffer as large as its txns for every batch.
+	logBatches sync.Pool
 
 	// wmu guards the write path's state shared with other goroutines.
 	wmu struct {
@@ -130,6 +133,11 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		prepCh:   make(chan *write, prepBatch),
 		stop:     make(chan struct{}),
 		inFlight: make(chan struct{}, max(cfg.GlobalOutstandingLimit, 1)),
+	}
+	s.logBatches.New = func() any {
+		lb := &logBatch{s: s}
+		lb.done = lb.logged
+		return lb
 	}
 	s.prepO = prepOptionsFromConfig(cfg, log)
 	s.tree = datatree.New(datatree.Options{})
@@ -317,9 +325,10 @@ func (s *Server) prepBatch(batch []*write) {
 		}
 		return
 	}
-	ws := slices.Clone(batch)
+	lb := s.logBatches.Get().(*logBatch)
+	lb.ws = append(lb.ws[:0], batch...)
 	size := 0
-	for _, w := range ws {
+	for _, w := range lb.ws {
 		s.zxid++
 		w.txn = s.prep.Prep(w.req, s.zxid)
 		if w.req.Op == jute.OpCloseSession {
@@ -331,26 +340,51 @@ func (s *Server) prepBatch(batch []*write) {
 		size += txnSize(&w.txn)
 	}
 	// NB: one buffer for the batch, sized up front; each entry is a slice
-	// of it that the store owns from now on.
-	buf := make([]byte, 0, size)
-	entries := make([]persistence.Entry, len(ws))
-	for i, w := range ws {
+	// of it that the store owns until the callback.
+	buf := slices.Grow(lb.buf[:0], size)
+	lb.entries = lb.entries[:0]
+	for _, w := range lb.ws {
 		start := len(buf)
 		buf = EncodeTxn(buf, &w.txn)
-		entries[i] = persistence.Entry{Zxid: w.txn.Hdr.Zxid, Data: buf[start:len(buf):len(buf)]}
+		lb.entries = append(lb.entries, persistence.Entry{Zxid: w.txn.Hdr.Zxid, Data: buf[start:len(buf):len(buf)]})
 	}
-	s.store.Append(entries, func(err error) {
-		if err != nil {
-			s.logFailed(err)
-			for _, w := range ws {
-				s.abandonWrite(w)
-			}
-			return
+	lb.buf = buf
+	s.store.Append(lb.entries, lb.done)
+}
+
+// logBatch is what prepBatch hands to the log: the writes, their entries
+// and the buffer the entries are encoded in. The store holds entries until
+// it calls done, which passes the writes on and puts the batch back in
+// Server.logBatches for the next prepBatch.
+type logBatch struct {
+	s       *Server
+	ws      []*write
+	entries []persistence.Entry
+	buf     []byte
+	done    func(error) // lb.logged, allocated once per logBatch
+}
+
+// maxKeptBatchBuf bounds the encoding buffer a logBatch keeps for reuse.
+const maxKeptBatchBuf = 1 << 20
+
+func (lb *logBatch) logged(err error) {
+	s := lb.s
+	if err != nil {
+		s.logFailed(err)
+		for _, w := range lb.ws {
+			s.abandonWrite(w)
 		}
-		for _, w := range ws {
+	} else {
+		for _, w := range lb.ws {
 			s.applyCh <- w
 		}
-	})
+	}
+	clear(lb.ws)
+	clear(lb.entries)
+	if cap(lb.buf) > maxKeptBatchBuf {
+		lb.buf = nil
+	}
+	s.logBatches.Put(lb)
 }
 
 // logFailed stops the write path after the log could not make a txn
