@@ -15,6 +15,9 @@ type aclCache struct {
 	refs  []int64
 	keys  []string
 	free  []uint32
+	// scratch is where add encodes the key it looks up, so that finding a
+	// list already held allocates nothing.
+	scratch []byte
 }
 
 func newACLCache() *aclCache {
@@ -29,22 +32,26 @@ func newACLCache() *aclCache {
 }
 
 // aclKey is the jute encoding of the list, a unique key for its content.
-func aclKey(acl []jute.ACL) string {
-	b := jute.AppendVectorLen(nil, len(acl))
+func aclKey(acl []jute.ACL) string { return string(appendACLKey(nil, acl)) }
+
+// appendACLKey appends acl's key to b.
+func appendACLKey(b []byte, acl []jute.ACL) []byte {
+	b = jute.AppendVectorLen(b, len(acl))
 	for i := range acl {
 		b = acl[i].Encode(b)
 	}
-	return string(b)
+	return b
 }
 
 // add returns the index of acl's list, taking one reference to it. The
 // cache keeps its own copy, so the caller may reuse acl.
 func (c *aclCache) add(acl []jute.ACL) uint32 {
-	k := aclKey(acl)
-	if i, ok := c.byKey[k]; ok {
+	c.scratch = appendACLKey(c.scratch[:0], acl)
+	if i, ok := c.byKey[string(c.scratch)]; ok {
 		c.refs[i]++
 		return i
 	}
+	k := string(c.scratch)
 	cp := make([]jute.ACL, len(acl))
 	copy(cp, acl)
 	var i uint32

@@ -2,7 +2,6 @@ package datatree
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -25,6 +24,10 @@ type applier struct {
 // a txn whose effect is already in the tree leaves the same final state, as
 // ZooKeeper's DataTree.processTxn does, including the parent
 // cversion/pzxid fix-up for a create that finds its node already there.
+//
+// Apply keeps none of the txn's slices: the tree stores copies of the data
+// (next to the node's name, in one allocation) and of the ACL lists, so
+// the caller may reuse the txn afterwards.
 func (t *Tree) Apply(hdr *jute.TxnHeader, body jute.Record) Result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -201,22 +204,13 @@ func (a *applier) multi(hdr *jute.TxnHeader, mt *jute.MultiTxn) ([]OpResult, jut
 	return results, err
 }
 
-// copyData returns the tree's own copy of txn data, keeping nil (a null
-// buffer on the wire) distinct from empty.
-func copyData(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	if len(b) == 0 {
-		return []byte{}
-	}
-	return slices.Clone(b)
-}
-
 // create is DataTree.createNode.
 func (a *applier) create(path string, data []byte, acl []jute.ACL, owner int64, parentCVersion int32, zxid, time int64) (jute.Stat, jute.Code) {
 	t := a.t
 	parentName, childName := splitPath(path)
+	if !validName(childName) {
+		return jute.Stat{}, jute.CodeBadArguments
+	}
 	parent := t.lookupLocked(parentName)
 	if parent == nil {
 		return jute.Stat{}, jute.CodeNoNode
@@ -230,19 +224,20 @@ func (a *applier) create(path string, data []byte, acl []jute.ACL, owner int64, 
 		return jute.Stat{}, jute.CodeNodeExists
 	}
 	if parentCVersion == -1 {
-		parentCVersion = parent.cversion + 1
+		parentCVersion = parent.cversion() + 1
 	}
 	// A replayed create of a node created and deleted inside the fuzzy
 	// range must not move cversion and pzxid back.
-	if parentCVersion > parent.cversion {
-		parent.cversion = parentCVersion
-		parent.pzxid = zxid
+	if parentCVersion > parent.cversion() {
+		e := parent.extend()
+		e.cversion = parentCVersion
+		e.pzxid = zxid
 	}
-	n := &node{
-		data: copyData(data), acl: aclIdx,
-		czxid: zxid, mzxid: zxid, ctime: time, mtime: time, pzxid: zxid, owner: owner,
-	}
-	parent.addChild(strings.Clone(childName), n)
+	// The new node's pzxid is its czxid, so it needs no ext.
+	n := newNode(childName, data)
+	n.acl = aclIdx
+	n.czxid, n.mzxid, n.ctime, n.mtime, n.owner = zxid, zxid, time, time, owner
+	parent.addChild(childName, n)
 	t.mu.numNodes++
 	t.mu.dataSize += int64(len(path) + len(data))
 	t.trackOwnerLocked(path, owner)
@@ -312,8 +307,8 @@ func (a *applier) delete(path string, zxid int64) jute.Code {
 	if n != nil {
 		parent.removeChild(childName)
 	}
-	if zxid > parent.pzxid {
-		parent.pzxid = zxid
+	if zxid > parent.pzxid() {
+		parent.extend().pzxid = zxid
 	}
 	if n == nil {
 		return jute.CodeNoNode
@@ -321,13 +316,13 @@ func (a *applier) delete(path string, zxid int64) jute.Code {
 	t.mu.numNodes--
 	t.mu.acls.release(n.acl)
 	n.acl = deletedACL
-	t.mu.dataSize -= int64(len(path) + len(n.data))
+	t.mu.dataSize -= int64(len(path) + len(n.buf))
 	t.untrackOwnerLocked(path, n.owner)
 	if childName == limitNode && len(parentName) >= len(procPath) && parentName[:len(procPath)] == procPath {
 		delete(t.mu.quotas, trimQuotaPath(parentName))
 	}
 	if prefix, ok := t.maxQuotaPrefixLocked(path); ok {
-		t.updateQuotaStatLocked(prefix, -int64(len(n.data)), -1)
+		t.updateQuotaStatLocked(prefix, -int64(len(n.buf)), -1)
 	}
 	fired := a.trigger(t.dataWatches, path, jute.EventNodeDeleted, zxid, nil)
 	a.trigger(t.childWatches, path, jute.EventNodeDeleted, zxid, fired)
@@ -350,16 +345,16 @@ func (a *applier) setData(path string, data []byte, version int32, zxid, time in
 	if n == nil {
 		return jute.Stat{}, jute.CodeNoNode
 	}
-	last := n.data
-	n.data = copyData(data)
+	last := len(n.buf)
+	n.setData(data)
 	n.mtime = time
 	n.mzxid = zxid
 	n.version = version
 	st := n.stat()
 	if prefix, ok := t.maxQuotaPrefixLocked(path); ok {
-		t.updateQuotaStatLocked(prefix, int64(len(data)-len(last)), 0)
+		t.updateQuotaStatLocked(prefix, int64(len(data)-last), 0)
 	}
-	t.mu.dataSize += int64(len(data) - len(last))
+	t.mu.dataSize += int64(len(data) - last)
 	a.trigger(t.dataWatches, path, jute.EventNodeDataChanged, zxid, nil)
 	return st, jute.CodeOK
 }
@@ -374,7 +369,7 @@ func (a *applier) setACL(path string, acl []jute.ACL, version int32) (jute.Stat,
 	idx := t.mu.acls.add(acl)
 	t.mu.acls.release(n.acl)
 	n.acl = idx
-	n.aversion = version
+	n.extend().aversion = version
 	return n.stat(), jute.CodeOK
 }
 
@@ -388,11 +383,12 @@ func (a *applier) setCversionPzxid(path string, cversion int32, zxid int64) jute
 		return jute.CodeNoNode
 	}
 	if cversion == -1 {
-		cversion = n.cversion + 1
+		cversion = n.cversion() + 1
 	}
-	if cversion > n.cversion {
-		n.cversion = cversion
-		n.pzxid = zxid
+	if cversion > n.cversion() {
+		e := n.extend()
+		e.cversion = cversion
+		e.pzxid = zxid
 	}
 	return jute.CodeOK
 }

@@ -46,19 +46,61 @@ func heapAlloc() uint64 {
 	return ms.HeapAlloc
 }
 
-// BenchmarkMemory1M reports the heap bytes per znode of a tree of 1M
-// znodes with 100-byte data (100 of them are the data itself).
-func BenchmarkMemory1M(b *testing.B) {
-	const n = 1_000_000
-	for i := 0; i < b.N; i++ {
-		before := heapAlloc()
-		tr, _ := benchTree(n)
-		after := heapAlloc()
-		b.ReportMetric(float64(after-before)/n, "bytes/znode")
-		if tr.NodeCount() < n {
-			b.Fatal("tree too small")
+// memoryTreeZnodes is the size of BenchmarkTreeMemory's tree.
+const memoryTreeZnodes = 1_000_000
+
+// buildMemoryTree builds, through Apply as the server does, a tree of n
+// znodes at /bench/m/p<i%parents>/n<i>, each with 100 bytes of data. Each
+// create txn gets its own data slice, as a freshly decoded txn has.
+func buildMemoryTree(n, parents int) *Tree {
+	tr := New(Options{})
+	acl := jute.OpenACLUnsafe()
+	var zxid int64
+	create := func(path string, data []byte) {
+		zxid++
+		r := tr.Apply(&jute.TxnHeader{Zxid: zxid, Time: zxid, Type: int32(jute.OpCreate)},
+			&jute.CreateTxn{Path: path, Data: data, Acl: acl, ParentCVersion: -1})
+		if r.Err != jute.CodeOK {
+			panic(fmt.Sprintf("create %s: %v", path, r.Err))
 		}
-		runtime.KeepAlive(tr)
+	}
+	create("/bench", nil)
+	create("/bench/m", nil)
+	for p := 0; p < parents; p++ {
+		create("/bench/m/p"+strconv.Itoa(p), make([]byte, 100))
+	}
+	var path []byte
+	for i := 0; i < n; i++ {
+		path = append(path[:0], "/bench/m/p"...)
+		path = strconv.AppendInt(path, int64(i%parents), 10)
+		path = append(path, "/n"...)
+		path = strconv.AppendInt(path, int64(i), 10)
+		create(string(path), make([]byte, 100))
+	}
+	return tr
+}
+
+// BenchmarkTreeMemory reports the live heap bytes per znode of a tree of
+// 1M znodes with 100-byte data (100 of them are the data itself): 1000
+// parents of 1000 children, or, for "wide", 100 parents of 10,000 (held in
+// the sets for more than smallChildren). Run it with -benchtime=1x.
+func BenchmarkTreeMemory(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		parents int
+	}{{"1000x1000", 1000}, {"wide-100x10000", 100}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				before := heapAlloc()
+				tr := buildMemoryTree(memoryTreeZnodes, bc.parents)
+				after := heapAlloc()
+				b.ReportMetric(float64(after-before)/memoryTreeZnodes, "B/znode")
+				if tr.NodeCount() < memoryTreeZnodes {
+					b.Fatal("tree too small")
+				}
+				runtime.KeepAlive(tr)
+			}
+		})
 	}
 }
 
@@ -106,6 +148,37 @@ func BenchmarkGetData(b *testing.B) {
 	})
 }
 
+// BenchmarkGetDataSequential reads nodes named as sequential znodes are
+// ("lock-0000000123"), whose first 8 bytes tie across all siblings.
+func BenchmarkGetDataSequential(b *testing.B) {
+	tr := New(Options{})
+	acl := jute.OpenACLUnsafe()
+	data := make([]byte, 100)
+	var ps []string
+	zxid := int64(0)
+	for p := range 100 {
+		zxid++
+		parent := "/q" + strconv.Itoa(p)
+		tr.Apply(&jute.TxnHeader{Zxid: zxid, Type: int32(jute.OpCreate)}, &jute.CreateTxn{Path: parent, Acl: acl, ParentCVersion: -1})
+		for i := range 1000 {
+			zxid++
+			path := fmt.Sprintf("%s/lock-%010d", parent, i)
+			tr.Apply(&jute.TxnHeader{Zxid: zxid, Type: int32(jute.OpCreate)}, &jute.CreateTxn{Path: path, Data: data, Acl: acl, ParentCVersion: -1})
+			ps = append(ps, path)
+		}
+	}
+	n := len(ps)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, _, c := tr.GetData(ps[i%n], 0); c != jute.CodeOK {
+			b.Fatal(c)
+		}
+		i += 7919
+	}
+}
+
 func BenchmarkSetData(b *testing.B) {
 	const n = 100_000
 	tr, zxid := benchTree(n)
@@ -138,11 +211,11 @@ func BenchmarkGetChildren(b *testing.B) {
 	})
 }
 
-// TestNodeSize pins the znode struct to Go's 96-byte size class; a new
+// TestNodeSize pins the znode struct to Go's 80-byte size class; a new
 // field must earn its 16 bytes per znode.
 func TestNodeSize(t *testing.T) {
-	if s := unsafe.Sizeof(node{}); s != 96 {
-		t.Fatalf("node is %d bytes, want 96", s)
+	if s := unsafe.Sizeof(node{}); s != 80 {
+		t.Fatalf("node is %d bytes, want 80", s)
 	}
 }
 
@@ -164,7 +237,7 @@ func TestChildSetOrder(t *testing.T) {
 			c.remove(name)
 			delete(want, name)
 		} else if c.get(name) == nil {
-			n := &node{}
+			n := newNode(name, nil)
 			c.add(name, n)
 			want[name] = n
 		}

@@ -1,24 +1,30 @@
 // Package datatree is the znode tree as a deterministic state machine:
 // ZooKeeper's DataTree and WatchManager, with no IO, no goroutines, no clock
-// and no randomness. Committed txns go in through Apply, in zxid order;
+// and no randomness (but for the hash seed of very wide child sets, which,
+// like a Go map's, decides only the order in which a Walk visits their
+// children). Committed txns go in through Apply, in zxid order;
 // the result, and the watch events the txn fired, come back out. Time
 // comes only from txn headers (ctime/mtime) and from the caller
 // (ExpiredContainers).
 //
 // # Representation
 //
-// A znode is a 96-byte node struct holding its data, its stat fields as
-// ZooKeeper's StatPersisted keeps them, and a 4-byte index into an ACL
-// cache; neither its path nor its name (its parent's child list holds the
-// name). ACL lists are interned and reference counted, as
-// ZooKeeper's ReferenceCountedACLCache does, so a million znodes with the
-// same ACL share one list. Children hang off their parent in a childSet: a
-// sorted slice of (name, pointer) pairs while there are at most 1024 of
-// them, so a binary search compares names without touching the children,
-// and a map by name beyond that; leaves have none. There
-// is no global path index: a lookup walks the path one component at a
-// time. Paths are built only where ZooKeeper keeps them anyway (the
-// ephemeral, container and TTL indexes, watch tables, snapshot walks).
+// A znode is an 80-byte node struct holding its stat fields as ZooKeeper's
+// StatPersisted keeps them, a 4-byte index into an ACL cache, and one
+// buffer with its data followed by its own name; not its path. The fields
+// only parents and nodes whose ACL was set need (children, cversion, pzxid,
+// aversion) hang off a pointer that almost every leaf leaves nil. ACL lists
+// are interned and reference counted, as ZooKeeper's
+// ReferenceCountedACLCache does, so a million znodes with the same ACL
+// share one list. Children hang off their parent in a childSet: a sorted
+// slice of 16-byte (key, pointer) entries while there are at most 1024 of
+// them, where the key is 8 bytes of the name past the siblings' common
+// prefix, so a binary search seldom reads a child's name from the child;
+// beyond that, an open-addressed hash table of the children, keyed by the
+// names they hold. Leaves have none. There is no global path index: a
+// lookup walks the path one component at a time. Paths are built only
+// where ZooKeeper keeps them anyway (the ephemeral, container and TTL
+// indexes, watch tables, snapshot walks).
 //
 // Stat rules follow DataTree.java exactly. The persisted cversion counts
 // child creations; a client sees cversion*2 - numChildren (DataNode.copyStat),
@@ -31,7 +37,10 @@
 // and TTL encodings (ephemeral.go), which clients see as 0.
 //
 // Data and ACL slices are replaced on change, never modified in place, so a
-// slice returned by a read stays valid and unchanged without a copy.
+// slice returned by a read stays valid and unchanged without a copy; a data
+// slice is clipped to its length, so an append to it copies rather than
+// writing over the name stored after it. Apply copies the txn's data and
+// ACLs and keeps no slice of the txn.
 //
 // # Locking
 //

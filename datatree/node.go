@@ -1,6 +1,7 @@
 package datatree
 
 import (
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -8,43 +9,156 @@ import (
 	"github.com/gokeeper/gokeeper/jute"
 )
 
-// node is one znode. It stores neither its path nor its name: its parent's
-// childSet holds the name, and the path is the chain of names from the
-// root, which every lookup walks anyway. Its ACL is
-// an index into the tree's aclCache. Its stat fields are ZooKeeper's
-// StatPersisted: cversion counts child creations, and the cversion a client
-// sees is derived (see stat). Fields are written only under Tree.mu's write
-// lock; data is replaced, never modified in place, so a slice handed to a
-// reader stays valid and unchanged.
+// node is one znode. It stores its data and its own name, not its path:
+// the path is the chain of names from the root, which every lookup walks
+// anyway. Its ACL is an index into the tree's aclCache. Its stat fields are
+// ZooKeeper's StatPersisted: cversion counts child creations, and the
+// cversion a client sees is derived (see stat). Fields are written only
+// under Tree.mu's write lock.
+//
+// The struct is exactly 80 bytes, one of Go's size classes: the stat fields
+// that only a parent or a node whose ACL was set needs live in ext.
 type node struct {
-	data  []byte
-	kids  *childSet // nil while the node has never had children
+	// buf holds the node's data followed by its name, in one allocation:
+	// the data is buf[:len(buf)] and the name buf[len(buf):cap(buf)], so
+	// the node needs no length field for either and its name costs no
+	// allocation of its own. Null data (length -1 on the wire, distinct
+	// from empty) is marked by a '/' before the name, which no name
+	// contains. buf is replaced, never modified in place, and data clips
+	// the slice it hands out to its length: a slice handed to a reader stays
+	// valid and unchanged, and an append to it copies instead of writing
+	// over the name.
+	buf   []byte
 	czxid int64
 	mzxid int64
 	ctime int64
 	mtime int64
 	owner int64 // ephemeralOwner, as stored (container/TTL encodings included)
-	pzxid int64
 
-	version  int32
+	version int32
+	// acl is the node's index in the aclCache, or deletedACL once the node
+	// has left the tree (so a fuzzy Walk still holding it skips it).
+	acl uint32
+	// ext holds the node's children and the stat fields they move; it is
+	// nil while the node has never had a child, its ACL was never set and
+	// its pzxid is its czxid, as for almost every leaf.
+	ext *nodeExt
+}
+
+// nodeExt is the part of a node that leaves rarely need.
+type nodeExt struct {
+	kids     *childSet // nil while the node has never had children
+	pzxid    int64
 	cversion int32 // number of child creations (ZooKeeper's persisted cversion)
 	aversion int32
-	// acl is the node's index in the aclCache, or deletedACL once the node
-	// has left the tree (so a fuzzy Walk still holding it skips it). The
-	// struct is exactly 96 bytes, one of Go's size classes.
-	acl uint32
 }
 
 // deletedACL marks a node that has left the tree.
 const deletedACL = ^uint32(0)
 
+// nullDataMark is the byte before the name in buf that marks null data.
+const nullDataMark = '/'
+
+// newNode returns a node called name holding a copy of data.
+func newNode(name string, data []byte) *node {
+	n := &node{}
+	copy(n.setBuf(data, len(name)), name)
+	return n
+}
+
+// setBuf replaces n's buf with one holding a copy of data (nil stays
+// distinct from empty) and room for a name of nameLen bytes, and returns
+// that room for the caller to fill.
+func (n *node) setBuf(data []byte, nameLen int) (name []byte) {
+	var b []byte
+	if data == nil {
+		b = make([]byte, 1+nameLen)
+		b[0] = nullDataMark
+		name = b[1:]
+		b = b[:0]
+	} else {
+		b = make([]byte, len(data)+nameLen)
+		copy(b, data)
+		name = b[len(data):]
+		b = b[:len(data)]
+	}
+	n.buf = b
+	return name
+}
+
+// setData replaces n's data with a copy of data, keeping its name.
+func (n *node) setData(data []byte) {
+	name := n.name()
+	copy(n.setBuf(data, len(name)), name)
+}
+
+// nullData reports whether n's data is null.
+func (n *node) nullData() bool {
+	return len(n.buf) == 0 && cap(n.buf) > 0 && n.buf[:1][0] == nullDataMark
+}
+
+// data returns n's data, nil if it is null. The slice is shared: its
+// capacity is its length, and it is never modified.
+func (n *node) data() []byte {
+	if n.nullData() {
+		return nil
+	}
+	return n.buf[:len(n.buf):len(n.buf)]
+}
+
+// name returns n's name, "" for the root. The bytes are shared and must not
+// be modified; string(n.name()) in a comparison does not allocate.
+func (n *node) name() []byte {
+	if n.nullData() {
+		return n.buf[1:cap(n.buf)]
+	}
+	return n.buf[len(n.buf):cap(n.buf)]
+}
+
 func (n *node) deleted() bool { return n.acl == deletedACL }
 
-func (n *node) numChildren() int32 {
-	if n.kids == nil {
+// extend returns n.ext, allocating it on first use.
+func (n *node) extend() *nodeExt {
+	if n.ext == nil {
+		n.ext = &nodeExt{pzxid: n.czxid}
+	}
+	return n.ext
+}
+
+// kids returns n's children, or nil while it has never had any.
+func (n *node) kids() *childSet {
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.kids
+}
+
+func (n *node) pzxid() int64 {
+	if n.ext == nil {
+		return n.czxid
+	}
+	return n.ext.pzxid
+}
+
+func (n *node) cversion() int32 {
+	if n.ext == nil {
 		return 0
 	}
-	return int32(n.kids.len())
+	return n.ext.cversion
+}
+
+func (n *node) aversion() int32 {
+	if n.ext == nil {
+		return 0
+	}
+	return n.ext.aversion
+}
+
+func (n *node) numChildren() int32 {
+	if k := n.kids(); k != nil {
+		return int32(k.len())
+	}
+	return 0
 }
 
 // stat returns the Stat a client sees (DataNode.copyStat): ephemeralOwner
@@ -59,12 +173,12 @@ func (n *node) stat() jute.Stat {
 		Ctime:          n.ctime,
 		Mtime:          n.mtime,
 		Version:        n.version,
-		Cversion:       n.cversion*2 - nc,
-		Aversion:       n.aversion,
+		Cversion:       n.cversion()*2 - nc,
+		Aversion:       n.aversion(),
 		EphemeralOwner: clientEphemeralOwner(n.owner),
-		DataLength:     int32(len(n.data)),
+		DataLength:     int32(len(n.buf)),
 		NumChildren:    nc,
-		Pzxid:          n.pzxid,
+		Pzxid:          n.pzxid(),
 	}
 }
 
@@ -72,62 +186,57 @@ func (n *node) stat() jute.Stat {
 func (n *node) persisted() jute.StatPersisted {
 	return jute.StatPersisted{
 		Czxid: n.czxid, Mzxid: n.mzxid, Ctime: n.ctime, Mtime: n.mtime,
-		Version: n.version, Cversion: n.cversion, Aversion: n.aversion,
-		EphemeralOwner: n.owner, Pzxid: n.pzxid,
+		Version: n.version, Cversion: n.cversion(), Aversion: n.aversion(),
+		EphemeralOwner: n.owner, Pzxid: n.pzxid(),
+	}
+}
+
+// setPersisted sets n's stat fields from a snapshot's.
+func (n *node) setPersisted(s *jute.StatPersisted) {
+	n.czxid, n.mzxid, n.ctime, n.mtime = s.Czxid, s.Mzxid, s.Ctime, s.Mtime
+	n.version, n.owner = s.Version, s.EphemeralOwner
+	if n.ext != nil || s.Pzxid != s.Czxid || s.Cversion != 0 || s.Aversion != 0 {
+		e := n.extend()
+		e.pzxid, e.cversion, e.aversion = s.Pzxid, s.Cversion, s.Aversion
 	}
 }
 
 // smallChildren is the largest child count kept in a sorted slice; beyond
-// it a childSet switches to a map. A slice entry costs 32 bytes against
-// about 40 for a map entry, and an insert moves at most 32 KiB; very wide
-// parents (big queues, flat registries) get O(1) insert and delete from the
-// map.
+// it a childSet switches to a hash table. A slice entry costs 16 bytes
+// against 11 to 32 for a table slot, and an insert moves at most 16 KiB;
+// very wide parents (big queues, flat registries) get O(1) insert and
+// delete from the table.
 const smallChildren = 1024
 
-// child is one entry of a childSet: the child's name (a node does not store
-// its own) and the node. key holds the name's first 8 bytes big-endian,
-// zero-padded (names never contain NUL), so comparing keys orders names as
-// comparing the strings does; a binary search touches a name's bytes only
-// when the keys tie, so most lookups never leave the slice.
+// child is one entry of a childSet's list: the child and its key, which
+// holds the 8 bytes of the child's name that follow the list's common
+// prefix, big-endian and zero-padded. All names in the list share that
+// prefix, so comparing keys orders names as comparing the strings does,
+// and siblings named alike (sequential znodes: "lock-0000000123") still
+// differ in their keys. A stored name never contains NUL (prep rejects
+// it; create and Restore check it), so a key whose name ends within its 8
+// bytes is that name's alone: a binary search reads a child's name from
+// its node only when keys tie on longer names.
 type child struct {
-	key  uint64
-	name string
-	n    *node
+	key uint64
+	n   *node
 }
 
-// nameKey returns the key of a child name.
-func nameKey(name string) uint64 {
-	var k uint64
+// nameKey returns the key of the part of a child name after the list's
+// prefix, and whether the key alone identifies a stored name: rest is
+// shorter than 8 bytes and has no NUL.
+func nameKey[S string | []byte](rest S) (k uint64, exact bool) {
+	exact = len(rest) < 8
 	for i := 0; i < 8; i++ {
 		k <<= 8
-		if i < len(name) {
-			k |= uint64(name[i])
+		if i < len(rest) {
+			k |= uint64(rest[i])
+			if rest[i] == 0 {
+				exact = false
+			}
 		}
 	}
-	return k
-}
-
-// cacheNamesFrom is the child count from which a listed childSet keeps its
-// sorted names until the next change: a getChildren of 1,000 children
-// copied 16 KiB per call, one of 10,000 sorted them (2.5ms).
-const cacheNamesFrom = 64
-
-// childSet holds a node's children, by name.
-type childSet struct {
-	list []child // sorted by name; used while m is nil
-	m    map[string]*node
-	// nameCache holds the sorted child names of a set of at least
-	// cacheNamesFrom children once listed. Readers (under the tree's read
-	// lock) fill it; add and remove (under the write lock) clear it.
-	// NB: atomic because several readers may fill it at once.
-	nameCache atomic.Pointer[[]string]
-}
-
-func (c *childSet) len() int {
-	if c.m != nil {
-		return len(c.m)
-	}
-	return len(c.list)
+	return k, exact
 }
 
 func cmpChildren(a, b child) int {
@@ -137,28 +246,62 @@ func cmpChildren(a, b child) int {
 		}
 		return 1
 	}
-	return strings.Compare(a.name, b.name)
+	return strings.Compare(string(a.n.name()), string(b.n.name()))
 }
 
-// search returns where name is or would be in the list.
+// cacheNamesFrom is the child count from which a listed childSet keeps its
+// sorted names until the next change: a getChildren of 1,000 children
+// copied 16 KiB per call, one of 10,000 sorted them (2.5ms).
+const cacheNamesFrom = 64
+
+// childSet holds a node's children, by name.
+type childSet struct {
+	// prefix is a prefix of every name in list, from which the keys start:
+	// the whole name of the first child added, shortened when a name
+	// without it is added. It is "" while table is used.
+	prefix string
+	list   []child    // sorted by name; used while table is nil
+	table  *nodeTable // the children once there are more than smallChildren
+	// nameCache holds the sorted child names of a set of at least
+	// cacheNamesFrom children once listed. Readers (under the tree's read
+	// lock) fill it; add and remove (under the write lock) clear it.
+	// NB: atomic because several readers may fill it at once.
+	nameCache atomic.Pointer[[]string]
+}
+
+func (c *childSet) len() int {
+	if c.table != nil {
+		return c.table.n
+	}
+	return len(c.list)
+}
+
+// search returns where name, which starts with c.prefix, is or would be in
+// the list.
 func (c *childSet) search(name string) (int, bool) {
-	k := nameKey(name)
+	k, exact := nameKey(name[len(c.prefix):])
 	lo, hi := 0, len(c.list)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		e := &c.list[m]
-		if e.key < k || (e.key == k && e.name < name) {
+		if e.key < k || (e.key == k && !exact && string(e.n.name()) < name) {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	return lo, lo < len(c.list) && c.list[lo].key == k && c.list[lo].name == name
+	return lo, lo < len(c.list) && c.list[lo].key == k && (exact || string(c.list[lo].n.name()) == name)
 }
 
 func (c *childSet) get(name string) *node {
-	if c.m != nil {
-		return c.m[name]
+	if c.table != nil {
+		if i, ok := c.table.find(name); ok {
+			return c.table.slots[i]
+		}
+		return nil
+	}
+	if !strings.HasPrefix(name, c.prefix) {
+		return nil
 	}
 	if i, ok := c.search(name); ok {
 		return c.list[i].n
@@ -166,88 +309,131 @@ func (c *childSet) get(name string) *node {
 	return nil
 }
 
-// add inserts n as name; the caller made sure no child has that name.
+// add inserts n, called name; the caller made sure no child has that name.
 func (c *childSet) add(name string, n *node) {
 	c.nameCache.Store(nil)
-	if c.m != nil {
-		c.m[name] = n
+	if c.table != nil {
+		c.table.insert(n)
 		return
 	}
 	if len(c.list) >= smallChildren {
-		c.m = make(map[string]*node, 2*smallChildren)
-		for _, k := range c.list {
-			c.m[k.name] = k.n
+		c.table = newNodeTable(len(c.list) + 1)
+		for _, e := range c.list {
+			c.table.insert(e.n)
 		}
-		c.list = nil
-		c.m[name] = n
+		c.table.insert(n)
+		c.list, c.prefix = nil, ""
 		return
 	}
+	switch {
+	case len(c.list) == 0:
+		c.prefix = strings.Clone(name)
+	case !strings.HasPrefix(name, c.prefix):
+		p := 0
+		for p < len(name) && name[p] == c.prefix[p] {
+			p++
+		}
+		c.rekey(c.prefix[:p])
+	}
 	i, _ := c.search(name)
-	c.list = slices.Insert(c.list, i, child{nameKey(name), name, n})
+	k, _ := nameKey(name[len(c.prefix):])
+	c.list = slices.Insert(c.list, i, child{k, n})
+}
+
+// rekey makes prefix, a prefix of every name in the list, the list's.
+func (c *childSet) rekey(prefix string) {
+	c.prefix = prefix
+	for i := range c.list {
+		e := &c.list[i]
+		e.key, _ = nameKey(e.n.name()[len(prefix):])
+	}
+}
+
+// commonPrefix returns the longest prefix of all names in the list.
+func (c *childSet) commonPrefix() string {
+	if len(c.list) == 0 {
+		return ""
+	}
+	prefix := string(c.list[0].n.name())
+	for _, e := range c.list[1:] {
+		name := e.n.name()
+		p := 0
+		for p < len(prefix) && p < len(name) && name[p] == prefix[p] {
+			p++
+		}
+		prefix = prefix[:p]
+	}
+	return prefix
 }
 
 // remove deletes the child called name, if any.
 func (c *childSet) remove(name string) {
 	c.nameCache.Store(nil)
-	if c.m != nil {
-		delete(c.m, name)
-		if len(c.m) <= smallChildren/2 {
-			c.list = c.sorted()
-			c.m = nil
+	if c.table != nil {
+		if i, ok := c.table.find(name); ok {
+			c.table.delete(i)
 		}
+		if c.table.n <= smallChildren/2 {
+			c.list = make([]child, 0, c.table.n)
+			for n := range c.all {
+				c.list = append(c.list, child{n: n})
+			}
+			c.table = nil
+			c.rekey(c.commonPrefix())
+			slices.SortFunc(c.list, cmpChildren)
+		}
+		return
+	}
+	if !strings.HasPrefix(name, c.prefix) {
 		return
 	}
 	if i, ok := c.search(name); ok {
 		c.list = slices.Delete(c.list, i, i+1)
 		if len(c.list) == 0 {
-			c.list = nil
+			c.list, c.prefix = nil, ""
 		}
 	}
 }
 
-// sorted returns the children ordered by name in a new slice.
-func (c *childSet) sorted() []child {
-	out := c.appendTo(make([]child, 0, c.len()))
-	if c.m != nil {
-		slices.SortFunc(out, cmpChildren)
+// all yields the children: by name while the set is a list, in table
+// order once it is a table.
+func (c *childSet) all(yield func(*node) bool) {
+	if c.table == nil {
+		for _, e := range c.list {
+			if !yield(e.n) {
+				return
+			}
+		}
+		return
 	}
-	return out
+	for _, k := range c.table.slots {
+		if k != nil && !yield(k) {
+			return
+		}
+	}
 }
 
-// appendTo appends the children to dst: by name while the set is a list,
-// in map order once it is a map.
-func (c *childSet) appendTo(dst []child) []child {
-	if c.m == nil {
-		return append(dst, c.list...)
-	}
-	for name, k := range c.m {
-		dst = append(dst, child{nameKey(name), name, k})
+// appendTo appends the children to dst, in all's order.
+func (c *childSet) appendTo(dst []*node) []*node {
+	for k := range c.all {
+		dst = append(dst, k)
 	}
 	return dst
 }
 
 // names returns the child names ordered by name. From cacheNamesFrom
 // children on, the slice is cached and shared: callers must not modify it.
+// The names are substrings of one string built per call (or per cache
+// fill), since the nodes hold theirs as bytes.
 func (c *childSet) names() []string {
-	if c.m == nil && len(c.list) < cacheNamesFrom {
-		out := make([]string, 0, len(c.list))
-		for _, k := range c.list {
-			out = append(out, k.name)
-		}
-		return out
+	if c.table == nil && len(c.list) < cacheNamesFrom {
+		return c.buildNames()
 	}
 	if p := c.nameCache.Load(); p != nil {
 		return *p
 	}
-	out := make([]string, 0, c.len())
-	if c.m == nil {
-		for _, k := range c.list {
-			out = append(out, k.name)
-		}
-	} else {
-		for name := range c.m {
-			out = append(out, name)
-		}
+	out := c.buildNames()
+	if c.table != nil {
 		slices.Sort(out)
 	}
 	out = slices.Clip(out) // NB: an append by a caller must copy, not write into the cache
@@ -255,25 +441,146 @@ func (c *childSet) names() []string {
 	return out
 }
 
-func (n *node) child(name string) *node {
-	if n.kids == nil {
-		return nil
+// buildNames returns the child names in all's order.
+func (c *childSet) buildNames() []string {
+	size := 0
+	for k := range c.all {
+		size += len(k.name())
 	}
-	return n.kids.get(name)
+	var b strings.Builder
+	b.Grow(size)
+	for k := range c.all {
+		b.Write(k.name())
+	}
+	joined := b.String()
+	out := make([]string, 0, c.len())
+	off := 0
+	for k := range c.all {
+		l := len(k.name())
+		out = append(out, joined[off:off+l])
+		off += l
+	}
+	return out
 }
 
-func (n *node) addChild(name string, k *node) {
-	if n.kids == nil {
-		n.kids = &childSet{}
+// nodeTable is a childSet's children once there are more than
+// smallChildren: an open-addressed hash table of the child nodes, keyed by
+// the names they hold, with linear probing and no tombstones. A slot is one
+// pointer and the table is kept between a quarter and three quarters full,
+// so a child costs 11 to 32 bytes, where a Go map from name to node cost
+// about 40 and a copy of the name.
+//
+// NB: the seed is random, as a Go map's is, so that names chosen by clients
+// cannot be made to collide; it decides only the order in which a Walk
+// visits the children of a large set, which is no particular order anyway.
+type nodeTable struct {
+	seed  maphash.Seed
+	slots []*node // a power of two of them; nil marks an empty slot
+	n     int     // slots in use
+}
+
+// newNodeTable returns an empty table with room for n children.
+func newNodeTable(n int) *nodeTable {
+	size := 8
+	for 3*size < 4*n {
+		size *= 2
 	}
-	n.kids.add(name, k)
+	return &nodeTable{seed: maphash.MakeSeed(), slots: make([]*node, size)}
+}
+
+// home returns the slot a name's probe sequence starts from.
+func (t *nodeTable) home(name []byte) int {
+	return int(maphash.Bytes(t.seed, name) & uint64(len(t.slots)-1))
+}
+
+// find returns the slot of the child called name and true, or false.
+func (t *nodeTable) find(name string) (int, bool) {
+	mask := len(t.slots) - 1
+	for i := int(maphash.String(t.seed, name) & uint64(mask)); ; i = (i + 1) & mask {
+		k := t.slots[i]
+		if k == nil {
+			return i, false
+		}
+		if string(k.name()) == name {
+			return i, true
+		}
+	}
+}
+
+// insert adds k; the caller made sure no child has its name.
+func (t *nodeTable) insert(k *node) {
+	if 4*(t.n+1) > 3*len(t.slots) {
+		t.resize(2 * len(t.slots))
+	}
+	t.place(k)
+	t.n++
+}
+
+// place puts k in the first empty slot from its home.
+func (t *nodeTable) place(k *node) {
+	mask := len(t.slots) - 1
+	i := t.home(k.name())
+	for t.slots[i] != nil {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = k
+}
+
+// delete empties slot i, then moves back each later entry of its probe run
+// whose home is at or before the hole, so that every entry stays reachable
+// from its home without tombstones.
+func (t *nodeTable) delete(i int) {
+	mask := len(t.slots) - 1
+	for j := (i + 1) & mask; t.slots[j] != nil; j = (j + 1) & mask {
+		h := t.home(t.slots[j].name())
+		if (j-h)&mask >= (j-i)&mask {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = nil
+	t.n--
+	if 4*t.n < len(t.slots) && len(t.slots) > 8 {
+		t.resize(len(t.slots) / 2)
+	}
+}
+
+// resize rehashes the table into size slots.
+func (t *nodeTable) resize(size int) {
+	old := t.slots
+	t.slots = make([]*node, size)
+	for _, k := range old {
+		if k != nil {
+			t.place(k)
+		}
+	}
+}
+
+func (n *node) child(name string) *node {
+	if k := n.kids(); k != nil {
+		return k.get(name)
+	}
+	return nil
+}
+
+// addChild adds k, whose name is name, as n's child.
+func (n *node) addChild(name string, k *node) {
+	e := n.extend()
+	if e.kids == nil {
+		e.kids = &childSet{}
+	}
+	e.kids.add(name, k)
 }
 
 func (n *node) removeChild(name string) {
-	if n.kids != nil {
-		n.kids.remove(name)
+	if k := n.kids(); k != nil {
+		k.remove(name)
 	}
 }
+
+// validName reports whether a path component can be stored: it must not
+// contain NUL (see child).
+func validName(name string) bool { return strings.IndexByte(name, 0) < 0 }
 
 // splitPath returns the parent path and the last component of a validated
 // absolute path, with ZooKeeper's convention that the root's children have

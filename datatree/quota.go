@@ -103,10 +103,10 @@ func (t *Tree) updateQuotaStatLocked(prefix string, bytesDiff int64, countDiff i
 	if n == nil {
 		return
 	}
-	st := parseStatsTrack(n.data)
+	st := parseStatsTrack(n.data())
 	st[stCount] = st.get(stCount) + countDiff
 	st[stBytes] = st.get(stBytes) + bytesDiff
-	n.data = st.bytes()
+	n.setData(st.bytes())
 }
 
 // updateQuotaForPathLocked recounts the subtree at path into its
@@ -117,10 +117,10 @@ func (t *Tree) updateQuotaForPathLocked(path string) {
 		var walk func(n *node)
 		walk = func(n *node) {
 			count++
-			bytes += int64(len(n.data))
-			if n.kids != nil {
-				for _, k := range n.kids.sorted() {
-					walk(k.n)
+			bytes += int64(len(n.buf))
+			if kids := n.kids(); kids != nil {
+				for k := range kids.all {
+					walk(k)
 				}
 			}
 		}
@@ -130,7 +130,7 @@ func (t *Tree) updateQuotaForPathLocked(path string) {
 	if sn == nil {
 		return
 	}
-	sn.data = statsTrack{stCount: count, stBytes: bytes}.bytes()
+	sn.setData(statsTrack{stCount: count, stBytes: bytes}.bytes())
 }
 
 // setupQuotaLocked rebuilds the quota index from the zookeeper_limits nodes
@@ -144,7 +144,8 @@ func (t *Tree) setupQuotaLocked() {
 	}
 	var walk func(path string, n *node)
 	walk = func(path string, n *node) {
-		if n.kids == nil || n.kids.len() == 0 {
+		kids := n.kids()
+		if kids == nil || kids.len() == 0 {
 			if strings.HasSuffix(path, "/"+limitNode) {
 				real := path[len(quotaPath) : len(path)-len(limitNode)-1]
 				t.updateQuotaForPathLocked(real)
@@ -152,8 +153,8 @@ func (t *Tree) setupQuotaLocked() {
 			}
 			return
 		}
-		for _, k := range n.kids.sorted() {
-			walk(path+"/"+k.name, k.n)
+		for _, k := range kids.appendTo(nil) {
+			walk(path+"/"+string(k.name()), k)
 		}
 	}
 	walk(quotaPath, q)
@@ -175,7 +176,7 @@ func (t *Tree) CheckQuota(path string, countDelta int64, bytesDelta int64) jute.
 	if ln == nil {
 		return jute.CodeOK
 	}
-	limits := parseStatsTrack(ln.data)
+	limits := parseStatsTrack(ln.data())
 	checkCount := countDelta != 0 && (limits.get(stCount) > -1 || limits.get(stCountHardLimit) > -1)
 	checkBytes := bytesDelta != 0 && (limits.get(stBytes) > -1 || limits.get(stByteHardLimit) > -1)
 	if !checkCount && !checkBytes {
@@ -185,7 +186,7 @@ func (t *Tree) CheckQuota(path string, countDelta int64, bytesDelta int64) jute.
 	if sn == nil {
 		return jute.CodeOK
 	}
-	cur := parseStatsTrack(sn.data)
+	cur := parseStatsTrack(sn.data())
 	if checkCount {
 		if hard := limits.get(stCountHardLimit); hard > -1 && cur.get(stCount)+countDelta > hard {
 			return jute.CodeQuotaExceeded
@@ -209,7 +210,7 @@ func (t *Tree) ExpiredContainers(nowMillis int64) []string {
 	var out []string
 	for p := range t.mu.containers {
 		n := t.lookupLocked(p)
-		if n != nil && n.numChildren() == 0 && n.cversion > 0 {
+		if n != nil && n.numChildren() == 0 && n.cversion() > 0 {
 			out = append(out, p)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -28,6 +27,9 @@ var (
 	ErrRestoreNoParent = errors.New("datatree: snapshot node before its parent")
 	// ErrRestoreDuplicate is returned for a path restored twice.
 	ErrRestoreDuplicate = errors.New("datatree: snapshot node restored twice")
+	// ErrRestoreBadName is returned for a path with a NUL byte, which
+	// ZooKeeper never lets into a path.
+	ErrRestoreBadName = errors.New("datatree: snapshot path contains NUL")
 )
 
 // Walk calls fn for every znode, parents before children, starting with
@@ -102,7 +104,7 @@ type walker struct {
 // copy of its child list, of which kids[next:] are still to visit.
 type walkFrame struct {
 	path string
-	kids []child
+	kids []*node
 	next int
 }
 
@@ -115,10 +117,10 @@ func (w *walker) fillLocked(t *Tree) {
 			w.depth--
 			continue
 		}
-		c := f.kids[f.next]
+		k := f.kids[f.next]
 		f.next++
-		if !c.n.deleted() {
-			w.visitLocked(t, c.n, f.path+"/"+c.name)
+		if !k.deleted() {
+			w.visitLocked(t, k, f.path+"/"+string(k.name()))
 		}
 	}
 }
@@ -132,15 +134,16 @@ func (w *walker) visitLocked(t *Tree, n *node, path string) {
 			acl = w.aclLists[i]
 		}
 	}
-	w.batch = append(w.batch, SnapshotNode{Path: path, Data: n.data, ACL: acl, Stat: n.persisted()})
-	if n.kids == nil || n.kids.len() == 0 {
+	w.batch = append(w.batch, SnapshotNode{Path: path, Data: n.data(), ACL: acl, Stat: n.persisted()})
+	kids := n.kids()
+	if kids == nil || kids.len() == 0 {
 		return
 	}
 	if w.depth == len(w.stack) {
 		w.stack = append(w.stack, walkFrame{})
 	}
 	f := &w.stack[w.depth]
-	f.path, f.kids, f.next = path, n.kids.appendTo(f.kids[:0]), 0
+	f.path, f.kids, f.next = path, kids.appendTo(f.kids[:0]), 0
 	w.depth++
 }
 
@@ -166,11 +169,11 @@ func (t *Tree) Restore(n *SnapshotNode) error {
 	defer t.mu.Unlock()
 	if n.Path == "" || n.Path == "/" {
 		t.resetLocked()
-		root := t.mu.root
-		root.kids = nil
-		t.mu.numNodes = 1
+		root := newNode("", n.Data)
 		t.fillLocked(root, n)
-		t.mu.dataSize = 1 + 2*int64(len(root.data))
+		t.mu.root = root
+		t.mu.numNodes = 1
+		t.mu.dataSize = 1 + 2*int64(len(root.buf))
 		t.mu.restoring = true
 		return nil
 	}
@@ -178,6 +181,9 @@ func (t *Tree) Restore(n *SnapshotNode) error {
 		return fmt.Errorf("%w: got %q", ErrRestoreOrder, n.Path)
 	}
 	parentName, name := splitPath(n.Path)
+	if !validName(name) {
+		return fmt.Errorf("%w: %q", ErrRestoreBadName, n.Path)
+	}
 	parent := t.lookupLocked(parentName)
 	if parent == nil {
 		return fmt.Errorf("%w: %q", ErrRestoreNoParent, n.Path)
@@ -185,22 +191,19 @@ func (t *Tree) Restore(n *SnapshotNode) error {
 	if parent.child(name) != nil {
 		return fmt.Errorf("%w: %q", ErrRestoreDuplicate, n.Path)
 	}
-	k := &node{}
+	k := newNode(name, n.Data)
 	t.fillLocked(k, n)
-	parent.addChild(strings.Clone(name), k)
+	parent.addChild(name, k)
 	t.mu.numNodes++
-	t.mu.dataSize += int64(len(n.Path) + len(k.data))
+	t.mu.dataSize += int64(len(n.Path) + len(k.buf))
 	t.trackOwnerLocked(n.Path, k.owner)
 	return nil
 }
 
+// fillLocked gives k, which already holds n's data, n's ACL and stat.
 func (t *Tree) fillLocked(k *node, n *SnapshotNode) {
-	k.data = copyData(n.Data)
 	k.acl = t.mu.acls.add(n.ACL)
-	s := n.Stat
-	k.czxid, k.mzxid, k.ctime, k.mtime = s.Czxid, s.Mzxid, s.Ctime, s.Mtime
-	k.version, k.cversion, k.aversion = s.Version, s.Cversion, s.Aversion
-	k.owner, k.pzxid = s.EphemeralOwner, s.Pzxid
+	k.setPersisted(&n.Stat)
 }
 
 // SetLastZxid sets the zxid of the last applied txn, after a snapshot was

@@ -112,8 +112,8 @@ func New(opts Options) *Tree {
 	t.resetLocked()
 	if opts.ConfigData != nil {
 		cfg := t.lookupLocked(configPath)
-		t.mu.dataSize += int64(len(opts.ConfigData)) - int64(len(cfg.data))
-		cfg.data = slices.Clone(opts.ConfigData)
+		t.mu.dataSize += int64(len(opts.ConfigData)) - int64(len(cfg.buf))
+		cfg.setData(opts.ConfigData)
 		cfg.version = -1
 		cfg.mzxid = opts.ConfigZxid
 		cfg.mtime = opts.ConfigTime
@@ -129,10 +129,12 @@ func (t *Tree) resetLocked() {
 	t.mu.ttls = make(map[string]struct{})
 	t.mu.quotas = make(map[string]struct{})
 	empty := []byte{}
-	root := &node{data: empty}
-	proc := &node{data: empty}
-	quota := &node{data: empty}
-	config := &node{data: empty, aversion: -1, acl: t.mu.acls.add(jute.ReadACLUnsafe())}
+	root := newNode("", empty)
+	proc := newNode("zookeeper", empty)
+	quota := newNode("quota", empty)
+	config := newNode("config", empty)
+	config.acl = t.mu.acls.add(jute.ReadACLUnsafe())
+	config.extend().aversion = -1
 	root.addChild("zookeeper", proc)
 	proc.addChild("quota", quota)
 	proc.addChild("config", config)
@@ -173,7 +175,7 @@ func (t *Tree) GetData(path string, w WatcherID) ([]byte, jute.Stat, jute.Code) 
 	if w != 0 {
 		t.addWatch(t.dataWatches, path, w, modeStandard)
 	}
-	return n.data, n.stat(), jute.CodeOK
+	return n.data(), n.stat(), jute.CodeOK
 }
 
 // Exists returns the node's stat. A watch for w (if not 0) is left whether
@@ -204,10 +206,11 @@ func (t *Tree) GetChildren(path string, w WatcherID) ([]string, jute.Stat, jute.
 	if w != 0 {
 		t.addWatch(t.childWatches, path, w, modeStandard)
 	}
-	if n.kids == nil {
+	kids := n.kids()
+	if kids == nil {
 		return []string{}, n.stat(), jute.CodeOK
 	}
-	return n.kids.names(), n.stat(), jute.CodeOK
+	return kids.names(), n.stat(), jute.CodeOK
 }
 
 // GetACL returns the node's ACL list and stat.
@@ -238,21 +241,13 @@ func (t *Tree) AllChildrenNumber(path string) (int32, jute.Code) {
 }
 
 func countDescendants(n *node) int {
-	if n.kids == nil {
+	kids := n.kids()
+	if kids == nil {
 		return 0
 	}
 	c := 0
-	visit := func(k *node) {
+	for k := range kids.all {
 		c += 1 + countDescendants(k)
-	}
-	if n.kids.m != nil {
-		for _, k := range n.kids.m {
-			visit(k)
-		}
-	} else {
-		for _, k := range n.kids.list {
-			visit(k.n)
-		}
 	}
 	return c
 }
@@ -280,8 +275,8 @@ func (t *Tree) Node(path string) (NodeInfo, bool) {
 		return NodeInfo{}, false
 	}
 	return NodeInfo{
-		Stat: n.stat(), ACL: t.mu.acls.get(n.acl), Data: n.data,
-		PersistedCversion: n.cversion, EphemeralOwner: n.owner,
+		Stat: n.stat(), ACL: t.mu.acls.get(n.acl), Data: n.data(),
+		PersistedCversion: n.cversion(), EphemeralOwner: n.owner,
 	}, true
 }
 

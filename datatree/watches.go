@@ -126,7 +126,7 @@ func (t *Tree) SetWatches(w WatcherID, relativeZxid int64, sw *jute.SetWatches2)
 		switch n := t.lookupLocked(p); {
 		case n == nil:
 			fire(jute.EventNodeDeleted, p)
-		case n.pzxid > relativeZxid:
+		case n.pzxid() > relativeZxid:
 			fire(jute.EventNodeChildrenChanged, p)
 		default:
 			t.childWatches.add(p, w, modeStandard)
