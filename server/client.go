@@ -37,11 +37,24 @@ type Client struct {
 	}
 }
 
-// pending is one request on its way through the pipeline.
+// pending is one write on its way through the pipeline: its reply slot,
+// request and write in one allocation, reused through Server.pendings.
+// NB: two holders release it: the reply queue, when the slot leaves it
+// (answered or discarded), and the write path, when the write has been
+// applied, refused or abandoned; the last to let go recycles it.
 type pending struct {
-	sl  slot
-	req Request
-	w   write // for writes
+	sl   slot
+	req  Request
+	w    write
+	refs atomic.Int32
+}
+
+// release drops one of p's two holds.
+func (p *pending) release(s *Server) {
+	if p.refs.Add(-1) == 0 {
+		*p = pending{}
+		s.pendings.Put(p)
+	}
 }
 
 // slot is one request waiting for its turn to be answered. NB: every
@@ -54,6 +67,7 @@ type slot struct {
 	dropped  bool          // no reply will ever be sent (the connection is closing)
 	received time.Duration // when the request arrived, on Server.sinceStart's clock
 	read     *Request      // a read to run when the slot reaches the head
+	owner    *pending      // the write this slot belongs to; nil for a read
 	zxid     int64         // a ready write's reply zxid
 	body     []byte        // a ready write's reply body
 }
@@ -197,9 +211,12 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		c.answerInOrder(&sl, &req, code)
 		return
 	}
-	// NB: one allocation for everything a write carries through the
-	// pipeline.
-	p := &pending{sl: sl, req: req}
+	// NB: one reused allocation for everything a write carries through
+	// the pipeline.
+	p := s.pendings.Get().(*pending)
+	p.sl, p.req = sl, req
+	p.sl.owner = p
+	p.refs.Store(2)
 	c.mu.Lock()
 	if !c.enqueueLocked(&p.sl) {
 		c.mu.Unlock()
@@ -299,12 +316,6 @@ func (q *slotQueue) pop() {
 	q.n--
 }
 
-// reset empties the queue.
-func (q *slotQueue) reset() {
-	clear(q.ring)
-	q.head, q.n = 0, 0
-}
-
 // touch keeps the session alive. NB: the tracker keeps expiry in
 // tickTime buckets; a touch that lands in the bucket of the previous one
 // changes nothing, so only touches that move the session take its lock.
@@ -381,8 +392,16 @@ func (c *Client) complete(sl *slot, zxid int64, op jute.OpCode, res *datatree.Re
 	}
 	body, code := WriteResponse(c.mu.reply[:0], op, res)
 	c.sendReplyLocked(sl, zxid, code, body)
-	c.mu.queue.pop()
+	c.popLocked()
 	c.drainLocked()
+}
+
+// popLocked removes the slot at the head of the reply queue.
+func (c *Client) popLocked() {
+	if o := c.mu.queue.front().owner; o != nil {
+		o.release(c.s)
+	}
+	c.mu.queue.pop()
 }
 
 // drop gives up on a request whose answer is unknowable, and on every
@@ -405,17 +424,17 @@ func (c *Client) drainLocked() {
 			c.answerLocked(h, h.read)
 		case h.dropped:
 			c.mu.dead = true
-			for range c.mu.queue.len() {
+			for c.mu.queue.len() > 0 {
 				<-c.s.inFlight
+				c.popLocked()
 			}
-			c.mu.queue.reset()
 			return
 		case h.done:
 			c.sendLocked(h, h.zxid, h.code, h.body)
 		default:
 			return
 		}
-		c.mu.queue.pop()
+		c.popLocked()
 	}
 }
 

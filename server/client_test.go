@@ -101,8 +101,10 @@ func TestSlotQueue(t *testing.T) {
 			check()
 		}
 		if round == 3 {
-			q.reset()
-			model = nil
+			for q.len() > 0 {
+				q.pop()
+				model = model[1:]
+			}
 			check()
 		}
 	}

@@ -72,6 +72,8 @@ type Server struct {
 	// logBatches keeps *logBatch values for reuse: the write path would
 	// otherwise allocate a buffer as large as its txns for every batch.
 	logBatches sync.Pool
+	// pendings keeps *pending values for reuse (see pending).
+	pendings sync.Pool
 
 	// wmu guards the write path's state shared with other goroutines.
 	wmu struct {
@@ -134,6 +136,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		stop:     make(chan struct{}),
 		inFlight: make(chan struct{}, max(cfg.GlobalOutstandingLimit, 1)),
 	}
+	s.pendings.New = func() any { return new(pending) }
 	s.logBatches.New = func() any {
 		lb := &logBatch{s: s}
 		lb.done = lb.logged
@@ -417,6 +420,14 @@ func (s *Server) refuseWrite(w *write, err error) {
 	if errors.Is(err, ErrClosed) {
 		w.client.sink.Close("server shutting down")
 	}
+	s.writeDone(w)
+}
+
+// writeDone releases the write path's hold on a client's write.
+func (s *Server) writeDone(w *write) {
+	if w.slot != nil && w.slot.owner != nil {
+		w.slot.owner.release(s)
+	}
 }
 
 // abandonWrite gives up on a write the log may or may not have made
@@ -433,6 +444,7 @@ func (s *Server) abandonWrite(w *write) {
 	}
 	w.client.sink.Close("txn log failure: outcome of a write unknown")
 	w.client.drop(w.slot)
+	s.writeDone(w)
 }
 
 // applyLoop applies committed txns in zxid order, as many as have
@@ -454,13 +466,15 @@ func (s *Server) applyLoop() {
 				break fill
 			}
 		}
+		// NB: read before applyLocked, which may recycle the write.
+		last := batch[len(batch)-1].txn.Hdr.Zxid
 		s.applyMu.Lock()
 		for _, w := range batch {
 			s.applyLocked(w)
 		}
 		s.applyMu.Unlock()
 
-		s.prep.Applied(batch[len(batch)-1].txn.Hdr.Zxid)
+		s.prep.Applied(last)
 		s.maybeSnapshot(len(batch))
 		clear(batch)
 	}
@@ -492,6 +506,7 @@ func (s *Server) applyLocked(w *write) {
 	if jute.OpCode(w.txn.Hdr.Type) == jute.OpCloseSession {
 		s.closedSession(w.txn.Hdr.ClientId, w.client != nil)
 	}
+	s.writeDone(w)
 }
 
 // trackSessionTxn keeps the session tracker in step with applied session
