@@ -148,6 +148,29 @@ func BenchmarkGetData(b *testing.B) {
 	})
 }
 
+// BenchmarkGetDataWide reads the children of one parent of 10,000, which
+// a childSet holds in its hash table (make bench's keys are laid out so).
+func BenchmarkGetDataWide(b *testing.B) {
+	const n = 10_000
+	tr := New(Options{})
+	acl := jute.OpenACLUnsafe()
+	data := make([]byte, 100)
+	tr.Apply(&jute.TxnHeader{Zxid: 1, Type: int32(jute.OpCreate)}, &jute.CreateTxn{Path: "/k", Acl: acl, ParentCVersion: -1})
+	ps := make([]string, n)
+	for i := range n {
+		ps[i] = "/k/" + strconv.Itoa(i)
+		tr.Apply(&jute.TxnHeader{Zxid: int64(i + 2), Type: int32(jute.OpCreate)}, &jute.CreateTxn{Path: ps[i], Data: data, Acl: acl, ParentCVersion: -1})
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, c := tr.GetData(ps[i%n], 0); c != jute.CodeOK {
+			b.Fatal(c)
+		}
+		i += 7919
+	}
+}
+
 // BenchmarkGetDataSequential reads nodes named as sequential znodes are
 // ("lock-0000000123"), whose first 8 bytes tie across all siblings.
 func BenchmarkGetDataSequential(b *testing.B) {

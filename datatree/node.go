@@ -466,9 +466,12 @@ func (c *childSet) buildNames() []string {
 // nodeTable is a childSet's children once there are more than
 // smallChildren: an open-addressed hash table of the child nodes, keyed by
 // the names they hold, with linear probing and no tombstones. A slot is one
-// pointer and the table is kept between a quarter and three quarters full,
-// so a child costs 11 to 32 bytes, where a Go map from name to node cost
-// about 40 and a copy of the name.
+// pointer plus a tag byte (seven bits of the name's hash, high bit set;
+// zero marks an empty slot), so a probe reads a node's name only when its
+// tag matches: about one node per lookup instead of two or three. The
+// table is kept between a quarter and three quarters full, so a child
+// costs 12 to 36 bytes, where a Go map from name to node cost about 40 and
+// a copy of the name.
 //
 // NB: the seed is random, as a Go map's is, so that names chosen by clients
 // cannot be made to collide; it decides only the order in which a Walk
@@ -476,6 +479,7 @@ func (c *childSet) buildNames() []string {
 type nodeTable struct {
 	seed  maphash.Seed
 	slots []*node // a power of two of them; nil marks an empty slot
+	tags  []uint8 // per slot: 0 if empty, else tagOf the child's name
 	n     int     // slots in use
 }
 
@@ -485,24 +489,25 @@ func newNodeTable(n int) *nodeTable {
 	for 3*size < 4*n {
 		size *= 2
 	}
-	return &nodeTable{seed: maphash.MakeSeed(), slots: make([]*node, size)}
+	return &nodeTable{seed: maphash.MakeSeed(), slots: make([]*node, size), tags: make([]uint8, size)}
 }
 
-// home returns the slot a name's probe sequence starts from.
-func (t *nodeTable) home(name []byte) int {
-	return int(maphash.Bytes(t.seed, name) & uint64(len(t.slots)-1))
-}
+// tagOf returns the tag of a name whose hash is h.
+func tagOf(h uint64) uint8 { return uint8(h>>57) | 0x80 }
 
 // find returns the slot of the child called name and true, or false.
 func (t *nodeTable) find(name string) (int, bool) {
 	mask := len(t.slots) - 1
-	for i := int(maphash.String(t.seed, name) & uint64(mask)); ; i = (i + 1) & mask {
-		k := t.slots[i]
-		if k == nil {
+	h := maphash.String(t.seed, name)
+	tag := tagOf(h)
+	for i := int(h & uint64(mask)); ; i = (i + 1) & mask {
+		switch t.tags[i] {
+		case 0:
 			return i, false
-		}
-		if string(k.name()) == name {
-			return i, true
+		case tag:
+			if string(t.slots[i].name()) == name {
+				return i, true
+			}
 		}
 	}
 }
@@ -519,11 +524,12 @@ func (t *nodeTable) insert(k *node) {
 // place puts k in the first empty slot from its home.
 func (t *nodeTable) place(k *node) {
 	mask := len(t.slots) - 1
-	i := t.home(k.name())
-	for t.slots[i] != nil {
+	h := maphash.Bytes(t.seed, k.name())
+	i := int(h & uint64(mask))
+	for t.tags[i] != 0 {
 		i = (i + 1) & mask
 	}
-	t.slots[i] = k
+	t.slots[i], t.tags[i] = k, tagOf(h)
 }
 
 // delete empties slot i, then moves back each later entry of its probe run
@@ -531,14 +537,14 @@ func (t *nodeTable) place(k *node) {
 // from its home without tombstones.
 func (t *nodeTable) delete(i int) {
 	mask := len(t.slots) - 1
-	for j := (i + 1) & mask; t.slots[j] != nil; j = (j + 1) & mask {
-		h := t.home(t.slots[j].name())
+	for j := (i + 1) & mask; t.tags[j] != 0; j = (j + 1) & mask {
+		h := int(maphash.Bytes(t.seed, t.slots[j].name()) & uint64(mask))
 		if (j-h)&mask >= (j-i)&mask {
-			t.slots[i] = t.slots[j]
+			t.slots[i], t.tags[i] = t.slots[j], t.tags[j]
 			i = j
 		}
 	}
-	t.slots[i] = nil
+	t.slots[i], t.tags[i] = nil, 0
 	t.n--
 	if 4*t.n < len(t.slots) && len(t.slots) > 8 {
 		t.resize(len(t.slots) / 2)
@@ -548,7 +554,7 @@ func (t *nodeTable) delete(i int) {
 // resize rehashes the table into size slots.
 func (t *nodeTable) resize(size int) {
 	old := t.slots
-	t.slots = make([]*node, size)
+	t.slots, t.tags = make([]*node, size), make([]uint8, size)
 	for _, k := range old {
 		if k != nil {
 			t.place(k)
