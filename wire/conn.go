@@ -119,10 +119,17 @@ func (c *conn) readLoop() string {
 	timeout := time.Duration(c.client.Timeout()) * time.Millisecond
 	var hdr jute.RequestHeader
 	var d jute.Decoder
+	var deadline time.Time
 	for {
 		// NB: a client pings every timeout/3; a connection silent for a
 		// whole timeout is half-open, and its session is expiring anyway.
-		c.nc.SetReadDeadline(time.Now().Add(timeout))
+		// The deadline moves only once less than a timeout is left, to
+		// between one and 9/8 timeouts away: setting it costs a timer
+		// update, too much for every frame.
+		if now := time.Now(); deadline.Sub(now) < timeout {
+			deadline = now.Add(timeout + timeout/8)
+			c.nc.SetReadDeadline(deadline)
+		}
 		b, err := readFrame()
 		if err != nil {
 			if reason := c.closingReason(); reason != "" {
@@ -295,11 +302,15 @@ func (c *conn) signal() {
 	}
 }
 
+// writeTimeout bounds one write to a client that does not read.
+const writeTimeout = 30 * time.Second
+
 // writeLoop writes queued frames, all that have accumulated in one write,
 // and closes the socket once a close was asked for and the queue is empty.
 func (c *conn) writeLoop() {
 	defer close(c.done)
 	var spare []byte
+	var deadline time.Time
 	for range c.wake {
 		c.mu.Lock()
 		out := c.mu.out
@@ -307,7 +318,11 @@ func (c *conn) writeLoop() {
 		closing := c.mu.closing
 		c.mu.Unlock()
 		if len(out) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			// NB: as the read deadline, moved only once it is near.
+			if now := time.Now(); deadline.Sub(now) < writeTimeout-time.Second {
+				deadline = now.Add(writeTimeout)
+				c.nc.SetWriteDeadline(deadline)
+			}
 			if _, err := c.nc.Write(out); err != nil {
 				c.nc.Close()
 				return
