@@ -2,7 +2,8 @@
 // (Debian's 3.8 package) and gokeeper side by side, standalone, on free
 // loopback ports, with forceSync on and their data on the same disk, runs
 // the same workloads against each in alternation (ZooKeeper, gokeeper,
-// ZooKeeper, gokeeper) through package bench, and prints one table. Then
+// ZooKeeper, gokeeper) through package bench, each round once both
+// servers have gone idle, and prints one table. Then
 // it measures memory (RSS after populating N znodes of 100 bytes; for
 // ZooKeeper after a full GC) and the restart time with those znodes.
 //
@@ -13,6 +14,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -194,6 +196,57 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
+// cpuTicks returns the process's user+system CPU time in clock ticks.
+func (s *server) cpuTicks() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// NB: the command name (field 2) may hold spaces; count from its ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	k, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("bad /proc stat")
+	}
+	return u + k, nil
+}
+
+// quiesce waits (up to quiesceMax) until every server is idle: below
+// quiesceBusy of a core over quiesceWindow. NB: a round must not measure
+// the other server's leftovers from its own round (ZooKeeper's snapshot
+// thread and JIT, gokeeper's snapshots and Pebble compactions), which
+// otherwise land on whichever server runs next.
+func quiesce(servers ...*server) {
+	const (
+		quiesceWindow = 300 * time.Millisecond
+		quiesceBusy   = 0.10
+		quiesceMax    = 10 * time.Second
+	)
+	deadline := time.Now().Add(quiesceMax)
+	for time.Now().Before(deadline) {
+		before := make([]int64, len(servers))
+		for i, s := range servers {
+			before[i], _ = s.cpuTicks()
+		}
+		time.Sleep(quiesceWindow) // NB: sampling processes we do not control
+		idle := true
+		for i, s := range servers {
+			after, err := s.cpuTicks()
+			// /proc counts in ticks of 1/100 s.
+			if err == nil && float64(after-before[i])/100 > quiesceBusy*quiesceWindow.Seconds() {
+				idle = false
+			}
+		}
+		if idle {
+			return
+		}
+	}
+}
+
 // rssKiB reads the process's resident set size from /proc.
 func (s *server) rssKiB() (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
@@ -275,7 +328,7 @@ func run(o *options) error {
 	}
 	fmt.Printf("make bench: Apache ZooKeeper 3.8 (Debian, java -Xmx%s) vs gokeeper (%s), standalone, forceSync=yes,\n", o.xmx, o.gokeeper)
 	fmt.Printf("data dirs under %s (same disk); %d CPU cores shared by both servers and the load generator.\n", parent, ncpu)
-	fmt.Printf("clients = sessions, each with %d requests in flight; %d alternating rounds (ZK, gk, ZK, gk, ...) per cell; 100-byte values.\n\n", o.depth, o.rounds)
+	fmt.Printf("clients = sessions, each with %d requests in flight; %d alternating rounds (ZK, gk, ZK, gk, ...) per cell, each once both servers are idle; 100-byte values.\n\n", o.depth, o.rounds)
 
 	var cells []*cell
 	if !o.onlyMem {
@@ -379,6 +432,7 @@ func runTable(o *options, parent string, jsonl io.Writer) ([]*cell, error) {
 		for r := range o.rounds {
 			for i, s := range []*server{zk, gk} {
 				cfg := benchConfig(o, s, c)
+				quiesce(zk, gk)
 				var prof *profiler
 				if c.profile && r == 0 && s == gk {
 					prof = startProfile(s.pprof, filepath.Join(o.profile, fmt.Sprintf("%s-%d", c.workload, c.clients)), c.dur)
