@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -45,10 +44,7 @@ func serveCmd(args []string, stderr io.Writer) error {
 	}
 
 	if os.Getenv("GOGC") == "" {
-		// NB: the tree is most of the heap and lives long; collecting at
-		// 50% growth instead of 100% keeps RSS near the live tree (make
-		// bench: 526 -> 448 MiB at 1M znodes) for a little more GC CPU.
-		debug.SetGCPercent(50)
+		go tuneGC(time.Second)
 	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
