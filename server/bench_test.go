@@ -34,6 +34,7 @@ func (s *benchSink) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
 	s.got <- struct{}{}
 }
 func (s *benchSink) Event(datatree.Event) {}
+func (s *benchSink) Flush()               {}
 func (s *benchSink) Close(reason string) {
 	if !s.closing.Load() {
 		s.b.Errorf("connection closed: %s", reason)

@@ -25,6 +25,7 @@ type Client struct {
 	remoteIP string
 
 	lastBucket atomic.Int64 // expiry bucket of the last session touch
+	touchedIn  uint64       // the applier batch that last queued for it (applier only)
 
 	mu struct {
 		sync.Mutex
@@ -196,7 +197,14 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		c.handleAuth(hdr.Xid, body)
 		return
 	}
-	s.inFlight <- struct{}{} // NB: blocks this reader when globalOutstandingLimit is reached
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		// NB: globalOutstandingLimit is reached: this reader waits, and
+		// what it answered so far must not wait with it.
+		c.sink.Flush()
+		s.inFlight <- struct{}{}
+	}
 	// NB: sl and req stay on this goroutine's stack for a request answered
 	// during the call; one that waits copies them to the heap.
 	sl := slot{xid: hdr.Xid, received: now.Sub(s.start)}

@@ -26,6 +26,7 @@ func (s *copyingSink) Reply(xid int32, zxid int64, code jute.Code, body []byte) 
 	clear(body) // NB: the server may reuse body once Reply returns
 }
 func (s *copyingSink) Event(datatree.Event) {}
+func (s *copyingSink) Flush()               {}
 func (s *copyingSink) Close(string)         {}
 
 // TestClientCompleteInOrder: writes that complete out of order (as a

@@ -94,6 +94,7 @@ func (r *recordingSink) Reply(xid int32, zxid int64, code jute.Code, body []byte
 	r.got <- xid
 }
 func (r *recordingSink) Event(datatree.Event) {}
+func (r *recordingSink) Flush()               {}
 func (r *recordingSink) Close(string)         { r.once.Do(func() { close(r.closed) }) }
 
 func (r *recordingSink) reply(t *testing.T, xid int32) jute.Code {

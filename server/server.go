@@ -35,6 +35,13 @@ const standaloneSID = 1
 // wire implements it. Reply calls for one client arrive in the order of
 // its requests; Event calls may come from other goroutines at any time.
 // Neither may block on the network.
+//
+// NB: Reply and Event only queue; what is queued leaves on Flush. The
+// server calls Flush once it has released its locks after the replies and
+// events it queued for a sink (the applier once per batch, so one batch's
+// replies to a connection share one write); the connection layer flushes
+// after every request it hands to Client.Handle, which covers what Handle
+// answers itself.
 type Sink interface {
 	// Reply queues a reply. body is only valid during the call: the
 	// server reuses it for the next reply, so the sink copies what it
@@ -42,6 +49,9 @@ type Sink interface {
 	Reply(xid int32, zxid int64, code jute.Code, body []byte)
 	// Event queues a watch notification.
 	Event(ev datatree.Event)
+	// Flush sends what Reply and Event queued. It may write to the
+	// network but must not wait on it.
+	Flush()
 	// Close closes the connection once what is queued has been written.
 	Close(reason string)
 }
@@ -83,6 +93,10 @@ type Server struct {
 	}
 
 	applyCh chan *write
+	// touched lists the clients the applier queued replies or events for
+	// in its current batch (applyGen), to flush after it (applier only).
+	touched  []*Client
+	applyGen uint64
 
 	smu struct {
 		sync.Mutex
@@ -133,6 +147,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		now:      time.Now,
 		applyCh:  make(chan *write, 4096),
 		prepCh:   make(chan *write, prepBatch),
+		applyGen: 1, // NB: a new Client's touchedIn is 0
 		stop:     make(chan struct{}),
 		inFlight: make(chan struct{}, max(cfg.GlobalOutstandingLimit, 1)),
 	}
@@ -409,18 +424,21 @@ func (s *Server) logFailed(err error) {
 // since this server now serves reads only.
 func (s *Server) refuseWrite(w *write, err error) {
 	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
 	if w.client == nil {
 		if w.done != nil {
 			w.done(&datatree.Result{Err: jute.CodeNotReadOnly})
 		}
+		s.applyMu.Unlock()
 		return
 	}
-	w.client.complete(w.slot, s.tree.LastZxid(), w.op, &datatree.Result{Err: jute.CodeNotReadOnly})
-	if errors.Is(err, ErrClosed) {
-		w.client.sink.Close("server shutting down")
-	}
+	c := w.client
+	c.complete(w.slot, s.tree.LastZxid(), w.op, &datatree.Result{Err: jute.CodeNotReadOnly})
+	s.applyMu.Unlock()
 	s.writeDone(w)
+	c.sink.Flush()
+	if errors.Is(err, ErrClosed) {
+		c.sink.Close("server shutting down")
+	}
 }
 
 // writeDone releases the write path's hold on a client's write.
@@ -435,16 +453,19 @@ func (s *Server) writeDone(w *write) {
 // a closed connection: ConnectionLoss means exactly that to every client.
 func (s *Server) abandonWrite(w *write) {
 	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
 	if w.client == nil {
 		if w.done != nil {
 			w.done(&datatree.Result{Err: jute.CodeConnectionLoss})
 		}
+		s.applyMu.Unlock()
 		return
 	}
-	w.client.sink.Close("txn log failure: outcome of a write unknown")
-	w.client.drop(w.slot)
+	c := w.client
+	c.sink.Close("txn log failure: outcome of a write unknown")
+	c.drop(w.slot)
+	s.applyMu.Unlock()
 	s.writeDone(w)
+	c.sink.Flush()
 }
 
 // applyLoop applies committed txns in zxid order, as many as have
@@ -473,11 +494,31 @@ func (s *Server) applyLoop() {
 			s.applyLocked(w)
 		}
 		s.applyMu.Unlock()
+		s.flushTouched()
 
 		s.prep.Applied(last)
 		s.maybeSnapshot(len(batch))
 		clear(batch)
 	}
+}
+
+// touch notes that the applier queued something for c in this batch.
+func (s *Server) touch(c *Client) {
+	if c.touchedIn != s.applyGen {
+		c.touchedIn = s.applyGen
+		s.touched = append(s.touched, c)
+	}
+}
+
+// flushTouched flushes every client the applier queued something for in
+// this batch, once applyMu is released, and starts the next batch.
+func (s *Server) flushTouched() {
+	for _, c := range s.touched {
+		c.sink.Flush()
+	}
+	clear(s.touched)
+	s.touched = s.touched[:0]
+	s.applyGen++
 }
 
 // applyBatch bounds the txns applied under one hold of applyMu, so that
@@ -492,10 +533,12 @@ func (s *Server) applyLocked(w *write) {
 	for _, ev := range res.Events {
 		if c, ok := s.watchers.Load(ev.Watcher); ok {
 			c.(*Client).sink.Event(ev)
+			s.touch(c.(*Client))
 		}
 	}
 	if w.client != nil {
 		w.client.complete(w.slot, w.txn.Hdr.Zxid, w.op, &res)
+		s.touch(w.client)
 	}
 	if w.done != nil {
 		// NB: a copy, so that only writes with a callback pay for the

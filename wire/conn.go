@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gokeeper/gokeeper/datatree"
@@ -21,10 +22,14 @@ var errFrameLength = errors.New("wire: frame length out of range")
 
 // conn is one client connection: a reader goroutine (serve) that decodes
 // frames and hands them to the server, and a writer goroutine that sends
-// what the server queued, many frames per write.
+// what the server queued, many frames per write. NB: Flush writes at once,
+// on the caller's goroutine, what the socket takes without blocking, and
+// leaves the rest (and every blocking write) to the writer, so a batch of
+// replies costs one write and no goroutine switch.
 type conn struct {
 	l      *Listener
 	nc     net.Conn
+	raw    syscall.RawConn // nc's descriptor for Flush; nil: always the writer
 	ip     string
 	client *server.Client
 
@@ -34,7 +39,9 @@ type conn struct {
 
 	mu struct {
 		sync.Mutex
-		out     []byte // frames queued for the writer
+		out     []byte // frames queued, not yet taken by a writer
+		spare   []byte // an empty buffer to queue into next
+		writing bool   // Flush or the writer goroutine is writing a taken buffer
 		closing string // non-empty: close once out is written
 	}
 	wake chan struct{} // capacity 1: the writer has work
@@ -45,6 +52,9 @@ type conn struct {
 
 func newConn(l *Listener, nc net.Conn, ip string) *conn {
 	c := &conn{l: l, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	c.stats.init(time.Now())
 	return c
 }
@@ -156,10 +166,25 @@ func (c *conn) readLoop() string {
 		}
 		c.requestIn(&hdr, time.Now())
 		c.client.Handle(&hdr, d.Rest())
+		if !frameBuffered(r) {
+			// NB: replies to the requests that arrived together leave
+			// together, before this reader waits for more.
+			c.Flush()
+		}
 		if reason := c.closingReason(); reason != "" {
 			return reason // NB: nothing after a close is processed, as in ZooKeeper
 		}
 	}
+}
+
+// frameBuffered reports whether r holds a whole frame, so reading it will
+// not wait on the network.
+func frameBuffered(r *bufio.Reader) bool {
+	if r.Buffered() < 4 {
+		return false
+	}
+	head, _ := r.Peek(4)
+	return r.Buffered()-4 >= int(binary.BigEndian.Uint32(head))
 }
 
 // handshake reads the ConnectRequest and attaches the connection to a
@@ -268,7 +293,6 @@ func (c *conn) finishFrameLocked(start int) {
 		return
 	}
 	c.mu.Unlock()
-	c.signal()
 }
 
 func (c *conn) queue(b []byte) {
@@ -276,6 +300,72 @@ func (c *conn) queue(b []byte) {
 	c.mu.out = append(c.mu.out, b...)
 	c.mu.Unlock()
 	c.signal()
+}
+
+// Flush implements server.Sink: it writes what is queued if no write is in
+// progress and the socket takes it all without blocking; whatever is left
+// goes to the writer goroutine.
+func (c *conn) Flush() {
+	c.mu.Lock()
+	if len(c.mu.out) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	if c.mu.writing || c.mu.closing != "" || c.raw == nil {
+		c.mu.Unlock()
+		c.signal()
+		return
+	}
+	out := c.takeLocked()
+	c.mu.Unlock()
+	n := c.writeNow(out)
+	c.mu.Lock()
+	c.mu.writing = false
+	if n == len(out) {
+		c.keepLocked(out)
+	} else {
+		// NB: what the socket did not take goes back in front of what
+		// was queued meanwhile.
+		rest := out[:copy(out, out[n:])]
+		c.mu.out, c.mu.spare = append(rest, c.mu.out...), c.mu.out[:0]
+	}
+	// NB: a Flush or Close while this one wrote left the work to the
+	// writer, which skipped it while writing was set: hand it over now.
+	pending := len(c.mu.out) > 0 || c.mu.closing != ""
+	c.mu.Unlock()
+	if pending {
+		c.signal()
+	}
+}
+
+// takeLocked takes the queued frames for writing.
+func (c *conn) takeLocked() []byte {
+	out := c.mu.out
+	c.mu.out, c.mu.spare = c.mu.spare[:0], nil
+	c.mu.writing = true
+	return out
+}
+
+// keepLocked keeps a written buffer for reuse, unless it is big.
+func (c *conn) keepLocked(b []byte) {
+	if cap(b) <= 1<<20 && cap(b) > cap(c.mu.spare) {
+		c.mu.spare = b[:0]
+	}
+}
+
+// writeNow writes as much of b as the socket takes without blocking, in
+// one write(2), and returns how much that was. Errors are left for the
+// writer goroutine to meet again.
+func (c *conn) writeNow(b []byte) int {
+	var n int
+	err := c.raw.Write(func(fd uintptr) bool {
+		n, _ = syscall.Write(int(fd), b)
+		return true // NB: one attempt, never a wait for writability
+	})
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // Close implements server.Sink: the connection closes after what is
@@ -309,12 +399,17 @@ const writeTimeout = 30 * time.Second
 // and closes the socket once a close was asked for and the queue is empty.
 func (c *conn) writeLoop() {
 	defer close(c.done)
-	var spare []byte
 	var deadline time.Time
 	for range c.wake {
 		c.mu.Lock()
-		out := c.mu.out
-		c.mu.out = spare[:0]
+		if c.mu.writing {
+			c.mu.Unlock() // NB: Flush is writing; it signals again if it leaves any
+			continue
+		}
+		var out []byte
+		if len(c.mu.out) > 0 {
+			out = c.takeLocked()
+		}
 		closing := c.mu.closing
 		c.mu.Unlock()
 		if len(out) > 0 {
@@ -323,13 +418,15 @@ func (c *conn) writeLoop() {
 				deadline = now.Add(writeTimeout)
 				c.nc.SetWriteDeadline(deadline)
 			}
-			if _, err := c.nc.Write(out); err != nil {
+			_, err := c.nc.Write(out)
+			c.mu.Lock()
+			c.mu.writing = false
+			c.keepLocked(out)
+			c.mu.Unlock()
+			if err != nil {
 				c.nc.Close()
 				return
 			}
-		}
-		if cap(out) <= 1<<20 {
-			spare = out // NB: keep small buffers for reuse, let big ones go
 		}
 		if closing != "" {
 			c.mu.Lock()
