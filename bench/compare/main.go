@@ -216,18 +216,18 @@ func (s *server) cpuTicks() (int64, error) {
 }
 
 // quiesce waits (up to quiesceMax) until every server is idle: below
-// quiesceBusy of a core over quiesceWindow. NB: a round must not measure
-// the other server's leftovers from its own round (ZooKeeper's snapshot
-// thread and JIT, gokeeper's snapshots and Pebble compactions), which
-// otherwise land on whichever server runs next.
-func quiesce(servers ...*server) {
+// quiesceBusy of a core over quiesceWindow; it returns how long it waited.
+// NB: a round must not measure the other server's leftovers from its own
+// round (ZooKeeper's snapshot thread and JIT, gokeeper's snapshots and
+// Pebble compactions), which otherwise land on whichever server runs next.
+func quiesce(servers ...*server) time.Duration {
 	const (
 		quiesceWindow = 300 * time.Millisecond
 		quiesceBusy   = 0.10
-		quiesceMax    = 10 * time.Second
+		quiesceMax    = 5 * time.Second
 	)
-	deadline := time.Now().Add(quiesceMax)
-	for time.Now().Before(deadline) {
+	start := time.Now()
+	for time.Since(start) < quiesceMax {
 		before := make([]int64, len(servers))
 		for i, s := range servers {
 			before[i], _ = s.cpuTicks()
@@ -242,9 +242,10 @@ func quiesce(servers ...*server) {
 			}
 		}
 		if idle {
-			return
+			break
 		}
 	}
+	return time.Since(start)
 }
 
 // rssKiB reads the process's resident set size from /proc.
@@ -432,7 +433,9 @@ func runTable(o *options, parent string, jsonl io.Writer) ([]*cell, error) {
 		for r := range o.rounds {
 			for i, s := range []*server{zk, gk} {
 				cfg := benchConfig(o, s, c)
-				quiesce(zk, gk)
+				if waited := quiesce(zk, gk); waited > time.Second {
+					fmt.Fprintf(os.Stderr, "  (waited %v for both servers to go idle)\n", waited.Round(100*time.Millisecond))
+				}
 				var prof *profiler
 				if c.profile && r == 0 && s == gk {
 					prof = startProfile(s.pprof, filepath.Join(o.profile, fmt.Sprintf("%s-%d", c.workload, c.clients)), c.dur)
