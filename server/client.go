@@ -454,8 +454,11 @@ func (c *Client) sendLocked(sl *slot, zxid int64, code jute.Code, body []byte) {
 }
 
 // replyBufMax bounds the reply buffer a connection keeps between replies;
-// a larger body (a big znode's data) is let go once sent.
-const replyBufMax = 64 << 10
+// a larger body (a big znode's data) is let go once sent. NB: a
+// getChildren of 10,000 children is ~130 KiB; allocating that for each
+// call was 550 MB/s of garbage, and with a large tree the collections it
+// caused set the p99.
+const replyBufMax = 256 << 10
 
 // sendReplyLocked is sendLocked for a body encoded into c.mu.reply; it
 // keeps the buffer for the next reply.
