@@ -32,6 +32,11 @@ var (
 // well under it.
 const maxReply = 4 * jute.DefaultMaxBuffer
 
+// connBuf is the size of a Conn's read and write buffers: a window of
+// requests or replies fits, a larger reply is read straight into its own
+// slice, and session churn does not pay for big buffers per connection.
+const connBuf = 16 << 10
+
 // sessionTimeoutMs is the session timeout the generator asks for.
 const sessionTimeoutMs = 30000
 
@@ -100,14 +105,14 @@ func Dial(addr string, depth int, onEvent func(typ jute.EventType, path []byte, 
 	}
 	c := &Conn{
 		nc:         nc,
-		br:         bufio.NewReaderSize(nc, 64<<10),
+		br:         bufio.NewReaderSize(nc, connBuf),
 		base:       time.Now(),
 		window:     make(chan pending, max(depth, 1)),
 		onEvent:    onEvent,
 		Errors:     make(map[jute.Code]int64),
 		readerDone: make(chan struct{}),
 	}
-	c.wmu.bw = bufio.NewWriterSize(nc, 64<<10)
+	c.wmu.bw = bufio.NewWriterSize(nc, connBuf)
 	if err := c.handshake(); err != nil {
 		nc.Close()
 		return nil, err
