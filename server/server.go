@@ -40,8 +40,8 @@ const standaloneSID = 1
 // server calls Flush once it has released its locks after the replies and
 // events it queued for a sink (the applier once per batch, so one batch's
 // replies to a connection share one write); the connection layer flushes
-// after every request it hands to Client.Handle, which covers what Handle
-// answers itself.
+// after the requests it hands to Client.Handle, before it waits for more,
+// which covers what Handle answers itself.
 type Sink interface {
 	// Reply queues a reply. body is only valid during the call: the
 	// server reuses it for the next reply, so the sink copies what it
