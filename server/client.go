@@ -371,7 +371,7 @@ func (c *Client) answerLocked(sl *slot, req *Request) {
 			c.sendLocked(sl, zxid, jute.CodeMarshallingError, nil)
 			return
 		}
-		resp := jute.SyncResponse{Path: r.Path}
+		resp := jute.SyncResponse(r)
 		c.sendReplyLocked(sl, zxid, jute.CodeOK, resp.Encode(c.mu.reply[:0]))
 	default:
 		body, code, events := Read(s.tree, req, c.watcher, &s.prepO, c.mu.reply[:0])
