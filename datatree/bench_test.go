@@ -161,10 +161,16 @@ func BenchmarkGetDataWide(b *testing.B) {
 		ps[i] = "/k/" + strconv.Itoa(i)
 		tr.Apply(&jute.TxnHeader{Zxid: int64(i + 2), Type: int32(jute.OpCreate)}, &jute.CreateTxn{Path: ps[i], Data: data, Acl: acl, ParentCVersion: -1})
 	}
+	benchGetData(b, tr, ps)
+}
+
+// benchGetData reads the znodes at ps, one at a time, striding through
+// them so that consecutive reads land far apart.
+func benchGetData(b *testing.B, tr *Tree, ps []string) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, _, c := tr.GetData(ps[i%n], 0); c != jute.CodeOK {
+		if _, _, c := tr.GetData(ps[i%len(ps)], 0); c != jute.CodeOK {
 			b.Fatal(c)
 		}
 		i += 7919
@@ -190,16 +196,7 @@ func BenchmarkGetDataSequential(b *testing.B) {
 			ps = append(ps, path)
 		}
 	}
-	n := len(ps)
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		if _, _, c := tr.GetData(ps[i%n], 0); c != jute.CodeOK {
-			b.Fatal(c)
-		}
-		i += 7919
-	}
+	benchGetData(b, tr, ps)
 }
 
 func BenchmarkSetData(b *testing.B) {
