@@ -536,6 +536,10 @@ func TestProcessBadConfig(t *testing.T) {
 		{"maxClientCnxns negative", func(d string) []string { return append(good(d), "maxClientCnxns=-1") }, []string{"maxClientCnxns"}},
 		{"unterminated unicode escape", func(d string) []string { return append(good(d), `dataLogDir=/tmp/\u12`) }, []string{"line 5", `\uxxxx`}},
 		{"missing config file", nil, []string{"no such file"}},
+		{"ensemble of three voters", func(d string) []string {
+			writeMyid(t, d, 1)
+			return append(good(d), "initLimit=5", "syncLimit=2", "server.1=127.0.0.1:2888:3888", "server.2=127.0.0.1:2889:3889", "server.3=127.0.0.1:2890:3890")
+		}, []string{"server.1", "server.2", "server.3", "standalone"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -591,6 +595,17 @@ func TestProcessBadConfig(t *testing.T) {
 			t.Errorf("ruok on the first server = %q, want imok", got)
 		}
 	})
+}
+
+// writeMyid writes id to dataDir/myid, creating dataDir.
+func writeMyid(t *testing.T, dataDir string, id int) {
+	t.Helper()
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "myid"), []byte(strconv.Itoa(id)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // fourLetterWordT sends a four-letter word to addr and returns the answer.

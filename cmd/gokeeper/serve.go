@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,6 +38,9 @@ func serveCmd(args []string, stderr io.Writer) error {
 		return err
 	}
 	LogConfigNotes(log, cfg.Notes)
+	if cfg.Distributed() {
+		return errEnsemble(cfg)
+	}
 	if *pprofAddr != "" {
 		if err := startPprof(*pprofAddr, log); err != nil {
 			return err
@@ -129,4 +133,15 @@ func startAdminEndpoints(cfg server.Config, adm *admin.Admin, log zerolog.Logger
 		log.Info().Str("addr", h.Addr().String()).Msg("prometheus metrics at /metrics")
 	}
 	return out, nil
+}
+
+// errEnsemble refuses a config that describes an ensemble: until the
+// quorum runs, serving it standalone on every member would let each one
+// accept writes on its own (split brain).
+func errEnsemble(cfg server.Config) error {
+	keys := make([]string, 0, len(cfg.Servers))
+	for _, s := range cfg.Voters() {
+		keys = append(keys, "server."+strconv.FormatInt(s.ID, 10))
+	}
+	return fmt.Errorf("%s: an ensemble of %d voters cannot run yet, and gokeeper will not serve it standalone (each member would accept writes on its own); use a single server.N line or none", strings.Join(keys, ", "), len(keys))
 }
