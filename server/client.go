@@ -93,17 +93,17 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 	if id, code := Authenticate(SchemeIP, nil, remoteIP, &s.prepO); code == jute.CodeOK {
 		c.mu.auth = []jute.Id{id}
 	}
-	now := s.now()
+	nowMs := s.sessionMs()
 
 	if req.SessionId == 0 {
 		s.smu.Lock()
 		id := s.smu.nextID
 		s.smu.nextID++
-		s.smu.tracker.add(id, timeout, now.UnixMilli())
+		s.smu.tracker.add(id, timeout, nowMs)
 		s.smu.Unlock()
 		c.session = id
 		applied := make(chan jute.Code, 1)
-		s.submit(&Request{Session: id, Op: jute.OpCreateSession, Time: now.UnixMilli(),
+		s.submit(&Request{Session: id, Op: jute.OpCreateSession, Time: s.now().UnixMilli(),
 			Body: (&jute.CreateSessionTxn{TimeOut: timeout}).Encode(nil)},
 			&write{op: jute.OpCreateSession, done: func(r *datatree.Result) { applied <- r.Err }})
 		if code := <-applied; code != jute.CodeOK {
@@ -117,7 +117,7 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 		s.smu.Lock()
 		ok := s.smu.tracker.live(req.SessionId) && bytes.Equal(req.Passwd, sessionPassword(req.SessionId))
 		if ok {
-			s.smu.tracker.touch(req.SessionId, timeout, now.UnixMilli())
+			s.smu.tracker.touch(req.SessionId, timeout, nowMs)
 		}
 		// NB: ZooKeeper drops the session's current connection before it
 		// checks the password, so even a failed reconnect moves the client.
@@ -172,9 +172,9 @@ func (c *Client) Detach() {
 // followed. body is only read during the call.
 func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	s := c.s
-	now := s.now()
+	received := s.sinceStart()
 	s.Stats.PacketsReceived.Add(1)
-	c.touch(now.UnixMilli())
+	c.touch(received.Milliseconds())
 
 	op := jute.OpCode(hdr.Type)
 	if op == jute.OpSASL {
@@ -207,8 +207,8 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	}
 	// NB: sl and req stay on this goroutine's stack for a request answered
 	// during the call; one that waits copies them to the heap.
-	sl := slot{xid: hdr.Xid, received: now.Sub(s.start)}
-	req := Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: now.UnixMilli(), Body: body}
+	sl := slot{xid: hdr.Xid, received: received}
+	req := Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: s.now().UnixMilli(), Body: body}
 	if !IsWrite(op) {
 		c.answerInOrder(&sl, &req, jute.CodeOK)
 		return
@@ -324,7 +324,7 @@ func (q *slotQueue) pop() {
 	q.n--
 }
 
-// touch keeps the session alive. NB: the tracker keeps expiry in
+// touch keeps the session alive; nowMs is on the sessionMs clock. NB: the tracker keeps expiry in
 // tickTime buckets; a touch that lands in the bucket of the previous one
 // changes nothing, so only touches that move the session take its lock.
 func (c *Client) touch(nowMs int64) {

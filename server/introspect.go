@@ -20,7 +20,9 @@ import (
 // that expire at Time unless they are touched first (ZooKeeper's
 // ExpiryQueue, reported by `dump`).
 type SessionExpiry struct {
-	// Time is the bucket's expiry time (wall clock, tickTime-aligned).
+	// Time is the bucket's expiry time on the wall clock, for display: the
+	// tracker keeps buckets on the monotonic clock, so this is now plus
+	// the time left, as ZooKeeper's Time.elapsedTimeToDate converts it.
 	Time time.Time
 	// Sessions are the bucket's session ids, sorted.
 	Sessions []int64
@@ -32,12 +34,13 @@ func (s *Server) SessionExpiries() ([]SessionExpiry, int) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	t := s.smu.tracker
+	wall, nowMs := s.now(), s.sessionMs()
 	out := make([]SessionExpiry, 0, len(t.buckets))
 	for at, ids := range t.buckets {
 		if len(ids) == 0 {
 			continue
 		}
-		e := SessionExpiry{Time: time.UnixMilli(at)}
+		e := SessionExpiry{Time: time.UnixMilli(wall.UnixMilli() + at - nowMs)}
 		for id := range ids {
 			e.Sessions = append(e.Sessions, id)
 		}

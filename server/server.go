@@ -64,7 +64,11 @@ type Server struct {
 	tree  *datatree.Tree
 	store *persistence.Store
 	prepO PrepOptions
-	now   func() time.Time
+	// now is the wall clock: znode ctime/mtime, TTLs and what operators
+	// read. Nothing that must not jump (session expiry, latencies) uses it.
+	now func() time.Time
+	// start is when the server was created, with its monotonic reading:
+	// sinceStart and sessionMs count from it.
 	start time.Time
 
 	// applyMu is held exclusively while a txn is applied, its watch
@@ -159,11 +163,10 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	}
 	s.prepO = prepOptionsFromConfig(cfg, log)
 	s.tree = datatree.New(datatree.Options{})
-	now := s.now()
-	s.start = now
-	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), now.UnixMilli())
+	s.start = time.Now()
+	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), s.sessionMs())
 	s.smu.clients = make(map[int64]*Client)
-	s.smu.nextID = makeSessionIDBase(standaloneSID, now.UnixMilli())
+	s.smu.nextID = makeSessionIDBase(standaloneSID, s.now().UnixMilli())
 
 	po := persistenceOptions(cfg, log)
 	if fs != nil {
@@ -190,7 +193,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 
 // recover loads the newest snapshot and replays the log after it.
 func (s *Server) recover() error {
-	nowMs := s.now().UnixMilli()
+	nowMs := s.sessionMs()
 	snapZxid, ok, err := s.store.LoadLatestSnapshot(
 		func(sess persistence.Session) { s.smu.tracker.add(sess.ID, sess.Timeout, nowMs) },
 		func(n *persistence.Node) error {
@@ -529,7 +532,7 @@ const applyBatch = 128
 // and its reply. The caller holds applyMu exclusively.
 func (s *Server) applyLocked(w *write) {
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
-	s.trackSessionTxn(&w.txn, s.now().UnixMilli())
+	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
 		if c, ok := s.watchers.Load(ev.Watcher); ok {
 			c.(*Client).sink.Event(ev)
@@ -553,7 +556,7 @@ func (s *Server) applyLocked(w *write) {
 }
 
 // trackSessionTxn keeps the session tracker in step with applied session
-// txns (also during log replay).
+// txns (also during log replay); nowMs is on the sessionMs clock.
 func (s *Server) trackSessionTxn(txn *Txn, nowMs int64) {
 	switch jute.OpCode(txn.Hdr.Type) {
 	case jute.OpCreateSession:
@@ -598,13 +601,13 @@ func (s *Server) expiryLoop() {
 		select {
 		case <-s.stop:
 			return
-		case now := <-t.C:
+		case <-t.C:
 			s.smu.Lock()
-			ids := s.smu.tracker.expire(now.UnixMilli())
+			ids := s.smu.tracker.expire(s.sessionMs())
 			s.smu.Unlock()
 			for _, id := range ids {
 				s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
-				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: now.UnixMilli()},
+				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},
 					&write{op: jute.OpCloseSession})
 			}
 		}
@@ -796,11 +799,16 @@ func persistenceOptions(cfg Config, log zerolog.Logger) persistence.Options {
 }
 
 // Uptime returns how long the server has been running.
-func (s *Server) Uptime() time.Duration { return s.now().Sub(s.start) }
+func (s *Server) Uptime() time.Duration { return s.sinceStart() }
 
 // sinceStart is the monotonic clock request latencies are measured on.
 // NB: a time.Duration is a third of a time.Time in every request's slot.
 func (s *Server) sinceStart() time.Duration { return time.Since(s.start) }
+
+// sessionMs is the session tracker's clock: milliseconds since start on
+// the monotonic clock, so that a step of the wall clock neither expires
+// every session at once nor keeps sessions from expiring.
+func (s *Server) sessionMs() int64 { return s.sinceStart().Milliseconds() }
 
 func prepOptionsFromConfig(cfg Config, log zerolog.Logger) PrepOptions {
 	return PrepOptions{

@@ -5,7 +5,11 @@ package server
 // session touched at time t with timeout T expires in the bucket that
 // starts at the first multiple of the tick interval after t+T. It is a
 // pure structure: every method takes the current time in milliseconds
-// from its caller, and nothing here reads a clock.
+// from its caller, and nothing here reads a clock. NB: the caller's clock
+// must be monotonic (Server.sessionMs), as ZooKeeper's ExpiryQueue runs on
+// Time.currentElapsedTime: a wall clock stepped forward would expire every
+// session at once, and stepped back would leave buckets behind next that
+// expire never.
 type sessionTracker struct {
 	interval int64 // bucket width in ms (tickTime)
 	next     int64 // start of the next bucket to expire

@@ -4,6 +4,12 @@ import (
 	"encoding/hex"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/jute"
 )
 
 func TestSessionTrackerExpiresInTickBuckets(t *testing.T) {
@@ -82,5 +88,57 @@ func TestSessionIDBaseHasServerIDInHighByte(t *testing.T) {
 	}
 	if id <= 0 {
 		t.Fatalf("id %x is not positive", id)
+	}
+}
+
+// TestSessionExpiryIgnoresWallClockSteps: session expiry runs on the
+// monotonic clock, so a step of the wall clock neither expires live
+// sessions at once nor keeps abandoned ones alive. A session pinged every
+// tick survives and an abandoned one expires on time, whichever way the
+// wall clock jumped.
+func TestSessionExpiryIgnoresWallClockSteps(t *testing.T) {
+	for _, step := range []time.Duration{time.Hour, -time.Hour} {
+		t.Run(step.String(), func(t *testing.T) {
+			srv, err := newServer(testConfig("/data"), zerolog.Nop(), vfs.NewMem())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			// NB: Round(0) drops the monotonic reading, so the step moves
+			// only the wall clock, as settimeofday or an NTP step does.
+			srv.now = func() time.Time { return time.Now().Add(step).Round(0) }
+			srv.Start()
+
+			const timeout = 2000 // ms; tickTime is 200
+			connect := func() (*Client, *recordingSink) {
+				sink := newRecordingSink()
+				c, _, err := srv.Connect(&jute.ConnectRequest{TimeOut: timeout, Passwd: make([]byte, 16)}, "127.0.0.1", sink)
+				if err != nil || c == nil {
+					t.Fatalf("connect: %v", err)
+				}
+				return c, sink
+			}
+			live, liveSink := connect()
+			_, abandonedSink := connect()
+			start := time.Now()
+			ping := time.NewTicker(200 * time.Millisecond)
+			defer ping.Stop()
+			deadline := time.After(timeout*time.Millisecond + 3*time.Second)
+			for {
+				select {
+				case <-ping.C:
+					live.Handle(&jute.RequestHeader{Xid: -2, Type: int32(jute.OpPing)}, nil)
+				case <-liveSink.closed:
+					t.Fatalf("a session pinged every tick expired %v after it was created", time.Since(start))
+				case <-abandonedSink.closed:
+					if took := time.Since(start); took < timeout*time.Millisecond {
+						t.Fatalf("an abandoned session expired after %v, before its timeout", took)
+					}
+					return
+				case <-deadline:
+					t.Fatalf("an abandoned session was still live %v after it was created", time.Since(start))
+				}
+			}
+		})
 	}
 }
