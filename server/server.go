@@ -591,11 +591,13 @@ func (s *Server) closedSession(id int64, byClient bool) {
 	s.log.Info().Str("session", sessionHex(id)).Bool("by_client", byClient).Msg("session closed")
 }
 
-// expiryLoop turns expired sessions into closeSession txns, one tick at
-// a time.
+// expiryLoop turns expired sessions into closeSession txns. It wakes when
+// the next bucket falls due, as ZooKeeper's SessionTrackerImpl waits on
+// its ExpiryQueue, so that a session expires at its bucket's time and not
+// up to a tick later.
 func (s *Server) expiryLoop() {
 	defer s.bg.Done()
-	t := time.NewTicker(time.Duration(s.cfg.TickTime) * time.Millisecond)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
@@ -603,8 +605,11 @@ func (s *Server) expiryLoop() {
 			return
 		case <-t.C:
 			s.smu.Lock()
-			ids := s.smu.tracker.expire(s.sessionMs())
+			now := s.sessionMs()
+			ids := s.smu.tracker.expire(now)
+			wait := s.smu.tracker.waitMs(now)
 			s.smu.Unlock()
+			t.Reset(time.Duration(wait) * time.Millisecond)
 			for _, id := range ids {
 				s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
 				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},

@@ -128,6 +128,10 @@ func (t *sessionTracker) expire(nowMs int64) []int64 {
 	return out
 }
 
+// waitMs returns how long after nowMs the next bucket falls due: 0 when it
+// already has (ZooKeeper's ExpiryQueue.getWaitTime).
+func (t *sessionTracker) waitMs(nowMs int64) int64 { return max(t.next-nowMs, 0) }
+
 // count returns the number of tracked sessions.
 func (t *sessionTracker) count() int { return len(t.sessions) }
 

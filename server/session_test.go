@@ -142,3 +142,55 @@ func TestSessionExpiryIgnoresWallClockSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionExpiresAtItsBucket: a session is expired at its bucket's
+// time, not at the next tick of a ticker that started with the server.
+// Buckets are multiples of tickTime from when the server was created, and
+// Start comes after recovery, which here takes half a tick.
+func TestSessionExpiresAtItsBucket(t *testing.T) {
+	const tick = 400
+	cfg := testConfig("/data")
+	cfg.TickTime = tick
+	srv, err := newServer(cfg, zerolog.Nop(), vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// NB: moving start back is what a recovery of half a tick does to the
+	// phase between the buckets and Start.
+	srv.start = srv.start.Add(-tick / 2 * time.Millisecond)
+	srv.Start()
+
+	sink := newRecordingSink()
+	before := srv.sessionMs()
+	c, resp, err := srv.Connect(&jute.ConnectRequest{TimeOut: 2 * tick, Passwd: make([]byte, 16)}, "127.0.0.1", sink)
+	if err != nil || c == nil {
+		t.Fatalf("connect: %v", err)
+	}
+	after := srv.sessionMs()
+	timeout := int64(resp.TimeOut)
+	earliest, latest := (before+timeout)/tick*tick+tick, (after+timeout)/tick*tick+tick
+	select {
+	case <-sink.closed:
+	case <-time.After(time.Duration(timeout+2*tick) * time.Millisecond):
+		t.Fatal("session did not expire")
+	}
+	// NB: the close follows a closeSession txn through log and apply.
+	const slack = tick / 4
+	if at := srv.sessionMs(); at < earliest || at > latest+slack {
+		t.Fatalf("session expired at %d ms, its bucket is at %d ms (%d ms of slack)", at, latest, slack)
+	}
+}
+
+func TestSessionTrackerWaitsForTheNextBucket(t *testing.T) {
+	tr := newSessionTracker(1000, 250) // next bucket at 1000
+	for _, c := range []struct{ now, want int64 }{{250, 750}, {999, 1}, {1000, 0}, {1700, 0}} {
+		if got := tr.waitMs(c.now); got != c.want {
+			t.Errorf("waitMs(%d) = %d, want %d", c.now, got, c.want)
+		}
+	}
+	tr.expire(1700) // buckets 1000 done; next at 2000
+	if got := tr.waitMs(1700); got != 300 {
+		t.Errorf("waitMs(1700) after expire = %d, want 300", got)
+	}
+}
