@@ -14,6 +14,10 @@
 //	dataDir/snapshots/
 //	    snapshot.<hex zxid>     a ZooKeeper snapshot file, byte for byte
 //	    snapshot.<hex>.tmp      being written (removed at Open)
+//	dataDir/version-2/          a quorum peer's epochs, where ZooKeeper keeps them
+//	    acceptedEpoch           decimal ASCII long, no newline
+//	    currentEpoch
+//	    <name>.tmp              being written (read at startup, see below)
 //
 // The txn log is a Pebble instance of its own under dataLogDir (which
 // defaults to dataDir), so that, as in ZooKeeper, the fsync on the write path
@@ -22,6 +26,36 @@
 // dataDir: they are ZooKeeper snapshot files, so export is a copy and import
 // is a read, and they are written once and never updated, which needs no
 // database.
+//
+// # Epoch files
+//
+// A ZAB peer persists two epochs (ReadEpochs, WriteAcceptedEpoch,
+// WriteCurrentEpoch): acceptedEpoch, the newest epoch it accepted in
+// discovery, and currentEpoch, the epoch of the newest leader it synced
+// with. They are ZooKeeper's files, in ZooKeeper's place: ZooKeeper keeps
+// them in its snapDir, dataDir/version-2, so they sit in
+// dataDir/version-2 here too, where an operator (or ZooKeeper, after a
+// migration) looks for them. Nothing else of gokeeper's lives there; the
+// directory is made by the first epoch read or write, so a standalone
+// server (which, as ZooKeeper's, has no epochs) has none.
+//
+// Each file holds the epoch as a decimal ASCII long and nothing else
+// ("5", no newline). A write goes to <name>.tmp, which is fsynced and
+// renamed over <name>; the directory is then fsynced (ZooKeeper's
+// AtomicFileOutputStream stops at the rename), so after a crash at any
+// point the file holds the old value or the new one, and the new one once
+// the write returned. A read takes the first line and parses it as a long;
+// anything else is ErrCorrupt.
+//
+// ReadEpochs(lastZxid) runs at startup, once the tree was recovered up to
+// lastZxid, with ZooKeeper's rules (QuorumPeer.loadDataBase):
+//
+//  1. A missing currentEpoch is written with epoch(lastZxid).
+//  2. epoch(lastZxid) > currentEpoch: if currentEpoch.tmp exists (a crash
+//     between its fsync and its rename), its value is written to
+//     currentEpoch; otherwise the peer cannot start.
+//  3. A missing acceptedEpoch is written with epoch(lastZxid).
+//  4. acceptedEpoch < currentEpoch: the peer cannot start.
 //
 // # Txn log keys and values
 //

@@ -170,6 +170,11 @@ type Store struct {
 	// snapMu serializes snapshot writes, purges, imports and exports.
 	snapMu sync.Mutex
 
+	// epochMu serializes reads and writes of the epoch files;
+	// epochDirMade records that their directory exists, durably.
+	epochMu      sync.Mutex
+	epochDirMade bool
+
 	// dbMu guards db against Close: Replay and purge hold it shared; Close
 	// takes it exclusively and sets dbClosed.
 	dbMu     sync.RWMutex
