@@ -83,6 +83,14 @@ type Server struct {
 	prep   *Prepper
 	zxid   int64 // last zxid handed out
 	prepCh chan *write
+	// sub fences submit against Close: submit holds it shared while it
+	// hands a write to prepCh, and Close sets closed under it once stop
+	// is closed. NB: so no write enters prepCh after Close has taken
+	// what is left there, and none waits for an answer that never comes.
+	sub struct {
+		sync.RWMutex
+		closed bool
+	}
 	// logBatches keeps *logBatch values for reuse: the write path would
 	// otherwise allocate a buffer as large as its txns for every batch.
 	logBatches sync.Pool
@@ -270,10 +278,18 @@ func (s *Server) Close() error {
 			c.sink.Close("server shutting down")
 		}
 		s.smu.Unlock()
+		// NB: a submit blocked on a full prepCh gives up on stop; once
+		// the fence is up, nothing more enters prepCh.
+		s.sub.Lock()
+		s.sub.closed = true
+		s.sub.Unlock()
 		// NB: stop the loops and let a snapshot in progress finish before
 		// the store closes; closing the store flushes queued appends, whose
 		// callbacks feed the applier, so the applier stops last.
 		s.bg.Wait()
+		for len(s.prepCh) > 0 {
+			s.refuseWrite(<-s.prepCh, ErrClosed)
+		}
 		err = s.store.Close()
 		close(s.applyCh)
 		s.wg.Wait()
@@ -291,11 +307,18 @@ func (s *Server) Config() Config { return s.cfg }
 // each session's request order; req.Body must stay untouched afterwards.
 func (s *Server) submit(req *Request, w *write) {
 	w.req = req
+	s.sub.RLock()
+	if s.sub.closed {
+		s.sub.RUnlock()
+		s.refuseWrite(w, ErrClosed)
+		return
+	}
 	select {
 	case s.prepCh <- w:
 	case <-s.stop:
 		s.refuseWrite(w, ErrClosed)
 	}
+	s.sub.RUnlock()
 }
 
 // prepLoop is the write path's first half, on one goroutine as ZooKeeper's
@@ -310,14 +333,7 @@ func (s *Server) prepLoop() {
 		case w := <-s.prepCh:
 			batch = append(batch[:0], w)
 		case <-s.stop:
-			for {
-				select {
-				case w := <-s.prepCh:
-					s.refuseWrite(w, ErrClosed)
-				default:
-					return
-				}
-			}
+			return // NB: Close refuses what is left in prepCh
 		}
 	fill:
 		for len(batch) < cap(batch) {
