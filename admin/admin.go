@@ -243,6 +243,7 @@ func (a *Admin) monitorValues() []monitorValue {
 		g("outstanding_tls_handshake", int64(0)),
 		g("min_client_response_size", minR),
 		g("non_mtls_local_conn_count", int64(0)),
+		c("connection_rejected", ls.ConnectionRejected.Load()),
 		c("bytes_received_count", ls.BytesReceived.Load()),
 		c("unsuccessful_handshake", ls.UnsuccessfulHandshakes.Load()),
 		// Go runtime equivalents of ZooKeeper's JVM values (see doc.go).

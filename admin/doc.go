@@ -31,7 +31,7 @@
 // auth_failed_count, min_latency, max_file_descriptor_count,
 // approximate_data_size, open_file_descriptor_count, local_sessions,
 // uptime, max_latency, min_client_response_size, bytes_received_count,
-// unsuccessful_handshake, and the summaries updatelatency and
+// unsuccessful_handshake, connection_rejected, and the summaries updatelatency and
 // readlatency (avg_, min_, max_, cnt_, sum_, p50_, p95_, p99_, p999_;
 // on /metrics a summary with quantiles 0.5, 0.9 and 0.99).
 // Some are constant because gokeeper lacks the feature they count:
@@ -86,7 +86,7 @@
 //     response_packet_get_children_cache_hits,
 //     response_packet_get_children_cache_misses, response_bytes,
 //     connection_request_count, connection_revalidate_count,
-//     revalidate_count, connection_rejected, connection_drop_count,
+//     revalidate_count, connection_drop_count,
 //     connection_token_deficit, sessionless_connections_expired,
 //     cnxn_closed_without_zk_server_running, socket_closing_time,
 //     netty_queued_buffer_capacity, tls_handshake_exceeded,

@@ -79,7 +79,8 @@ type Listener struct {
 		conns  map[*conn]struct{}
 		closed bool
 	}
-	wg sync.WaitGroup
+	closed chan struct{} // closed by Close: ends Serve's pause after an accept error
+	wg     sync.WaitGroup
 }
 
 // Listen opens the client port.
@@ -88,7 +89,7 @@ func Listen(addr string, srv *server.Server, o Options) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Listener{srv: srv, opts: o, log: o.Logger, ln: ln}
+	l := &Listener{srv: srv, opts: o, log: o.Logger, ln: ln, closed: make(chan struct{})}
 	l.mu.perIP = make(map[string]int)
 	l.mu.conns = make(map[*conn]struct{})
 	return l, nil
@@ -101,24 +102,39 @@ func (l *Listener) SetFourLetter(fn func(word string) string) { l.fourLetter.Sto
 // Addr returns the address the listener is bound to.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
-// Serve accepts connections until Close.
+// Serve accepts connections until Close. An accept error (out of file
+// descriptors: EMFILE, ENFILE; out of buffers: ENOBUFS) refuses that one
+// connection: it is logged and counted in ConnectionRejected, and
+// accepting resumes after a pause that doubles from 5 ms up to a second
+// while the errors last (ZooKeeper's accept thread pauses 10 ms).
 func (l *Listener) Serve() error {
+	var pause time.Duration
 	for {
 		nc, err := l.ln.Accept()
-		if err != nil {
-			l.mu.Lock()
-			closed := l.mu.closed
-			l.mu.Unlock()
-			if closed {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
+		if err == nil {
+			pause = 0
+			l.accept(nc)
+			continue
+		}
+		l.mu.Lock()
+		closed := l.mu.closed
+		l.mu.Unlock()
+		if closed {
+			return nil
+		}
+		if errors.Is(err, net.ErrClosed) {
 			return err
 		}
-		l.accept(nc)
+		pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+		l.stats.ConnectionRejected.Add(1)
+		l.log.Warn().Err(err).Dur("pause", pause).Msg("error accepting a connection")
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-l.closed:
+			t.Stop()
+			return nil
+		}
 	}
 }
 
@@ -132,6 +148,7 @@ func (l *Listener) accept(nc net.Conn) {
 	}
 	if max := l.opts.MaxClientCnxns; max > 0 && l.mu.perIP[ip] >= max {
 		l.mu.Unlock()
+		l.stats.ConnectionRejected.Add(1)
 		l.log.Warn().Str("client", ip).Int("max", max).Msg("too many connections from this address, closing")
 		nc.Close()
 		return
@@ -156,6 +173,9 @@ func (l *Listener) accept(nc net.Conn) {
 // Close stops accepting, closes every connection and waits for them.
 func (l *Listener) Close() error {
 	l.mu.Lock()
+	if !l.mu.closed {
+		close(l.closed)
+	}
 	l.mu.closed = true
 	conns := make([]*conn, 0, len(l.mu.conns))
 	for c := range l.mu.conns {

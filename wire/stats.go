@@ -61,6 +61,9 @@ type ListenerStats struct {
 	// UnsuccessfulHandshakes counts connections that sent a bad
 	// ConnectRequest (unsuccessful_handshake).
 	UnsuccessfulHandshakes atomic.Int64
+	// ConnectionRejected counts connections refused on accept: accept
+	// errors and maxClientCnxns (connection_rejected).
+	ConnectionRejected atomic.Int64
 
 	observer atomic.Pointer[RequestObserver]
 }
