@@ -32,6 +32,10 @@ type Client struct {
 		auth  []jute.Id // replaced, never mutated: requests keep a snapshot
 		queue slotQueue // requests not yet answered, in arrival order
 		dead  bool      // a request was dropped: answer nothing more
+		// detached is set once the connection is gone: reads still
+		// queued run without registering watches, which no one would
+		// remove (ZooKeeper's isDeadWatcher).
+		detached bool
 		// reply is the buffer reply bodies are encoded into, reused from
 		// one reply to the next: Sink.Reply copies what it keeps.
 		reply []byte
@@ -159,6 +163,12 @@ func (c *Client) Timeout() int32 { return c.timeout }
 // on until it expires or a new connection picks it up.
 func (c *Client) Detach() {
 	s := c.s
+	// NB: a read registers its watches holding c.mu, so each one either
+	// registered before this, and RemoveWatcher removes it, or sees
+	// detached and registers none.
+	c.mu.Lock()
+	c.mu.detached = true
+	c.mu.Unlock()
 	s.watchers.Delete(c.watcher)
 	s.tree.RemoveWatcher(c.watcher)
 	s.smu.Lock()
@@ -374,7 +384,11 @@ func (c *Client) answerLocked(sl *slot, req *Request) {
 		resp := jute.SyncResponse(r)
 		c.sendReplyLocked(sl, zxid, jute.CodeOK, resp.Encode(c.mu.reply[:0]))
 	default:
-		body, code, events := Read(s.tree, req, c.watcher, &s.prepO, c.mu.reply[:0])
+		w := c.watcher
+		if c.mu.detached {
+			w = 0
+		}
+		body, code, events := Read(s.tree, req, w, &s.prepO, c.mu.reply[:0])
 		for _, ev := range events {
 			c.sink.Event(ev)
 		}

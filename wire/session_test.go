@@ -3,6 +3,7 @@ package wire_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
 	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
 )
 
@@ -342,3 +344,58 @@ func TestPipelinedRepliesInOrder(t *testing.T) {
 }
 
 func frame(b []byte) []byte { return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...) }
+
+// waitFor polls cond until it holds, for at most 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("still waiting after 5s for %s", what)
+		}
+	}
+}
+
+// TestNoWatchLeftByAGoneConnection: a read with a watch, queued behind a
+// write, that runs after its connection has gone registers no watch: no
+// one would ever remove it (ZooKeeper's isDeadWatcher).
+func TestNoWatchLeftByAGoneConnection(t *testing.T) {
+	// NB: with fsync the write is still in flight when the close arrives.
+	ts := startServer(t, t.TempDir(), func(c *server.Config) { c.ForceSync = true })
+	observer := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	for round := range 10 {
+		rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+		path := fmt.Sprintf("/w%d", round)
+		if _, err := rc.Send(jute.OpCreate, &jute.CreateRequest{Path: path, Acl: jute.OpenACLUnsafe()}); err != nil {
+			t.Fatal(err)
+		}
+		reads := []struct {
+			op  jute.OpCode
+			req jute.Record
+		}{
+			{jute.OpGetData, &jute.GetDataRequest{Path: "/", Watch: true}},
+			{jute.OpExists, &jute.ExistsRequest{Path: "/nothing", Watch: true}},
+			{jute.OpAddWatch, &jute.AddWatchRequest{Path: "/", Mode: jute.AddWatchPersistentRecursive}},
+		}
+		for _, r := range reads {
+			if _, err := rc.Send(r.op, r.req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rc.Close()
+		waitFor(t, "the connection to be gone", func() bool { return ts.Listener.ConnectionCount() == 1 })
+		// NB: the queued reads ran when the create was applied, before
+		// the observer's later write.
+		mustCall(t, observer, jute.OpCreate, &jute.CreateRequest{Path: path + "-after", Acl: jute.OpenACLUnsafe()})
+		if f := mustCall(t, observer, jute.OpExists, &jute.ExistsRequest{Path: path}); f.Err() != jute.CodeOK {
+			t.Fatalf("create %s: %v", path, f.Err())
+		}
+		if n := ts.Server.Tree().WatchCount(); n != 0 {
+			t.Fatalf("round %d: %d watches left by a closed connection", round, n)
+		}
+	}
+}
