@@ -4,7 +4,7 @@ BIN         := bin/gokeeper
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 30s
 
-.PHONY: build run test generate check-generated compat compat-fuzz bench bench-go fuzz lint clean
+.PHONY: build run test generate check-generated compat compat-fuzz bench bench-go fuzz lint sim clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gokeeper
@@ -28,6 +28,13 @@ test: check-generated
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -count=1 -timeout 15m ./...
+
+# sim runs the seeded simulation of the quorum core for SEEDS ("1-10000",
+# "7,42"): faults, then a quiet period, invariants checked after every
+# step. make test runs seeds 1-200.
+SEEDS ?= 1-10000
+sim:
+	$(GO) test -count=1 -timeout 60m -run '^TestSimulation$$' -v ./quorum -seeds=$(SEEDS) | grep -Ev '^(=== RUN|--- PASS)'
 
 # compat runs the differential suite (compat-tests/), then the real clients
 # (zkCli.sh, kazoo recipes, the C client cli_mt) against gokeeper; the

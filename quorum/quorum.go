@@ -1,0 +1,242 @@
+package quorum
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/gokeeper/gokeeper/jute"
+)
+
+// Errors returned by Node.Propose.
+var (
+	// ErrNotLeader: the node is not an established leader.
+	ErrNotLeader = errors.New("quorum: not the established leader")
+	// ErrZxidOrder: the zxid given is not the next one of this epoch.
+	ErrZxidOrder = errors.New("quorum: zxid is not the next of this epoch")
+)
+
+// PeerState is a member's role, numbered as ZooKeeper's ServerState is in
+// election notifications.
+type PeerState int32
+
+// The roles.
+const (
+	Looking   PeerState = 0
+	Following PeerState = 1
+	Leading   PeerState = 2
+	Observing PeerState = 3
+)
+
+func (s PeerState) String() string {
+	switch s {
+	case Looking:
+		return "LOOKING"
+	case Following:
+		return "FOLLOWING"
+	case Leading:
+		return "LEADING"
+	case Observing:
+		return "OBSERVING"
+	}
+	return fmt.Sprintf("PeerState(%d)", int32(s))
+}
+
+// Epoch returns the epoch a zxid carries: its high 32 bits.
+func Epoch(zxid int64) int64 { return zxid >> 32 }
+
+// Counter returns a zxid's counter within its epoch: its low 32 bits.
+func Counter(zxid int64) int64 { return zxid & 0xffffffff }
+
+// Zxid makes the zxid of counter c in epoch e.
+func Zxid(e, c int64) int64 { return e<<32 | c }
+
+// maxCounter is the last counter of an epoch; a leader that reaches it
+// gives up leadership so that the next epoch starts over (ZOOKEEPER-1277).
+const maxCounter = math.MaxUint32
+
+// Config is one member's view of the ensemble and its timing. Every
+// duration is counted in ticks of the caller's clock (Node.Tick).
+type Config struct {
+	// ID is this member's myid.
+	ID int64
+	// Voters are the participants' ids; Observers the observers'. ID is in
+	// one of them.
+	Voters, Observers []int64
+	// InitLimit bounds each discovery and sync phase, and how long a
+	// learner may stay silent while it syncs (ZooKeeper's initLimit).
+	InitLimit int
+	// SyncLimit is how long a learner in broadcast may stay silent before
+	// the leader stops counting it, and how long a learner waits for its
+	// leader (ZooKeeper's syncLimit).
+	SyncLimit int
+	// PingInterval is how often the leader pings its learners (tickTime/2).
+	PingInterval int
+	// FinalizeWait is how long an election that reached a quorum waits for
+	// a better vote before it decides (ZooKeeper: 200 ms).
+	FinalizeWait int
+	// MinNotifyInterval and MaxNotifyInterval bound the resend interval of
+	// a looking member's vote; it doubles each time nothing decides
+	// (ZooKeeper: 200 ms to 60 s).
+	MinNotifyInterval, MaxNotifyInterval int
+	// ConfigText is the membership text a leader sends in NEWLEADER.
+	ConfigText []byte
+	// Logf, if set, is told of events that are not status changes (a
+	// learner dropped, a sync mode chosen).
+	Logf func(format string, args ...any)
+}
+
+// Validate reports a config the core cannot run with.
+func (c Config) Validate() error {
+	if c.InitLimit <= 0 || c.SyncLimit <= 0 || c.PingInterval <= 0 || c.FinalizeWait <= 0 ||
+		c.MinNotifyInterval <= 0 || c.MaxNotifyInterval < c.MinNotifyInterval {
+		return fmt.Errorf("quorum: every limit and interval must be positive: %+v", c)
+	}
+	if !c.isVoter(c.ID) && !c.isObserver(c.ID) {
+		return fmt.Errorf("quorum: id %d is neither a voter nor an observer", c.ID)
+	}
+	return nil
+}
+
+func (c Config) isVoter(id int64) bool    { return contains(c.Voters, id) }
+func (c Config) isObserver(id int64) bool { return contains(c.Observers, id) }
+
+// quorum reports whether the ids in set are a majority of the voters.
+func (c Config) quorum(set map[int64]bool) bool {
+	n := 0
+	for _, v := range c.Voters {
+		if set[v] {
+			n++
+		}
+	}
+	return n > len(c.Voters)/2
+}
+
+func contains(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Entry is one logged txn: its zxid and the bytes of the txn (TxnHeader,
+// txn record, TxnDigest) that the core carries but never reads.
+type Entry struct {
+	Zxid int64
+	Data []byte
+}
+
+// Log is the txn log as the core reads it. The caller writes it, as
+// Ready says, before it calls Advance; the core never writes it.
+type Log interface {
+	// StartZxid is the zxid up to which history lives only in the state
+	// (a snapshot): every txn after it is in the log. 0 for a full log.
+	StartZxid() int64
+	// LastZxid is the zxid of the last logged txn, or StartZxid.
+	LastZxid() int64
+	// Entries returns the logged txns with after < zxid <= upTo, in
+	// order. after is at least StartZxid.
+	Entries(after, upTo int64) []Entry
+}
+
+// Vote is an election notification's vote: the candidate (Leader) with its
+// last zxid and epoch, the sender's state and its election round.
+type Vote struct {
+	State         PeerState
+	Leader        int64
+	Zxid          int64
+	ElectionEpoch int64
+	PeerEpoch     int64
+}
+
+// Message is what members send each other: an election notification
+// (Vote non-nil) or a quorum packet (Type, Zxid, Data) on a learner's
+// connection to its leader.
+type Message struct {
+	From, To int64
+	// Conn names the learner connection a quorum packet travels on. A
+	// learner numbers the connections it dials with the top bit set; the
+	// caller numbers the connections its leader accepts below it. A
+	// packet from a connection the receiver does not know is dropped, and
+	// so is one sent on a connection that was closed.
+	Conn uint64
+	Vote *Vote
+	Type jute.PacketType
+	Zxid int64
+	// Epoch is ACKEPOCH's current epoch (-1: already accepted).
+	Epoch int64
+	// Data is the txn of PROPOSAL and INFORM, the config of NEWLEADER and,
+	// for SNAP, the snapshot: the core leaves it empty on a leader's SNAP
+	// and the caller puts in the state at Zxid.
+	Data []byte
+}
+
+// dialBit marks the connections a learner dials.
+const dialBit = uint64(1) << 63
+
+func (m Message) String() string {
+	if m.Vote != nil {
+		v := m.Vote
+		return fmt.Sprintf("%d->%d vote{%v leader=%d zxid=%#x round=%d epoch=%d}", m.From, m.To, v.State, v.Leader, v.Zxid, v.ElectionEpoch, v.PeerEpoch)
+	}
+	return fmt.Sprintf("%d->%d c%x %v zxid=%#x epoch=%d len=%d", m.From, m.To, m.Conn&^dialBit, m.Type, m.Zxid, m.Epoch, len(m.Data))
+}
+
+// HardState is what a member must persist: ZooKeeper's acceptedEpoch and
+// currentEpoch files.
+type HardState struct {
+	AcceptedEpoch, CurrentEpoch int64
+}
+
+// Snapshot is state received from a leader (SNAP): it replaces the
+// member's state and log.
+type Snapshot struct {
+	Zxid int64
+	Data []byte
+}
+
+// ConnRef names a connection to close.
+type ConnRef struct {
+	Peer int64
+	Conn uint64
+}
+
+// Status is what the member is doing, for operators and the server.
+type Status struct {
+	State PeerState
+	// Leader is the member led or followed (0 while looking).
+	Leader int64
+	// Epoch is the epoch being led or followed.
+	Epoch int64
+	// Serving is true once the member serves clients: an established
+	// leader, or a learner that received UPTODATE.
+	Serving bool
+	// Why says why the member last started looking.
+	Why string
+}
+
+// Ready is what a step produced. The caller handles it in this order:
+// install Snapshot, truncate the log after TruncateAfter (when Truncate),
+// append Entries, persist HardState; only then send Messages and close
+// Closes; then apply the log's txns up to CommitTo; then call Advance.
+type Ready struct {
+	Snapshot      *Snapshot
+	Truncate      bool
+	TruncateAfter int64
+	Entries       []Entry
+	HardState     *HardState
+	Messages      []Message
+	Closes        []ConnRef
+	// CommitTo, when above the state's zxid, is how far to apply.
+	CommitTo int64
+	// Status is set when the status changed.
+	Status *Status
+}
+
+// Empty reports whether there is nothing to do.
+func (r *Ready) Empty() bool {
+	return r.Snapshot == nil && !r.Truncate && len(r.Entries) == 0 && r.HardState == nil &&
+		len(r.Messages) == 0 && len(r.Closes) == 0 && r.CommitTo == 0 && r.Status == nil
+}
