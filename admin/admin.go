@@ -180,8 +180,14 @@ func (a *Admin) resetServerStats() {
 
 // serverState is the mode srvr/mntr report. A standalone server is the
 // only kind package server runs today; the quorum will fill in leader,
-// follower and observer.
-func (a *Admin) serverState() string { return "standalone" }
+// follower and observer. A server whose txn log failed serves reads
+// only, and says "read-only" as ZooKeeper's ReadOnlyZooKeeperServer does.
+func (a *Admin) serverState() string {
+	if a.srv.ReadOnly() {
+		return "read-only"
+	}
+	return "standalone"
+}
 
 // metricKind is how a value is exported to Prometheus.
 type metricKind int

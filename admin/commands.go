@@ -150,7 +150,7 @@ var commands = []*command{
 	}},
 	{names: []string{"is_read_only", "isro"}, serverRequired: true, run: func(a *Admin, _ map[string]string) response {
 		var o object
-		o.put("read_only", false)
+		o.put("read_only", a.srv.ReadOnly())
 		return ok(o)
 	}},
 	{names: []string{"last_snapshot", "lsnp"}, serverRequired: true, run: func(a *Admin, _ map[string]string) response {
@@ -346,7 +346,7 @@ func (a *Admin) serverStats() object {
 	st.put("uptime", s.Uptime().Milliseconds())
 	var o object
 	o.put("version", FullVersion())
-	o.put("read_only", false)
+	o.put("read_only", s.ReadOnly())
 	o.put("server_stats", st)
 	o.put("client_response", resp)
 	o.put("node_count", int64(s.Tree().NodeCount()))

@@ -46,6 +46,9 @@ func (f *FourLetter) Answer(word string) string {
 	case "ruok":
 		return "imok"
 	case "isro":
+		if a.srv.ReadOnly() {
+			return "ro"
+		}
 		return "rw"
 	case "gtmk":
 		return fmt.Sprint(a.traceMask.Load())
@@ -138,6 +141,9 @@ func mntrValue(v any) string {
 func (a *Admin) writeStat(b *strings.Builder, withClients bool) {
 	s := a.srv
 	fmt.Fprintf(b, "Zookeeper version: %s\n", FullVersion())
+	if a.srv.ReadOnly() {
+		b.WriteString("READ-ONLY mode; serving only read-only clients\n")
+	}
 	if withClients {
 		b.WriteString("Clients:\n")
 		for _, c := range a.conns.Connections() {

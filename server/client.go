@@ -149,7 +149,10 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 	if old != nil {
 		old.sink.Close("session moved to another connection")
 	}
-	resp = jute.ConnectResponse{TimeOut: timeout, SessionId: c.session, Passwd: sessionPassword(c.session)}
+	// NB: a client that can be read-only learns that this server is; one
+	// that cannot still gets its reads served.
+	resp = jute.ConnectResponse{TimeOut: timeout, SessionId: c.session, Passwd: sessionPassword(c.session),
+		ReadOnly: req.ReadOnly && s.ReadOnly()}
 	return c, resp, nil
 }
 

@@ -439,6 +439,15 @@ func (s *Server) logFailed(err error) {
 	}
 }
 
+// ReadOnly reports whether the txn log failed: the server then serves
+// reads only and refuses writes with NotReadOnly, which is what
+// ZooKeeper's ReadOnlyZooKeeperServer does, and says so as it does.
+func (s *Server) ReadOnly() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.wmu.failed != nil && !errors.Is(s.wmu.failed, ErrClosed)
+}
+
 // refuseWrite answers a write that never reached the log: NotReadOnly,
 // since this server now serves reads only.
 func (s *Server) refuseWrite(w *write, err error) {
