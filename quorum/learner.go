@@ -78,7 +78,7 @@ func (l *learner) step(n *Node, m Message) {
 		l.onUpToDate(n)
 	case jute.PacketPing:
 		if l.phase == phaseBroadcast {
-			l.send(n, jute.PacketPing, m.Zxid, nil)
+			l.send(n, jute.PacketPing, m.Zxid, []byte{}) // the caller adds its sessions
 		}
 	default:
 		n.becomeLooking("unexpected " + m.Type.String() + " from the leader")

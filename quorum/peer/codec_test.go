@@ -1,0 +1,141 @@
+package peer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/quorum"
+	"github.com/gokeeper/gokeeper/quorum/transport"
+)
+
+// TestCodecGoldenQuorum decodes every ZAB packet that a real ZooKeeper 3.8
+// ensemble exchanged (jute/testdata/quorum) into the core's message and
+// encodes it back: the bytes must be ZooKeeper's. Forwarded client
+// traffic (REQUEST, SYNC) is the server's, not the core's, and is skipped.
+func TestCodecGoldenQuorum(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "jute", "testdata", "quorum", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden quorum streams: %v", err)
+	}
+	seen := map[jute.PacketType]int{}
+	for _, name := range files {
+		for _, pkt := range readPackets(t, name) {
+			var p jute.QuorumPacket
+			if err := jute.Unmarshal(pkt.data, &p, 0); err != nil {
+				t.Fatalf("%s %s: %v", name, pkt.label, err)
+			}
+			typ := jute.PacketType(p.Type)
+			if typ == jute.PacketRequest || typ == jute.PacketSync || typ == jute.PacketRevalidate {
+				continue
+			}
+			// quorum-leader<L>-<l>.txt is learner l's connection to leader L;
+			// l2L packets go from the learner to the leader.
+			var leader, learner int64
+			if _, err := fmt.Sscanf(filepath.Base(name), "quorum-leader%d-%d.txt", &leader, &learner); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			from, to := leader, learner
+			if strings.HasPrefix(pkt.label, "l2L") {
+				from, to = learner, leader
+			}
+			m, err := DecodePacket(to, from, 7, p)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, pkt.label, err)
+			}
+			back := EncodePacket(m, 0)
+			back.Authinfo = p.Authinfo
+			if got := back.Encode(nil); !bytes.Equal(got, pkt.data) {
+				t.Errorf("%s %s: the core's %v encodes as\n%x\nZooKeeper sent\n%x", name, pkt.label, m, got, pkt.data)
+			}
+			seen[typ]++
+		}
+	}
+	for _, typ := range []jute.PacketType{jute.PacketFollowerInfo, jute.PacketLeaderInfo, jute.PacketAckEpoch, jute.PacketDiff,
+		jute.PacketNewLeader, jute.PacketAck, jute.PacketUpToDate, jute.PacketPing, jute.PacketProposal, jute.PacketCommit} {
+		if seen[typ] == 0 {
+			t.Errorf("no captured %v packet was checked", typ)
+		}
+	}
+}
+
+// TestCodecCoreMessages checks the payloads the core's own messages carry:
+// the ACKEPOCH epoch (including -1), the sender in LearnerInfo, and an
+// empty, not null, session table in a learner's PING.
+func TestCodecCoreMessages(t *testing.T) {
+	for _, m := range []quorum.Message{
+		{From: 2, To: 1, Type: jute.PacketAckEpoch, Zxid: 0x300000007, Epoch: -1},
+		{From: 2, To: 1, Type: jute.PacketAckEpoch, Zxid: 0x300000007, Epoch: 3},
+		{From: 2, To: 1, Type: jute.PacketFollowerInfo, Zxid: 0x400000000},
+		{From: 2, To: 1, Type: jute.PacketObserverInfo, Zxid: 0x400000000},
+		{From: 1, To: 2, Type: jute.PacketLeaderInfo, Zxid: 0x500000000},
+		{From: 1, To: 2, Type: jute.PacketProposal, Zxid: 0x500000001, Data: []byte("txn")},
+	} {
+		p := EncodePacket(m, 0x100000000)
+		got, err := DecodePacket(m.To, m.From, m.Conn, p)
+		if err != nil {
+			t.Fatalf("%v: %v", m, err)
+		}
+		if got.String() != m.String() || !bytes.Equal(got.Data, m.Data) {
+			t.Errorf("%v came back as %v", m, got)
+		}
+	}
+	if _, err := DecodePacket(1, 2, 0, EncodePacket(quorum.Message{From: 5, Type: jute.PacketFollowerInfo}, 0)); err == nil {
+		t.Error("a FOLLOWERINFO naming another server than its sender was accepted")
+	}
+	if _, err := DecodePacket(1, 2, 0, jute.QuorumPacket{Type: int32(jute.PacketAckEpoch), Data: []byte{1}}); err == nil {
+		t.Error("a 1-byte ACKEPOCH was accepted")
+	}
+	ping := EncodePacket(quorum.Message{Type: jute.PacketPing, Data: []byte{}}, 0)
+	if enc := ping.Encode(nil); !bytes.Equal(enc[12:16], []byte{0, 0, 0, 0}) {
+		t.Errorf("a learner's empty PING encodes its table as %x, want length 0", enc[12:16])
+	}
+	v := quorum.Vote{State: quorum.Following, Leader: 3, Zxid: 0x200000004, ElectionEpoch: 9, PeerEpoch: 2}
+	n := EncodeVote(v, "version=0")
+	back, err := transport.DecodeNotification(n.Encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := DecodeVote(back); !ok || got != v {
+		t.Errorf("vote %+v came back as %+v (%v)", v, got, ok)
+	}
+	if _, ok := DecodeVote(transport.Notification{State: 7}); ok {
+		t.Error("a notification in state 7 was accepted")
+	}
+}
+
+type goldenPacket struct {
+	label string
+	data  []byte
+}
+
+func readPackets(tb testing.TB, name string) []goldenPacket {
+	f, err := os.Open(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var pkts []goldenPacket
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		text := strings.TrimSpace(sc.Text())
+		switch {
+		case text == "" || strings.HasPrefix(text, "#"):
+		case strings.Contains(text, " "):
+			pkts = append(pkts, goldenPacket{label: text})
+		default:
+			b, err := hex.DecodeString(text)
+			if err != nil || len(pkts) == 0 {
+				tb.Fatalf("%s: bad hex line %q", name, text)
+			}
+			pkts[len(pkts)-1].data = append(pkts[len(pkts)-1].data, b...)
+		}
+	}
+	return pkts
+}
