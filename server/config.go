@@ -342,7 +342,8 @@ type Config struct {
 	// snapshots (randomised in [SnapCount/2+1, SnapCount]); at least 2.
 	SnapCount int
 	// SnapSizeLimitInKb (snapSizeLimitInKb) also triggers a snapshot once
-	// this many KiB of txns are logged; <= 0 disables it. Default 4 GiB.
+	// this many KiB of txns are logged (randomised in (limit/2, limit]);
+	// <= 0 disables it. Default 4 GiB.
 	SnapSizeLimitInKb int64
 	// TxnLogSizeLimitInKb (txnLogSizeLimitInKb) rolls the txn log at this
 	// size; -1 (default) disables it.

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -121,7 +122,8 @@ type Server struct {
 	inFlight   chan struct{} // globalOutstandingLimit tokens
 	snapActive atomic.Bool
 	sinceSnap  int   // txns applied since the last snapshot (applier only)
-	snapAt     int   // threshold for the next snapshot (applier only)
+	snapAt     int   // txns since the last snapshot that make the next one due (applier only)
+	snapSizeAt int64 // bytes logged since the last snapshot that make the next one due; 0: no limit (applier only)
 	snapLogged int64 // store.LoggedBytes() when the last snapshot began (applier only)
 
 	Stats Stats
@@ -193,7 +195,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	epoch := jute.ZxidEpoch(last) + 1
 	s.zxid = jute.MakeZxid(epoch, 0)
 	s.prep = NewPrepper(s.tree, s.prepO)
-	s.snapAt = s.nextSnapThreshold()
+	s.resetSnapThresholds()
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", last)).Uint32("epoch", epoch).
 		Int("sessions", s.smu.tracker.count()).Int("znodes", s.tree.NodeCount()).Msg("recovered")
 	return s, nil
@@ -663,26 +665,39 @@ func (s *Server) containerLoop() {
 	}
 }
 
-// nextSnapThreshold returns when to take the next snapshot: after
-// snapCount/2 plus a random share of snapCount/2 txns, so that the
-// servers of an ensemble do not all snapshot at once (ZooKeeper's rule).
-func (s *Server) nextSnapThreshold() int {
+// resetSnapThresholds draws when the next snapshot is due, as ZooKeeper's
+// SyncRequestProcessor does, so that the servers of an ensemble do not
+// all snapshot at once: after snapCount/2 plus a random share of
+// snapCount/2 txns, or after snapSizeLimitInKb/2 plus a random share of
+// snapSizeLimitInKb/2 logged bytes (none when snapSizeLimitInKb <= 0).
+func (s *Server) resetSnapThresholds() {
 	half := max(s.cfg.SnapCount/2, 1)
-	return half + rand.IntN(half)
+	s.snapAt = half + rand.IntN(half)
+	s.snapSizeAt = 0
+	if kb := s.cfg.SnapSizeLimitInKb; kb > 0 {
+		halfBytes := max(min(kb, math.MaxInt64/1024)*1024/2, 1)
+		s.snapSizeAt = halfBytes + rand.Int64N(halfBytes)
+	}
 }
 
 // maybeSnapshot starts a fuzzy snapshot in the background when enough
 // has been applied since the last one; n txns were just applied. Called by
-// the applier only. Enough is ZooKeeper's count (nextSnapThreshold), and
-// also as many bytes logged as the last snapshot holds: a snapshot rewrites
-// the whole tree, so with a large tree and small txns ZooKeeper's count
-// alone spent more on snapshots than on the log (a 79 MB snapshot every
-// 75k setData of 100 bytes took 40% of the CPU); this way snapshots write
-// no more than the log does, and a restart replays at most a snapshot's
-// worth of log (CockroachDB truncates its Raft log on the same rule).
+// the applier only. A snapshot is due on ZooKeeper's size rule, more bytes
+// logged since the last one than snapSizeAt however few txns, so that the
+// log stays bounded; or on ZooKeeper's count (snapAt) once the log since
+// the last snapshot also holds as many bytes as that snapshot. NB: a
+// snapshot rewrites the whole tree, so with a large tree and small txns
+// ZooKeeper's count alone spent more on snapshots than on the log (a 79 MB
+// snapshot every 75k setData of 100 bytes took 40% of the CPU); this way
+// snapshots write no more than the log does, and a restart replays at
+// most a snapshot's worth of log, or snapSizeLimitInKb (CockroachDB
+// truncates its Raft log on the same rule).
 func (s *Server) maybeSnapshot(n int) {
 	s.sinceSnap += n
-	if s.sinceSnap < s.snapAt || s.store.LoggedBytes()-s.snapLogged < s.store.SnapshotBytes() {
+	logged := s.store.LoggedBytes() - s.snapLogged
+	bySize := s.snapSizeAt > 0 && logged > s.snapSizeAt
+	byCount := s.sinceSnap >= s.snapAt && logged >= s.store.SnapshotBytes()
+	if !bySize && !byCount {
 		return
 	}
 	if !s.snapActive.CompareAndSwap(false, true) {
@@ -690,7 +705,7 @@ func (s *Server) maybeSnapshot(n int) {
 		// written, so this one is skipped and the count starts again.
 		s.log.Warn().Msg("too busy to snapshot, skipping")
 		s.sinceSnap = 0
-		s.snapAt = s.nextSnapThreshold()
+		s.resetSnapThresholds()
 		return
 	}
 	// NB: under wmu, so that Close, which marks the write path closed
@@ -706,7 +721,7 @@ func (s *Server) maybeSnapshot(n int) {
 		return
 	}
 	s.sinceSnap = 0
-	s.snapAt = s.nextSnapThreshold()
+	s.resetSnapThresholds()
 	s.snapLogged = s.store.LoggedBytes()
 	zxid := s.tree.LastZxid()
 	sessions := s.sessionList()
