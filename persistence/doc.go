@@ -165,9 +165,9 @@
 // to the end and both seals match; ZooKeeper's own quick check (the file
 // ends in int 1, '/') holds for every file written here.
 //
-// The ACL cache precedes the nodes, but the ACLs in use are known only once
-// the caller's iterator has run; so the nodes go to a side file first and
-// the snapshot is assembled after. The snapshot is written to
+// The ACL cache precedes the nodes, so the caller's SnapshotSource lists
+// the ACLs its nodes use before it yields the nodes. The snapshot is
+// written to
 // snapshot.<hex>.tmp and renamed: a process crash leaves the whole snapshot
 // or none. As ZooKeeper's periodic snapshots, it is not fsynced while the
 // log still holds every txn it covers (an fsync of a large file would stall
@@ -181,6 +181,30 @@
 // callbacks see any of it, and falls back to the next older one (with a
 // log line) when the check fails, so the caller never gets part of a torn
 // or corrupt snapshot.
+//
+// # SNAP stream
+//
+// After a SNAP packet a ZooKeeper leader writes its database to the
+// learner's socket (LearnerHandler: ZKDatabase.serializeSnapshot, which is
+// SerializeUtils.serializeSnapshot, then the signature); the learner reads
+// it back (Learner.syncWithLeader: ZKDatabase.deserializeSnapshot, then
+// the signature). It is the body of a snapshot file, with no file header,
+// no checksum and no digest:
+//
+//	sessions         count int | count x (id long, timeout int)
+//	ACL cache        count int | count x (ref long, acls vector)
+//	nodes            repeated: path string ("" = root first, pre-order) |
+//	                           data buffer | acl ref long | StatPersisted
+//	                 terminator: path "/"
+//	signature        "BenWasHere" string
+//
+// WriteSnapStream and ReadSnapStream share the snapshot file's writer and
+// reader. ReadSnapStream reads exactly these bytes (the next quorum packet
+// follows on the same connection), checks every length against maxBuffer
+// before it allocates, sizes nothing by a count it has not read yet (there
+// is no file size to bound it), and reports a stream that breaks the
+// format with ErrBadSnapStream. testdata/zk38/snapstream.bin is a stream
+// written by ZooKeeper 3.8's own classes (testdata/java/SnapStreamTool.java).
 //
 // # Fuzzy snapshots and idempotent replay
 //

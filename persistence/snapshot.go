@@ -270,9 +270,8 @@ type snapStats struct {
 	bytes int64
 }
 
-// writeSnapshotFile writes a ZooKeeper snapshot in one pass: header,
-// sessions, the ACL cache (the lists tree gives first), the nodes, then the
-// trailers.
+// writeSnapshotFile writes a ZooKeeper snapshot in one pass: header, the
+// body (writeSnapshotBody), then the trailers.
 func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Session,
 	tree SnapshotSource, sync bool) (st snapStats, err error) {
 	tmp := path + tmpSuffix
@@ -287,6 +286,34 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 	}()
 	w := &checkedWriter{w: bufio.NewWriterSize(f, 256<<10), sum: adler32.New()}
 	w.header(snapMagic)
+	st.nodes, err = writeSnapshotBody(w, sessions, tree)
+	if err != nil {
+		_ = f.Close()
+		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
+	}
+	w.seal()
+	// ZooKeeper 3.6+ writes a ZxidDigest after the tree; zxid 0 means "no
+	// digest" to its reader, which then skips the comparison.
+	w.int64(0)
+	w.int32(digestVersion)
+	w.int64(0)
+	w.seal()
+	err = w.err
+	if err == nil {
+		err = w.w.Flush()
+	}
+	if err = finishAtomicWrite(fs, f, tmp, path, err, sync); err != nil {
+		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
+	}
+	st.bytes = w.n
+	return st, nil
+}
+
+// writeSnapshotBody writes what a snapshot file and a SNAP stream share
+// (ZooKeeper's SerializeUtils.serializeSnapshot): the sessions, the ACL
+// cache (the lists tree gives first), the nodes, and the "/" that ends
+// them. It returns the number of nodes written.
+func writeSnapshotBody(w *checkedWriter, sessions []Session, tree SnapshotSource) (nodes int, err error) {
 	w.int32(int32(len(sessions)))
 	for _, ss := range sessions {
 		w.int64(ss.ID)
@@ -321,7 +348,7 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 		scratch = jute.AppendBuffer(scratch, n.Data)
 		scratch = jute.AppendLong(scratch, ref)
 		scratch = n.Stat.Encode(scratch)
-		st.nodes++
+		nodes++
 		w.raw(scratch)
 		return w.err
 	})
@@ -329,26 +356,10 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 		err = fmt.Errorf("%w: no ACL lists and no nodes", ErrBadNode)
 	}
 	if err != nil {
-		_ = f.Close()
-		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
+		return nodes, err
 	}
 	w.str("/")
-	w.seal()
-	// ZooKeeper 3.6+ writes a ZxidDigest after the tree; zxid 0 means "no
-	// digest" to its reader, which then skips the comparison.
-	w.int64(0)
-	w.int32(digestVersion)
-	w.int64(0)
-	w.seal()
-	err = w.err
-	if err == nil {
-		err = w.w.Flush()
-	}
-	if err = finishAtomicWrite(fs, f, tmp, path, err, sync); err != nil {
-		return st, fmt.Errorf("persistence: write snapshot %s: %w", path, err)
-	}
-	st.bytes = w.n
-	return st, nil
+	return nodes, w.err
 }
 
 // finishAtomicWrite completes writing a file at tmp (err is how writing it
@@ -454,10 +465,11 @@ func (c *aclCache) ref(acl []jute.ACL) (ref int64, ok bool) {
 }
 
 // checkedWriter writes jute primitives and keeps ZooKeeper's Adler32 over
-// everything written (SnapStream's CheckedOutputStream). Errors stick.
+// everything written (SnapStream's CheckedOutputStream) when sum is set.
+// Errors stick.
 type checkedWriter struct {
 	w   *bufio.Writer
-	sum hash.Hash32
+	sum hash.Hash32 // nil: no checksum (a SNAP stream)
 	n   int64
 	buf [16]byte
 	err error
@@ -467,7 +479,9 @@ func (c *checkedWriter) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	c.sum.Write(p)
+	if c.sum != nil {
+		c.sum.Write(p)
+	}
 	c.n += int64(len(p))
 	n, err := c.w.Write(p)
 	c.err = err
@@ -497,14 +511,16 @@ func (c *checkedWriter) seal() {
 }
 
 // checkedReader reads jute primitives from a stream, keeping the Adler32 of
-// what it consumed. Every length is checked against the bytes left in the
-// file and the maximum buffer before anything is allocated. Errors stick.
+// what it consumed when sum is set. Every length is checked against the
+// bytes left in the file and the maximum buffer before anything is
+// allocated. It reads exactly the bytes it decodes from r. Errors stick.
 type checkedReader struct {
-	r    *bufio.Reader
-	sum  hash.Hash32
-	left int64
+	r    io.Reader
+	sum  hash.Hash32 // nil: no checksum (a SNAP stream)
+	left int64       // bytes left in the input; math.MaxInt64 when unknown
 	max  int
 	path string
+	bad  error // the sentinel that format errors wrap
 	buf  [16]byte
 	stat [60]byte
 	err  error
@@ -512,8 +528,16 @@ type checkedReader struct {
 
 func (c *checkedReader) fail(format string, args ...any) {
 	if c.err == nil {
-		c.err = fmt.Errorf("%w: %s: %s", ErrCorrupt, c.path, fmt.Sprintf(format, args...))
+		c.err = fmt.Errorf("%w: %s: %w", c.bad, c.path, fmt.Errorf(format, args...))
 	}
+}
+
+// hint bounds a capacity taken from a count in the input: by what the rest
+// of the input can hold at size bytes per element, and by maxHint, so that
+// a count in an input of unknown size allocates little before it is read.
+func (c *checkedReader) hint(count int64, size int64) int {
+	const maxHint = 1024
+	return int(min(count, c.left/size, maxHint))
 }
 
 func (c *checkedReader) read(p []byte) bool {
@@ -526,13 +550,15 @@ func (c *checkedReader) read(p []byte) bool {
 	}
 	if _, err := io.ReadFull(c.r, p); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			c.fail("truncated")
+			c.fail("truncated: %w", io.ErrUnexpectedEOF)
 		} else {
 			c.err = fmt.Errorf("persistence: read %s: %w", c.path, err)
 		}
 		return false
 	}
-	c.sum.Write(p)
+	if c.sum != nil {
+		c.sum.Write(p)
+	}
 	c.left -= int64(len(p))
 	return true
 }
@@ -632,12 +658,40 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn fun
 	if err != nil {
 		return fmt.Errorf("persistence: stat snapshot: %w", err)
 	}
-	c := &checkedReader{r: bufio.NewReaderSize(f, 256<<10), sum: adler32.New(), left: fi.Size(), max: maxBuffer, path: path}
+	c := &checkedReader{r: bufio.NewReaderSize(f, 256<<10), sum: adler32.New(), left: fi.Size(), max: maxBuffer,
+		path: path, bad: ErrCorrupt}
 	if magic := c.int32(); c.err == nil && magic != snapMagic {
 		c.fail("magic %08x, want %08x (ZKSN)", uint32(magic), snapMagic)
 	}
 	c.int32() // version
 	c.int64() // dbid
+	if err := readSnapshotBody(c, sessionFn, aclFn, nodeFn); err != nil {
+		return err
+	}
+	c.checkSeal("tree")
+	if !c.atEOF() && c.err == nil {
+		// ZooKeeper 3.6+: ZxidDigest (zxid, digestVersion, digest) and a seal.
+		c.int64()
+		if v := c.int32(); v < 2 {
+			c.str()
+		} else {
+			c.int64()
+		}
+		c.checkSeal("digest")
+	}
+	if !c.atEOF() && c.err == nil {
+		// ZooKeeper 3.9+: lastProcessedZxid and a seal.
+		c.int64()
+		c.checkSeal("last processed zxid")
+	}
+	return c.err
+}
+
+// readSnapshotBody reads what writeSnapshotBody writes, through the "/"
+// that ends the nodes. It returns the first error of a callback; a format
+// or read error is left in c.err.
+func readSnapshotBody(c *checkedReader, sessionFn func(Session), aclFn func([][]jute.ACL) error,
+	nodeFn func(*Node) error) error {
 	count := c.int32()
 	if c.err == nil && (count < 0 || int64(count)*12 > c.left) {
 		c.fail("bad session count %d", count)
@@ -655,8 +709,8 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn fun
 	if c.err != nil {
 		nacl = 0
 	}
-	acls := make(map[int64][]jute.ACL, nacl)
-	lists := make([][]jute.ACL, 0, nacl)
+	acls := make(map[int64][]jute.ACL, c.hint(int64(nacl), 12))
+	lists := make([][]jute.ACL, 0, c.hint(int64(nacl), 12))
 	for i := int32(0); i < nacl && c.err == nil; i++ {
 		ref := c.int64()
 		n := c.length("ACL vector")
@@ -666,7 +720,7 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn fun
 		if c.err != nil {
 			break
 		}
-		list := make([]jute.ACL, 0, n)
+		list := make([]jute.ACL, 0, c.hint(int64(n), 12))
 		for j := 0; j < n && c.err == nil; j++ {
 			var a jute.ACL
 			a.Perms = c.int32()
@@ -723,21 +777,5 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn fun
 			return err
 		}
 	}
-	c.checkSeal("tree")
-	if !c.atEOF() && c.err == nil {
-		// ZooKeeper 3.6+: ZxidDigest (zxid, digestVersion, digest) and a seal.
-		c.int64()
-		if v := c.int32(); v < 2 {
-			c.str()
-		} else {
-			c.int64()
-		}
-		c.checkSeal("digest")
-	}
-	if !c.atEOF() && c.err == nil {
-		// ZooKeeper 3.9+: lastProcessedZxid and a seal.
-		c.int64()
-		c.checkSeal("last processed zxid")
-	}
-	return c.err
+	return nil
 }
