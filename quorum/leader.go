@@ -210,8 +210,13 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 	case peer == last:
 	case peer >= start && (peer == start || n.hasEntry(peer)):
 	default:
+		// TRUNC only within the learner's last epoch: the learner holds t
+		// then, and (as ZooKeeper requires, since its learners may have
+		// snapshotted txns they never saw committed) the leader's next txn
+		// is of that epoch too.
 		t, ok := n.entryBefore(peer)
-		if ok && peer > start && Epoch(t) == Epoch(peer) {
+		next := n.entries(peer, last)
+		if ok && peer > start && Epoch(t) == Epoch(peer) && (len(next) == 0 || Epoch(next[0].Zxid) == Epoch(peer)) {
 			mode, from = jute.PacketTrunc, t
 		} else {
 			mode, from = jute.PacketSnap, n.applied

@@ -137,6 +137,16 @@ type sim struct {
 }
 
 func newSim(tb testing.TB, seed int64, voters, observers int) *sim {
+	s := newSimNodes(tb, seed, voters, observers)
+	for _, id := range s.ids {
+		s.start(s.nodes[id])
+	}
+	return s
+}
+
+// newSimNodes makes the members, with empty durable state, and starts
+// none of them.
+func newSimNodes(tb testing.TB, seed int64, voters, observers int) *sim {
 	s := &sim{
 		tb: tb, rng: rand.New(rand.NewSource(seed)), seed: seed,
 		nodes: map[int64]*simNode{}, accepts: map[int64]uint64{}, leaders: map[int64]int64{},
@@ -151,9 +161,6 @@ func newSim(tb testing.TB, seed int64, voters, observers int) *sim {
 		}
 		s.ids = append(s.ids, id)
 		s.nodes[id] = &simNode{id: id, log: &memLog{}}
-	}
-	for _, id := range s.ids {
-		s.start(s.nodes[id])
 	}
 	return s
 }
@@ -183,6 +190,7 @@ func (s *sim) start(sn *simNode) {
 	id := sn.id
 	cfg.Logf = func(format string, args ...any) { s.logf("n%d: "+format, append([]any{id}, args...)...) }
 	sn.state = append([]Entry(nil), sn.snapState...)
+	s.checkState(sn, 0)
 	if s.mutant == "lose-log-tail" && len(sn.log.entries) > 0 && sn.log.LastZxid() > sn.stateZxid() {
 		// The last txn was acknowledged but never reached the disk.
 		sn.log.entries = sn.log.entries[:len(sn.log.entries)-1]
