@@ -231,7 +231,6 @@ func (n *Node) tickElection() {
 // the leader it names.
 func (n *Node) decide(v Vote) {
 	n.final = Vote{Leader: v.Leader, Zxid: v.Zxid, ElectionEpoch: n.elect.round, PeerEpoch: v.PeerEpoch}
-	n.elections++
 	switch {
 	case v.Leader == n.cfg.ID:
 		n.becomeLeader()

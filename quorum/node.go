@@ -31,8 +31,6 @@ type Node struct {
 	elect election
 	// final is the vote that ended the last election.
 	final Vote
-	// elections counts decided elections.
-	elections int64
 
 	ld *leader
 	ln *learner
@@ -62,21 +60,6 @@ func New(cfg Config, log Log, hs HardState, applied int64) (*Node, error) {
 	n.becomeLooking("started")
 	return n, nil
 }
-
-// Status returns what the member is doing.
-func (n *Node) Status() Status { return n.status }
-
-// HardState returns the epochs as the core knows them.
-func (n *Node) HardState() HardState { return n.hs }
-
-// LastZxid returns the last logged zxid.
-func (n *Node) LastZxid() int64 { return n.lastZxid }
-
-// Applied returns the zxid of the state once the last Ready is applied.
-func (n *Node) Applied() int64 { return n.applied }
-
-// Elections returns how many elections this member decided.
-func (n *Node) Elections() int64 { return n.elections }
 
 // Step handles one message addressed to this member.
 func (n *Node) Step(m Message) {
