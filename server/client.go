@@ -26,6 +26,9 @@ type Client struct {
 
 	lastBucket atomic.Int64 // expiry bucket of the last session touch
 	touchedIn  uint64       // the applier batch that last queued for it (applier only)
+	// closeSent is set once the client has sent closeSession (Handle's
+	// goroutine only).
+	closeSent bool
 
 	mu struct {
 		sync.Mutex
@@ -187,7 +190,7 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	s := c.s
 	received := s.sinceStart()
 	s.Stats.PacketsReceived.Add(1)
-	c.touch(received.Milliseconds())
+	live := c.touch(received.Milliseconds())
 
 	op := jute.OpCode(hdr.Type)
 	if op == jute.OpSASL {
@@ -196,6 +199,16 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 		s.log.Warn().Str("session", sessionHex(c.session)).Str("client", c.remoteIP).Msg("SASL is not supported, closing connection")
 		c.sink.Close("sasl not supported")
 		return
+	}
+	if op != jute.OpAuth && (c.closeSent || !live) {
+		// NB: as ZooKeeper's submitRequestNow, whose touch fails: a
+		// request of a session that is closing or gone is dropped
+		// unanswered, and the connection closes with the session.
+		s.log.Debug().Str("session", sessionHex(c.session)).Stringer("op", op).Msg("session closing, request dropped")
+		return
+	}
+	if op == jute.OpCloseSession {
+		c.closeSent = true
 	}
 	if !clientOps[op] {
 		// NB: as ZooKeeper's UnimplementedRequestProcessor: answer, then
@@ -340,14 +353,16 @@ func (q *slotQueue) pop() {
 // touch keeps the session alive; nowMs is on the sessionMs clock. NB: the tracker keeps expiry in
 // tickTime buckets; a touch that lands in the bucket of the previous one
 // changes nothing, so only touches that move the session take its lock.
-func (c *Client) touch(nowMs int64) {
+// It reports false when it found the session closing or gone.
+func (c *Client) touch(nowMs int64) bool {
 	bucket := (nowMs + int64(c.timeout)) / int64(c.s.cfg.TickTime)
 	if c.lastBucket.Swap(bucket) == bucket {
-		return
+		return true
 	}
 	c.s.smu.Lock()
-	c.s.smu.tracker.touch(c.session, c.timeout, nowMs)
+	live := c.s.smu.tracker.touch(c.session, c.timeout, nowMs)
 	c.s.smu.Unlock()
+	return live
 }
 
 // clientOps are the request types a client may send (ZooKeeper's

@@ -84,6 +84,13 @@ type Prepper struct {
 	opts PrepOptions
 	reg  *AuthRegistry
 	log  zerolog.Logger
+	// checkSession is ZooKeeper's SessionTracker.checkSession: CodeOK
+	// for a live session, CodeSessionExpired for one that is closing,
+	// CodeUnknownSession for one that is gone. The client writes that
+	// ZooKeeper checks (create, delete, setData, setACL, check) are
+	// refused with its code, so none outlives its session's
+	// closeSession. Nil: every session is live.
+	checkSession func(session int64) jute.Code
 
 	mu struct {
 		sync.Mutex
@@ -378,6 +385,14 @@ func (c prepRecord) duplicate(zxid int64) prepRecord {
 	return c
 }
 
+// checkSessionLocked is checkSession for the request's session.
+func (p *Prepper) checkSessionLocked(ctx *prepCtx) jute.Code {
+	if p.checkSession == nil {
+		return jute.CodeOK
+	}
+	return p.checkSession(ctx.r.Session)
+}
+
 // checkACLLocked checks perm for the request's ids on acl.
 func (p *Prepper) checkACL(ctx *prepCtx, acl []jute.ACL, perm int32) jute.Code {
 	return aclCheck(p.reg, p.opts.SkipACL, acl, perm, ctx.r.Auth)
@@ -411,7 +426,8 @@ func (p *Prepper) isNormalEphemeral(owner int64) bool {
 
 // prepCreateLocked is pRequest2TxnCreate. The checks, in ZooKeeper's order:
 // TTL mode without extended types (Unimplemented); TTL out of range or a
-// TTL for another mode (BadArguments); no '/' or a NUL in the path
+// TTL for another mode (BadArguments); the session (SessionExpired,
+// UnknownSession); no '/' or a NUL in the path
 // (BadArguments); the ACL (InvalidACL); the parent (NoNode); CREATE on the
 // parent (NoAuth); the final path, sequence number appended from the
 // parent's cversion (BadArguments); an existing node (NodeExists); an
@@ -436,6 +452,9 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 		// NB: ZooKeeper lets a createTTL with a non-TTL mode and ttl -1
 		// through, and then fails to apply it; refuse it here.
 		return nil, jute.CodeBadArguments
+	}
+	if code := p.checkSessionLocked(ctx); code != jute.CodeOK {
+		return nil, code
 	}
 	parentPath, ok := pathParent(path)
 	if !ok {
@@ -498,11 +517,15 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	return txn, jute.CodeOK
 }
 
-// prepDeleteLocked: the path's parent (BadArguments for the system nodes, a
+// prepDeleteLocked: the session (SessionExpired, UnknownSession), the
+// path's parent (BadArguments for the system nodes, a
 // path without '/' or with NUL), the parent (NoNode), DELETE on the parent
 // (NoAuth), the node (NoNode), its version (BadVersion), its children
 // (NotEmpty).
 func (p *Prepper) prepDeleteLocked(ctx *prepCtx, req *jute.DeleteRequest) (jute.Record, jute.Code) {
+	if code := p.checkSessionLocked(ctx); code != jute.CodeOK {
+		return nil, code
+	}
 	parentPath, ok := pathParent(req.Path)
 	if !ok || pathIsSpecial(req.Path) {
 		return nil, jute.CodeBadArguments
@@ -562,9 +585,13 @@ func (p *Prepper) prepDeleteContainerLocked(ctx *prepCtx, path string) (jute.Rec
 	return &jute.DeleteTxn{Path: path}, jute.CodeOK
 }
 
-// prepSetDataLocked: the path (BadArguments), the node (NoNode), WRITE
+// prepSetDataLocked: the session (SessionExpired, UnknownSession), the
+// path (BadArguments), the node (NoNode), WRITE
 // (NoAuth), the quota (QuotaExceeded), the version (BadVersion).
 func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jute.Record, jute.Code) {
+	if code := p.checkSessionLocked(ctx); code != jute.CodeOK {
+		return nil, code
+	}
 	if ValidatePath(req.Path) != nil {
 		return nil, jute.CodeBadArguments
 	}
@@ -590,9 +617,13 @@ func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jut
 	return &jute.SetDataTxn{Path: req.Path, Data: req.Data, Version: next}, jute.CodeOK
 }
 
-// prepSetACLLocked: the path (BadArguments), the ACL (InvalidACL), the node
+// prepSetACLLocked: the session (SessionExpired, UnknownSession), the
+// path (BadArguments), the ACL (InvalidACL), the node
 // (NoNode), ADMIN (NoAuth), the ACL version (BadVersion).
 func (p *Prepper) prepSetACLLocked(ctx *prepCtx, req *jute.SetACLRequest) (jute.Record, jute.Code) {
+	if code := p.checkSessionLocked(ctx); code != jute.CodeOK {
+		return nil, code
+	}
 	if ValidatePath(req.Path) != nil {
 		return nil, jute.CodeBadArguments
 	}
@@ -617,10 +648,14 @@ func (p *Prepper) prepSetACLLocked(ctx *prepCtx, req *jute.SetACLRequest) (jute.
 	return &jute.SetACLTxn{Path: req.Path, Acl: listACL, Version: next}, jute.CodeOK
 }
 
-// prepCheckLocked: the path (BadArguments), the node (NoNode), READ
+// prepCheckLocked: the session (SessionExpired, UnknownSession), the path
+// (BadArguments), the node (NoNode), READ
 // (NoAuth), the version (BadVersion). As ZooKeeper, the txn carries the
 // version the node would have next.
 func (p *Prepper) prepCheckLocked(ctx *prepCtx, req *jute.CheckVersionRequest) (jute.Record, jute.Code) {
+	if code := p.checkSessionLocked(ctx); code != jute.CodeOK {
+		return nil, code
+	}
 	if ValidatePath(req.Path) != nil {
 		return nil, jute.CodeBadArguments
 	}

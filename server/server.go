@@ -195,6 +195,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	epoch := jute.ZxidEpoch(last) + 1
 	s.zxid = jute.MakeZxid(epoch, 0)
 	s.prep = NewPrepper(s.tree, s.prepO)
+	s.prep.checkSession = s.checkSession
 	s.resetSnapThresholds()
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", last)).Uint32("epoch", epoch).
 		Int("sessions", s.smu.tracker.count()).Int("znodes", s.tree.NodeCount()).Msg("recovered")
@@ -599,6 +600,21 @@ func (s *Server) trackSessionTxn(txn *Txn, nowMs int64) {
 		s.smu.tracker.remove(txn.Hdr.ClientId)
 		s.smu.Unlock()
 	}
+}
+
+// checkSession is ZooKeeper's SessionTracker.checkSession, for prep:
+// CodeSessionExpired once a session's closeSession is on its way (closed
+// by its client or expired), CodeUnknownSession once it has been applied.
+func (s *Server) checkSession(id int64) jute.Code {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if s.smu.tracker.live(id) {
+		return jute.CodeOK
+	}
+	if _, known := s.smu.tracker.timeout(id); known {
+		return jute.CodeSessionExpired
+	}
+	return jute.CodeUnknownSession
 }
 
 // closedSession closes the connection of a session whose closeSession

@@ -399,3 +399,48 @@ func TestNoWatchLeftByAGoneConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestWritesPipelinedAfterCloseSession: writes a client pipelines behind
+// its closeSession make nothing: no ephemeral is left owned by the closed
+// session (before, the create made one that nothing ever deleted).
+func TestWritesPipelinedAfterCloseSession(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil)
+	observer := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	for round := range 10 {
+		rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+		eph := fmt.Sprintf("/e%d", round)
+		// NB: one write, so the server has all three before it answers.
+		var out []byte
+		for i, r := range []struct {
+			op  jute.OpCode
+			req jute.Record
+		}{
+			{jute.OpCloseSession, nil},
+			{jute.OpCreate, &jute.CreateRequest{Path: eph, Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)}},
+			{jute.OpCreate, &jute.CreateRequest{Path: eph + "-persistent", Acl: jute.OpenACLUnsafe()}},
+		} {
+			frame := (&jute.RequestHeader{Xid: int32(i + 1), Type: int32(r.op)}).Encode(nil)
+			if r.req != nil {
+				frame = r.req.Encode(frame)
+			}
+			out = binary.BigEndian.AppendUint32(out, uint32(len(frame)))
+			out = append(out, frame...)
+		}
+		if err := rc.WriteRaw(out); err != nil {
+			t.Fatal(err)
+		}
+		if _, closed := rc.WaitClosed(5 * time.Second); !closed {
+			t.Fatal("connection stayed open after closeSession")
+		}
+		// NB: the observer's write is prepared after the closed session's.
+		mustCall(t, observer, jute.OpCreate, &jute.CreateRequest{Path: eph + "-after", Acl: jute.OpenACLUnsafe()})
+		for _, p := range []string{eph, eph + "-persistent"} {
+			if f := mustCall(t, observer, jute.OpExists, &jute.ExistsRequest{Path: p}); f.Err() != jute.CodeNoNode {
+				t.Fatalf("round %d: %s after its session's closeSession: %v, want NoNode", round, p, f.Err())
+			}
+		}
+	}
+	if n := ts.Server.Tree().EphemeralCount(); n != 0 {
+		t.Fatalf("%d ephemerals left by closed sessions", n)
+	}
+}

@@ -170,6 +170,24 @@ func ephemerals() []scenario.Scenario {
 			w.Delete(r.P("e1"), -1)
 			c.GetEphemerals(r.P(""))
 		}),
+		// A write pipelined behind its session's closeSession reaches prep
+		// once the session is closing: ZooKeeper's checkSession refuses it
+		// (SessionExpired), so no ephemeral outlives its session.
+		sc("ephemeral/pipelined-close-then-create", func(r *scenario.Run) {
+			c := r.Connect()
+			w := r.Connect()
+			c.Create(r.P("p"), nil, scenario.Open, 0)
+			w.GetChildren2(r.P(""), true)
+			c.Pipeline([]rawclient.Op{
+				{Type: jute.OpCloseSession},
+				{Type: jute.OpCreate, Req: &jute.CreateRequest{Path: r.P("e"), Acl: scenario.Open, Flags: int32(jute.ModeEphemeral)}},
+				{Type: jute.OpCreate, Req: &jute.CreateRequest{Path: r.P("n"), Acl: scenario.Open}},
+				{Type: jute.OpSetData, Req: &jute.SetDataRequest{Path: r.P("p"), Data: b("x"), Version: -1}},
+				{Type: jute.OpDelete, Req: &jute.DeleteRequest{Path: r.P("p"), Version: -1}},
+			})
+			w.GetChildren2(r.P(""), false)
+			w.Exists(r.P("p"), false)
+		}),
 		sc("ephemeral/other-session-deletes", func(r *scenario.Run) {
 			c := r.Connect()
 			w := r.Connect()
