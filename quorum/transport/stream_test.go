@@ -26,10 +26,16 @@ type goldenPacket struct {
 // readGoldenQuorum reads ../../jute/testdata/quorum/*.txt: per file, the
 // packets of one learner connection in the order they were captured.
 func readGoldenQuorum(tb testing.TB) map[string][]goldenPacket {
+	return readGolden(tb, "quorum")
+}
+
+// readGolden reads the captured connections in jute/testdata/<dir>/*.txt:
+// label lines, each followed by its bytes in hex.
+func readGolden(tb testing.TB, dir string) map[string][]goldenPacket {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "jute", "testdata", "quorum", "*.txt"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "jute", "testdata", dir, "*.txt"))
 	if err != nil || len(files) == 0 {
-		tb.Fatalf("no golden quorum streams: %v", err)
+		tb.Fatalf("no golden streams in %s: %v", dir, err)
 	}
 	out := map[string][]goldenPacket{}
 	for _, name := range files {

@@ -21,9 +21,10 @@ import (
 )
 
 // captureQuorum runs a three-server Apache ZooKeeper ensemble on loopback
-// in which every server reaches every other server's quorum (learner)
-// port through a recording proxy: server i binds its own quorum port, but
-// the others' configs name the proxy in front of it. A go-zookeeper
+// in which every server reaches every other server's quorum (learner) and
+// election ports through recording proxies: server i binds its own ports,
+// but the others' configs name the proxies in front of them. The election
+// connections go to out/election. A go-zookeeper
 // client then writes through a follower, so the streams hold the whole
 // learner handshake, proposals, acks, commits, forwarded requests, syncs
 // and pings. The quorum streams carry QuorumPacket records back to back
@@ -38,6 +39,7 @@ func captureQuorum(out, java, classpath string) error {
 	const n = 3
 	var client, quorum, election [n + 1]int
 	var proxies [n + 1]*quorumProxy
+	var eproxies []*electionProxy // by sid - 1
 	for i := 1; i <= n; i++ {
 		for _, p := range []*int{&client[i], &quorum[i], &election[i]} {
 			if *p, err = freePort(); err != nil {
@@ -50,6 +52,12 @@ func captureQuorum(out, java, classpath string) error {
 			return err
 		}
 		defer proxies[i].close()
+		ep, err := newElectionProxy(i, fmt.Sprintf("127.0.0.1:%d", election[i]))
+		if err != nil {
+			return err
+		}
+		defer ep.close()
+		eproxies = append(eproxies, ep)
 	}
 	var servers []*zkServer
 	defer func() {
@@ -67,11 +75,11 @@ func captureQuorum(out, java, classpath string) error {
 		}
 		var members strings.Builder
 		for j := 1; j <= n; j++ {
-			qaddr := proxies[j].addr
+			qaddr, eport := proxies[j].addr, eproxies[j-1].ln.Addr().(*net.TCPAddr).Port
 			if j == i {
-				qaddr = fmt.Sprintf("127.0.0.1:%d", quorum[j])
+				qaddr, eport = fmt.Sprintf("127.0.0.1:%d", quorum[j]), election[j]
 			}
-			fmt.Fprintf(&members, "server.%d=%s:%d\n", j, qaddr, election[j])
+			fmt.Fprintf(&members, "server.%d=%s:%d\n", j, qaddr, eport)
 		}
 		s, err := startServer(sdir, java, classpath, client[i], "initLimit=10\nsyncLimit=5\n"+members.String())
 		if err != nil {
@@ -83,6 +91,14 @@ func captureQuorum(out, java, classpath string) error {
 		if err := s.waitServing(60 * time.Second); err != nil {
 			return err
 		}
+	}
+	handshakes, notifications := 0, 0
+	for _, ep := range eproxies {
+		handshakes += ep.count("HANDSHAKE")
+		notifications += ep.count("NOTIFICATION")
+	}
+	if handshakes == 0 || notifications == 0 {
+		return fmt.Errorf("election: %d handshakes and %d notifications passed the proxies", handshakes, notifications)
 	}
 	// Write through a follower, so requests are forwarded to the leader.
 	var follower *zkServer
@@ -157,7 +173,7 @@ func captureQuorum(out, java, classpath string) error {
 			return err
 		}
 	}
-	return nil
+	return writeElection(filepath.Join(out, "election"), version, eproxies)
 }
 
 // quorumProxy records the learner connections to one server's quorum
