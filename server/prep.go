@@ -675,7 +675,12 @@ func (p *Prepper) prepCheckLocked(ctx *prepCtx, req *jute.CheckVersionRequest) (
 
 // prepCloseSessionLocked lists the session's ephemerals, those the tree has
 // and those outstanding creates will add, less outstanding deletes, and
-// records their deletion.
+// records their deletion. The txn names them (CloseSessionTxn) unless the
+// list would make the txn larger than jute.maxbuffer, which the log,
+// learners and ZooKeeper's readers refuse: then it has no body, the
+// closeSession ZooKeeper logs with zookeeper.closeSessionTxn.enabled=false,
+// and applying it deletes the session's ephemerals as the tree has them,
+// which by then are the ones listed here (txns apply in zxid order).
 func (p *Prepper) prepCloseSessionLocked(ctx *prepCtx) jute.Record {
 	session := ctx.r.Session
 	set := make(map[string]bool)
@@ -706,7 +711,17 @@ func (p *Prepper) prepCloseSessionLocked(ctx *prepCtx) jute.Record {
 			p.addChangeLocked(ctx, prepRecord{zxid: ctx.zxid, path: path, deleted: true})
 		}
 	}
-	return &jute.CloseSessionTxn{Paths2Delete: paths}
+	txn := &jute.CloseSessionTxn{Paths2Delete: paths}
+	maxBuffer := p.opts.MaxBuffer
+	if maxBuffer == 0 {
+		maxBuffer = jute.DefaultMaxBuffer
+	}
+	if (&jute.TxnHeader{}).Size()+txn.Size() > maxBuffer {
+		p.log.Info().Int64("session", ctx.r.Session).Int("ephemerals", len(paths)).
+			Msg("closeSession txn without its paths: listing them would pass jute.maxbuffer")
+		return nil
+	}
+	return txn
 }
 
 // prepMultiLocked prepares every op of a multi against the outstanding

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
 	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/persistence"
 	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
 )
@@ -442,5 +444,51 @@ func TestWritesPipelinedAfterCloseSession(t *testing.T) {
 	}
 	if n := ts.Server.Tree().EphemeralCount(); n != 0 {
 		t.Fatalf("%d ephemerals left by closed sessions", n)
+	}
+}
+
+// TestCloseSessionTxnWithinMaxBuffer: a session whose ephemerals' paths
+// add up to more than jute.maxbuffer still closes with a txn the log,
+// learners and ZooKeeper's own readers accept (at most jute.maxbuffer),
+// and its ephemerals are gone, also after a restart.
+func TestCloseSessionTxnWithinMaxBuffer(t *testing.T) {
+	const maxBuffer = 4096
+	dir := t.TempDir()
+	ts := startServer(t, dir, func(c *server.Config) { c.JuteMaxBuffer = maxBuffer })
+	rc := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000})
+	name := strings.Repeat("e", 200)
+	total := 0
+	for i := 0; total <= 2*maxBuffer; i++ {
+		p := fmt.Sprintf("/%s%03d", name, i)
+		if f := mustCall(t, rc, jute.OpCreate, &jute.CreateRequest{Path: p, Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)}); f.Err() != jute.CodeOK {
+			t.Fatalf("create %d: %v", i, f.Err())
+		}
+		total += 4 + len(p)
+	}
+	if f, _, err := rc.CloseSession(); err != nil || f.Err() != jute.CodeOK {
+		t.Fatalf("closeSession: %v %v", err, f.Err())
+	}
+	if n := ts.Server.Tree().EphemeralCount(); n != 0 {
+		t.Fatalf("%d ephemerals left after closeSession", n)
+	}
+	ts.Stop()
+
+	st, err := persistence.Open(persistence.DefaultOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Replay(0, func(e persistence.Entry) error {
+		if len(e.Data) > maxBuffer {
+			return fmt.Errorf("txn 0x%x is %d bytes, more than jute.maxbuffer %d", e.Zxid, len(e.Data), maxBuffer)
+		}
+		return nil
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2 := startServer(t, dir, func(c *server.Config) { c.JuteMaxBuffer = maxBuffer })
+	if n := ts2.Server.Tree().EphemeralCount(); n != 0 {
+		t.Fatalf("%d ephemerals after a restart", n)
 	}
 }
