@@ -60,6 +60,15 @@
 // starts while its peer's send queue is empty first resends the last
 // message sent to that peer, so receivers see duplicates.
 //
+// Where the Manager does better than ZooKeeper's QuorumCnxManager, with
+// the same bytes on the wire: handshakes are read in parallel, and a
+// connection registers only if it is newer (accepted or dialled later)
+// than the one it would replace; a dial ends in the same critical section
+// that registers its connection, so a peer's request to dial back is never
+// lost in between; a message that a dying connection took from the queue
+// goes back to it unless a newer one waits; ConnectAll dials the
+// configured peers as well as those with a send queue.
+//
 // # Quorum port
 //
 // Learner and leader exchange QuorumPacket records back to back, with no

@@ -160,7 +160,7 @@ func readElectionFrame(r *bufio.Reader) ([]byte, string, error) {
 	return b, note, nil
 }
 
-// write replaces dir's *.txt with one file per recorded connection.
+// writeElection replaces dir's *.txt with one file per recorded connection.
 func writeElection(dir, version string, proxies []*electionProxy) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
