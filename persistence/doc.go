@@ -14,6 +14,7 @@
 //	dataDir/snapshots/
 //	    snapshot.<hex zxid>     a ZooKeeper snapshot file, byte for byte
 //	    snapshot.<hex>.tmp      being written (removed at Open)
+//	    snapshot.<hex>.install  a leader's snapshot being installed (finished at Open)
 //	dataDir/version-2/          a quorum peer's epochs, where ZooKeeper keeps them
 //	    acceptedEpoch           decimal ASCII long, no newline
 //	    currentEpoch
@@ -130,8 +131,9 @@
 //     followed by a valid one is corruption: Open fails with ErrCorrupt.
 //  2. Open Pebble read-only and check every entry (key, crc, header zxid,
 //     order, gaps); any failure is ErrCorrupt. Nothing was modified so far.
-//  3. Open Pebble read-write (it replays the WAL) and start the store
-//     goroutine. LastZxid is the last entry.
+//  3. Open Pebble read-write (it replays the WAL), finish a pending
+//     InstallSnapshot (see below), and start the store goroutine.
+//     LastZxid is the last entry.
 //
 // The caller then loads the newest valid snapshot (LoadLatestSnapshot) and
 // replays the log after it (Replay(snapshotZxid, apply)).
@@ -223,6 +225,42 @@
 // by the last txn that touched it, and every txn after lastZxid is replayed.
 // The log must therefore keep every txn after the oldest snapshot that may
 // be loaded, which is what Purge guarantees.
+//
+// # Installing a leader's snapshot (SNAP)
+//
+// InstallSnapshot(zxid, sessions, tree) replaces the store's state with a
+// snapshot received from the leader: afterwards the store holds that
+// snapshot alone and an empty log, and appends continue after zxid. None of
+// the old state may survive it, not even entries or snapshots below zxid:
+// they are this member's history, which may differ from the leader's. In
+// order:
+//
+//  1. The snapshot is written to snapshot.<zxid>.install (through .tmp),
+//     fsynced, renamed, and the directory fsynced. This is the commit
+//     point: before it, the old state is whole (a crash leaves at most a
+//     .tmp, removed at Open); after it, Open finishes the install.
+//  2. The whole log is deleted (a synced Pebble DeleteRange, through the
+//     commit goroutine, after the appends queued before it).
+//  3. Every snapshot.<z> is removed, snapshot.<zxid>.install is renamed to
+//     snapshot.<zxid>, and the directory is fsynced.
+//
+// Open, finding snapshot.<zxid>.install, redoes 2 and 3 (each may be
+// repeated) before it checks the log. A failure after the commit point
+// latches ErrLogFailed; the restart finishes the install.
+//
+// # Truncation (TRUNC)
+//
+// TruncateAfter(zxid) must be exact (ZOOKEEPER-1154): a reopened store
+// recovers the log up to zxid, not a txn more or less. Snapshots named
+// after zxid can only hold txns being truncated (a member that restarted
+// replays its whole log, never-committed tail included, and may snapshot
+// that tree: ZOOKEEPER-1549, which ZooKeeper leaves open), so they are
+// removed first and the directory fsynced; then the log entries after zxid
+// go in one synced DeleteRange, after the appends queued before it. A
+// crash in between leaves the whole old history (the log still holds it).
+// NB: recovery then needs a snapshot at or before zxid, or the log from
+// its start; this is not checked (it fails only if every snapshot Purge
+// kept was taken after zxid).
 //
 // # Purge
 //

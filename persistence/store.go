@@ -198,7 +198,8 @@ type appendReq struct {
 // within an epoch not covered by a snapshot). A torn tail of the log's WAL is
 // logged and cut by Pebble's recovery; any other corruption (including a bad
 // WAL record followed by good ones) makes Open fail with an error wrapping
-// ErrCorrupt, after read-only checks that modified nothing.
+// ErrCorrupt, after read-only checks that modified nothing. An
+// InstallSnapshot that passed its commit point is finished.
 func Open(o Options) (*Store, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -253,6 +254,14 @@ func Open(o Options) (*Store, error) {
 		return nil, err
 	}
 	s.db = db
+	if err := s.finishPendingInstall(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if snaps, err = s.listSnapshots(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	last, err := s.verifyLog(db, snaps)
 	if err != nil {
 		_ = db.Close()
@@ -605,19 +614,49 @@ func (s *Store) Replay(after int64, fn func(e Entry) error) error {
 
 // TruncateAfter removes every log entry with zxid > zxid, durably, after the
 // appends queued before it (ZAB's TRUNC: a learner drops the txns the new
-// leader does not have). Appends after it continue from zxid. It fails with
-// the latched ErrLogFailed error after a log failure.
+// leader does not have). Snapshots taken after zxid hold such txns (a tree
+// recovered from the whole log, never-committed tail included, was
+// snapshotted: ZOOKEEPER-1549) and are removed first, durably, so that a
+// crash in between leaves the old state (the log still holds those txns)
+// or the new one, and Open recovers exactly the log up to zxid. Appends
+// after it continue from zxid. It fails with the latched ErrLogFailed
+// error after a log failure.
 func (s *Store) TruncateAfter(zxid int64) error {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	zs, err := s.listSnapshots()
+	if err != nil {
+		return err
+	}
+	if i := sort.Search(len(zs), func(i int) bool { return zs[i] > zxid }); i < len(zs) {
+		for _, z := range zs[i:] {
+			if err := s.fs.Remove(s.snapPath(z)); err != nil {
+				return fmt.Errorf("persistence: truncate: remove snapshot: %w", err)
+			}
+		}
+		if err := syncDir(s.fs, s.snapDir); err != nil {
+			return fmt.Errorf("persistence: truncate: sync %s: %w", s.snapDir, err)
+		}
+		s.log.Info().Str("zxid", fmt.Sprintf("0x%x", zxid)).Int("snapshots", len(zs)-i).
+			Msg("persistence: removed snapshots taken after the truncation zxid")
+	}
+	return s.truncateLog(zxid, func(last int64) int64 { return min(last, zxid) })
+}
+
+// truncateLog removes every log entry with zxid > after through the commit
+// goroutine, after the appends queued before it; the next append must
+// follow next(the zxid it had to follow).
+func (s *Store) truncateLog(after int64, next func(last int64) int64) error {
 	errc := make(chan error, 1)
-	req := &appendReq{truncate: true, after: zxid, done: func(err error) { errc <- err }}
+	req := &appendReq{truncate: true, after: after, done: func(err error) { errc <- err }}
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
 	req.err = s.mu.failed
-	if req.err == nil && zxid < s.mu.lastQueued {
-		s.mu.lastQueued = zxid
+	if req.err == nil {
+		s.mu.lastQueued = next(s.mu.lastQueued)
 	}
 	s.mu.queue = append(s.mu.queue, req)
 	s.mu.Unlock()
