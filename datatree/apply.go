@@ -252,8 +252,8 @@ func (a *applier) create(path string, data []byte, acl []jute.ACL, owner int64, 
 	if prefix, ok := t.maxQuotaPrefixLocked(path); ok {
 		t.updateQuotaStatLocked(prefix, int64(len(data)), 1)
 	}
-	a.trigger(t.dataWatches, path, jute.EventNodeCreated, zxid, nil)
-	a.trigger(t.childWatches, watchPath(parentName), jute.EventNodeChildrenChanged, zxid, nil)
+	a.trigger(t.dataWatches, path, jute.EventNodeCreated, zxid, nil, t.mu.acls.get(aclIdx))
+	a.trigger(t.childWatches, watchPath(parentName), jute.EventNodeChildrenChanged, zxid, nil, t.mu.acls.get(parent.acl))
 	return n.stat(), jute.CodeOK
 }
 
@@ -314,6 +314,7 @@ func (a *applier) delete(path string, zxid int64) jute.Code {
 		return jute.CodeNoNode
 	}
 	t.mu.numNodes--
+	acl := t.mu.acls.get(n.acl) // NB: the list outlives its release
 	t.mu.acls.release(n.acl)
 	n.acl = deletedACL
 	t.mu.dataSize -= int64(len(path) + len(n.buf))
@@ -324,9 +325,9 @@ func (a *applier) delete(path string, zxid int64) jute.Code {
 	if prefix, ok := t.maxQuotaPrefixLocked(path); ok {
 		t.updateQuotaStatLocked(prefix, -int64(len(n.buf)), -1)
 	}
-	fired := a.trigger(t.dataWatches, path, jute.EventNodeDeleted, zxid, nil)
-	a.trigger(t.childWatches, path, jute.EventNodeDeleted, zxid, fired)
-	a.trigger(t.childWatches, watchPath(parentName), jute.EventNodeChildrenChanged, zxid, nil)
+	fired := a.trigger(t.dataWatches, path, jute.EventNodeDeleted, zxid, nil, acl)
+	a.trigger(t.childWatches, path, jute.EventNodeDeleted, zxid, fired, acl)
+	a.trigger(t.childWatches, watchPath(parentName), jute.EventNodeChildrenChanged, zxid, nil, t.mu.acls.get(parent.acl))
 	return jute.CodeOK
 }
 
@@ -355,7 +356,7 @@ func (a *applier) setData(path string, data []byte, version int32, zxid, time in
 		t.updateQuotaStatLocked(prefix, int64(len(data)-last), 0)
 	}
 	t.mu.dataSize += int64(len(data) - last)
-	a.trigger(t.dataWatches, path, jute.EventNodeDataChanged, zxid, nil)
+	a.trigger(t.dataWatches, path, jute.EventNodeDataChanged, zxid, nil, t.mu.acls.get(n.acl))
 	return st, jute.CodeOK
 }
 
@@ -415,10 +416,10 @@ func (a *applier) killSession(session, zxid int64, paths []string) {
 }
 
 // trigger fires watches of m and records the events.
-func (a *applier) trigger(m *watchManager, path string, typ jute.EventType, zxid int64, suppress []WatcherID) []WatcherID {
+func (a *applier) trigger(m *watchManager, path string, typ jute.EventType, zxid int64, suppress []WatcherID, acl []jute.ACL) []WatcherID {
 	a.t.watchMu.Lock()
 	defer a.t.watchMu.Unlock()
 	var fired []WatcherID
-	a.events, fired = m.trigger(path, typ, zxid, suppress, a.events)
+	a.events, fired = m.trigger(path, typ, zxid, suppress, acl, a.events)
 	return fired
 }

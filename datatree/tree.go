@@ -18,6 +18,12 @@ type Event struct {
 	Type    jute.EventType
 	Path    string
 	Zxid    int64 // zxid of the txn that fired it (-1 for events not caused by a txn)
+	// ACL is, for an event a txn fired, the ACL of the znode at Path as
+	// the txn found it (a deleted znode's, a created one's; the parent's
+	// for NodeChildrenChanged): the server tells only watchers that may
+	// READ it, as ZooKeeper 3.9.2 does (CVE-2024-23944). Nil for other
+	// events. NB: the list is shared and must not be changed.
+	ACL []jute.ACL
 }
 
 // OpResult is the outcome of one op of a multi.

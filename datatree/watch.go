@@ -130,7 +130,7 @@ func (m *watchManager) removeWatcher(w WatcherID) {
 // suppress are consumed but not notified. It appends the events in
 // ascending watcher order to evs and returns the set of watchers that
 // qualified (including suppressed ones), for a later trigger to suppress.
-func (m *watchManager) trigger(path string, typ jute.EventType, zxid int64, suppress []WatcherID, evs []Event) ([]Event, []WatcherID) {
+func (m *watchManager) trigger(path string, typ jute.EventType, zxid int64, suppress []WatcherID, acl []jute.ACL, evs []Event) ([]Event, []WatcherID) {
 	var fired []WatcherID
 	if ws := m.byPath[path]; ws != nil {
 		for w, mode := range ws {
@@ -159,7 +159,7 @@ func (m *watchManager) trigger(path string, typ jute.EventType, zxid int64, supp
 		if _, skip := slices.BinarySearch(suppress, w); skip {
 			continue
 		}
-		evs = append(evs, Event{Watcher: w, Type: typ, Path: path, Zxid: zxid})
+		evs = append(evs, Event{Watcher: w, Type: typ, Path: path, Zxid: zxid, ACL: acl})
 	}
 	return evs, fired
 }

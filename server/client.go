@@ -270,6 +270,22 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	s.submit(&p.req, &p.w)
 }
 
+// mayRead reports whether the client may READ a znode with acl: a watch
+// event is sent only then, as ZooKeeper's ServerCnxn.process checks since
+// 3.8.4 and 3.9.2 (CVE-2024-23944). NB: most znodes are world-readable,
+// which needs no look at the connection's ids.
+func (c *Client) mayRead(acl []jute.ACL) bool {
+	s := c.s
+	reg := s.prepO.authRegistry()
+	if aclCheck(reg, s.prepO.SkipACL, acl, jute.PermRead, nil) == jute.CodeOK {
+		return true
+	}
+	c.mu.Lock()
+	auth := c.mu.auth
+	c.mu.Unlock()
+	return aclCheck(reg, s.prepO.SkipACL, acl, jute.PermRead, auth) == jute.CodeOK
+}
+
 // queuedRead is a read (or a refused write) waiting for the requests
 // ahead of it in its session to be answered.
 type queuedRead struct {

@@ -562,7 +562,7 @@ func (s *Server) applyLocked(w *write) {
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
-		if c, ok := s.watchers.Load(ev.Watcher); ok {
+		if c, ok := s.watchers.Load(ev.Watcher); ok && c.(*Client).mayRead(ev.ACL) {
 			c.(*Client).sink.Event(ev)
 			s.touch(c.(*Client))
 		}

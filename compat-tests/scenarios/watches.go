@@ -140,6 +140,26 @@ func persistentWatches() []scenario.Scenario {
 		}
 	}
 	out = append(out,
+		// CVE-2024-23944 (ZOOKEEPER-4799, 3.8.4 and 3.9.2): events about
+		// znodes the watcher may not READ (the parent, for a child change)
+		// are not delivered. NB: Debian's 3.8.0 (3.8.0-11+deb12u2) carries
+		// the fix, so the oracle checks this one.
+		sc("watch/acl/unreadable-not-delivered", func(r *scenario.Run) {
+			c := r.Connect()
+			w := r.Connect()
+			c.Auth("digest", "alice:secret")
+			c.Create(r.P("s"), nil, jute.CreatorAllACL(), 0)
+			w.AddWatch(r.P(""), jute.AddWatchPersistentRecursive)
+			w.AddWatch(r.P("s"), jute.AddWatchPersistent)
+			w.Exists(r.P("h"), true)
+			w.GetChildren(r.P(""), true)
+			c.Create(r.P("h"), nil, jute.CreatorAllACL(), 0)
+			c.SetData(r.P("s"), b("x"), -1)
+			c.Create(r.P("s/open"), nil, scenario.Open, 0)
+			c.Delete(r.P("s/open"), -1)
+			c.Delete(r.P("h"), -1)
+			c.Delete(r.P("s"), -1)
+		}),
 		sc("watch/recursive/with-oneshot-on-same-node", func(r *scenario.Run) {
 			c := r.Connect()
 			w := r.Connect()
