@@ -667,6 +667,9 @@ func (c Config) Validate() error {
 	if c.SecureClientPortAddress != "" && c.SecureClientPort == 0 {
 		return configErr("secureClientPortAddress", "", "set but secureClientPort is not set")
 	}
+	if err := c.validateSupported(); err != nil {
+		return err
+	}
 	minT, maxT := c.EffectiveMinSessionTimeout(), c.EffectiveMaxSessionTimeout()
 	if minT > maxT {
 		return configErr("minSessionTimeout", strconv.Itoa(minT), fmt.Sprintf("larger than maxSessionTimeout (%d)", maxT))
@@ -678,6 +681,26 @@ func (c Config) Validate() error {
 		return configErr("extendedTypesEnabled", "true", fmt.Sprintf("needs a server id below 255, have %d", c.ServerID))
 	}
 	return c.validateEnsemble()
+}
+
+// validateSupported refuses what gokeeper parses but cannot honour yet,
+// rather than start without it. NB: the ensemble's own keys (leaderServes,
+// reconfigEnabled, ...) mean nothing to a standalone server, in ZooKeeper
+// too, and are the quorum's to honour.
+func (c Config) validateSupported() error {
+	switch {
+	case c.SecureClientPort != 0:
+		return configErr("secureClientPort", strconv.Itoa(c.SecureClientPort), "TLS client connections are not supported yet; remove it")
+	case c.LocalSessionsEnabled:
+		return configErr("localSessionsEnabled", "true", "local sessions are not supported; every session is global")
+	case c.LocalSessionsUpgradingEnabled:
+		return configErr("localSessionsUpgradingEnabled", "true", "local sessions are not supported; every session is global")
+	case c.ClientPort == 0 && !c.Distributed():
+		// NB: ZooKeeper then starts with no client port at all, which
+		// without TLS leaves clients nothing to connect to.
+		return configErr("clientPort", "", "not set")
+	}
+	return nil
 }
 
 // validateEnsemble applies QuorumPeerConfig's rules on server.N entries.

@@ -21,6 +21,9 @@ type Options struct {
 	// MaxClientCnxns is maxClientCnxns: the most concurrent connections
 	// from one IP address; 0 means no limit.
 	MaxClientCnxns int
+	// MaxCnxns is maxCnxns: the most concurrent connections in all; 0
+	// means no limit.
+	MaxCnxns int
 	// MaxOutstandingBytes bounds the replies and events queued for one
 	// connection that the client has not read yet; past it, the client
 	// is a slow consumer and its connection is closed.
@@ -143,6 +146,13 @@ func (l *Listener) accept(nc net.Conn) {
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if max := l.opts.MaxCnxns; max > 0 && len(l.mu.conns) >= max {
+		l.mu.Unlock()
+		l.stats.ConnectionRejected.Add(1)
+		l.log.Warn().Str("client", ip).Int("max", max).Msg("too many connections, closing")
 		nc.Close()
 		return
 	}

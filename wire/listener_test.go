@@ -17,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/admin"
+	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
+	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
 	"github.com/gokeeper/gokeeper/wire/wiretest"
@@ -188,4 +190,31 @@ func acceptChild(t *testing.T) {
 	err = ln.Serve()
 	fmt.Printf("serve returned: %v\n", err)
 	os.Exit(3)
+}
+
+// TestConnectionLimitTotal: connections past maxCnxns, from any address,
+// are closed at once and counted as rejected; the earlier ones keep
+// working.
+func TestConnectionLimitTotal(t *testing.T) {
+	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) { o.MaxClientCnxns = 0; o.MaxCnxns = 2 })
+	var keep []*rawclient.Client
+	for range 2 {
+		keep = append(keep, rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000}))
+	}
+	extra, err := rawclient.Dial(ts.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	if _, err := extra.Handshake(rawclient.ConnectOptions{TimeoutMs: 4000}); err == nil {
+		t.Fatal("third connection was served; maxCnxns is 2")
+	}
+	for _, rc := range keep {
+		if f := mustCall(t, rc, jute.OpExists, &jute.ExistsRequest{Path: "/"}); f.Err() != jute.CodeOK {
+			t.Fatal(f.Err())
+		}
+	}
+	if n := ts.Listener.Stats().ConnectionRejected.Load(); n != 1 {
+		t.Fatalf("connection_rejected = %d, want 1", n)
+	}
 }

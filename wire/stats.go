@@ -62,7 +62,7 @@ type ListenerStats struct {
 	// ConnectRequest (unsuccessful_handshake).
 	UnsuccessfulHandshakes atomic.Int64
 	// ConnectionRejected counts connections refused on accept: accept
-	// errors and maxClientCnxns (connection_rejected).
+	// errors, maxCnxns and maxClientCnxns (connection_rejected).
 	ConnectionRejected atomic.Int64
 
 	observer atomic.Pointer[RequestObserver]

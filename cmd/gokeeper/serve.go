@@ -59,6 +59,7 @@ func serveCmd(args []string, stderr io.Writer) error {
 	wo := wire.DefaultOptions()
 	wo.MaxBuffer = cfg.JuteMaxBuffer
 	wo.MaxClientCnxns = cfg.MaxClientCnxns
+	wo.MaxCnxns = cfg.MaxCnxns
 	wo.Logger = log
 	host := cfg.ClientPortAddress
 	addr := net.JoinHostPort(host, strconv.Itoa(cfg.ClientPort))

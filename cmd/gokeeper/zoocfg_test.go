@@ -108,7 +108,7 @@ var badConfigs = []struct {
 	{"peerType", "dataDir=$DATA\npeerType=leader", "", `for peerType`, ""},
 	{"electionAlg", "dataDir=$DATA\nelectionAlg=1", "", `for electionAlg: only 3`, ""},
 	{"no dataDir", "tickTime=2000\nclientPort=2181", "", `dataDir: not set`, ""},
-	{"min > max", "dataDir=$DATA\nminSessionTimeout=9000\nmaxSessionTimeout=8000", "", `for minSessionTimeout`, ""},
+	{"min > max", "dataDir=$DATA\nclientPort=2181\nminSessionTimeout=9000\nmaxSessionTimeout=8000", "", `for minSessionTimeout`, ""},
 	{"address without port", "dataDir=$DATA\nclientPortAddress=127.0.0.1", "", `clientPortAddress`, ""},
 	{"bad server line", "dataDir=$DATA\nserver.1=zk1:2888", "", `for server.1`, ""},
 	{"bad server id", "dataDir=$DATA\nserver.x=zk1:2888:3888", "", `for server.x`, ""},
@@ -121,6 +121,11 @@ var badConfigs = []struct {
 	{"missing dynamic file", "dataDir=$DATA\ndynamicConfigFile=$DIR/none", "", `for dynamicConfigFile`, ""},
 	{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`, ""},
 	{"admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`, "ZooKeeper reads admin.* only when it starts the AdminServer"},
+	{"no clientPort", "dataDir=$DATA", "", `clientPort: not set`, "ZooKeeper starts without a client port"},
+	{"secureClientPort", "dataDir=$DATA\nclientPort=2181\nsecureClientPort=2281", "", `for secureClientPort: TLS client connections are not supported yet`, "ZooKeeper serves TLS clients there; gokeeper has no TLS yet and says so rather than leave the port closed"},
+	{"secure port on the server line", "dataDir=$DATA\nserver.1=a:1:2;2181;2281", "1", `for secureClientPort`, ""},
+	{"localSessionsEnabled", "dataDir=$DATA\nclientPort=2181\nlocalSessionsEnabled=true", "", `for localSessionsEnabled: local sessions are not supported`, "gokeeper makes every session global"},
+	{"localSessionsUpgradingEnabled", "dataDir=$DATA\nclientPort=2181\nlocalSessionsUpgradingEnabled=true", "", `for localSessionsUpgradingEnabled`, "gokeeper makes every session global"},
 }
 
 func TestLoadConfigBad(t *testing.T) {
@@ -158,7 +163,7 @@ var goodConfigs = []struct {
 			t.Errorf("derived values wrong: %+v", c)
 		}
 	}},
-	{"unknown keys kept", "dataDir=$DATA\nfoo.bar=1\nsnapCount=1\nautopurge.snapRetainCount=1\nmetricsProvider.custom=x", "", func(t *testing.T, c server.Config) {
+	{"unknown keys kept", "dataDir=$DATA\nclientPort=2181\nfoo.bar=1\nsnapCount=1\nautopurge.snapRetainCount=1\nmetricsProvider.custom=x", "", func(t *testing.T, c server.Config) {
 		if c.SystemProperties["foo.bar"] != "1" || c.MetricsProviderConfig["custom"] != "x" {
 			t.Errorf("SystemProperties = %v, MetricsProviderConfig = %v", c.SystemProperties, c.MetricsProviderConfig)
 		}
@@ -166,17 +171,17 @@ var goodConfigs = []struct {
 			t.Errorf("snapCount %d, snapRetainCount %d, notes %q", c.SnapCount, c.AutopurgeSnapRetainCount, c.Notes)
 		}
 	}},
-	{"system property spellings", "dataDir=$DATA\nzookeeper.skipACL=yes\nDigestAuthenticationProvider.superDigest=super:abc=\nzookeeper.enforceQuota=TRUE\njute.maxbuffer=4194304\nforceSync=no\nleaderServes=no", "", func(t *testing.T, c server.Config) {
+	{"system property spellings", "dataDir=$DATA\nclientPort=2181\nzookeeper.skipACL=yes\nDigestAuthenticationProvider.superDigest=super:abc=\nzookeeper.enforceQuota=TRUE\njute.maxbuffer=4194304\nforceSync=no\nleaderServes=no", "", func(t *testing.T, c server.Config) {
 		if !c.SkipACL || c.SuperDigest != "super:abc=" || !c.EnforceQuota || c.JuteMaxBuffer != 4194304 || c.ForceSync || c.LeaderServes {
 			t.Errorf("got %+v", c)
 		}
 	}},
-	{"superDigest alias", "dataDir=$DATA\nsuperDigest=super:x", "", func(t *testing.T, c server.Config) {
+	{"superDigest alias", "dataDir=$DATA\nclientPort=2181\nsuperDigest=super:x", "", func(t *testing.T, c server.Config) {
 		if c.SuperDigest != "super:x" {
 			t.Errorf("SuperDigest = %q", c.SuperDigest)
 		}
 	}},
-	{"purge interval units", "dataDir=$DATA\nautopurge.purgeInterval=90m", "", func(t *testing.T, c server.Config) {
+	{"purge interval units", "dataDir=$DATA\nclientPort=2181\nautopurge.purgeInterval=90m", "", func(t *testing.T, c server.Config) {
 		if c.AutopurgePurgeInterval != 90*time.Minute {
 			t.Errorf("AutopurgePurgeInterval = %v", c.AutopurgePurgeInterval)
 		}
