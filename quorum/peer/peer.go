@@ -1,0 +1,674 @@
+package peer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/persistence"
+	"github.com/gokeeper/gokeeper/quorum"
+	"github.com/gokeeper/gokeeper/quorum/transport"
+)
+
+// Errors a proposal's done callback may get.
+var (
+	// ErrNotLeader: this member is not the established leader.
+	ErrNotLeader = errors.New("peer: not the established leader")
+	// ErrLeadershipLost: the leader stepped down with the proposal
+	// logged but not known committed; a later leader may still commit it.
+	ErrLeadershipLost = errors.New("peer: leadership lost, outcome unknown")
+	// ErrStopped: the peer stopped.
+	ErrStopped = errors.New("peer: stopped")
+)
+
+// Storage is a member's durable state and state machine, as the peer
+// drives them. The server implements it over persistence and datatree.
+// Every method is called from the peer's loop only.
+type Storage interface {
+	quorum.Log
+	// Append makes txns durable after the last logged one.
+	Append(entries []quorum.Entry) error
+	// TruncateAfter durably drops the logged txns after zxid.
+	TruncateAfter(zxid int64) error
+	// InstallSnapshot replaces state and log with a leader's snapshot at
+	// zxid: snap is the SNAP stream that followed the SNAP packet.
+	InstallSnapshot(zxid int64, snap []byte) error
+	// WriteEpochs durably records acceptedEpoch and currentEpoch.
+	WriteEpochs(hs quorum.HardState) error
+	// Apply applies the logged txns after the state's zxid through zxid.
+	Apply(zxid int64) error
+	// WriteSnapshot writes the state, which is at zxid, as a SNAP stream.
+	WriteSnapshot(w io.Writer, zxid int64) error
+}
+
+// Elector carries election messages: transport.Manager.
+type Elector interface {
+	Send(sid int64, msg []byte) error
+	Recv() <-chan transport.Message
+	Close() error
+}
+
+// Server is one member as the peer reaches it.
+type Server struct {
+	ID         int64
+	QuorumAddr string
+	Observer   bool
+}
+
+// Config is what a peer needs besides its storage and elector.
+type Config struct {
+	// ID is this member's sid.
+	ID int64
+	// Servers lists every member, this one included.
+	Servers []Server
+	// Listener is the quorum port, already listening; the peer closes it.
+	Listener net.Listener
+	// Tick is the core's tick; Core's limits count in it.
+	Tick time.Duration
+	// Core holds the core's limits; its ID, Voters and Observers are
+	// filled from Servers.
+	Core quorum.Config
+	// ConfigVersion goes into LearnerInfo.
+	ConfigVersion int64
+	// MaxBuffer bounds a packet's fields and the SNAP stream's lengths
+	// (jute.maxbuffer).
+	MaxBuffer int
+	// OnStatus, if set, is called from the peer's loop when the member's
+	// status changes.
+	OnStatus func(quorum.Status)
+	// OnRequest, if set, gets the REQUEST packets learners forward to
+	// this leader (a session's request, as ZooKeeper's Request is
+	// serialized: session id, cxid, op, body). It is called from the
+	// connection's reader and must not block long.
+	OnRequest func(from int64, data []byte)
+	// OnPing, if set, gets what a learner's PING carries to this leader:
+	// the sessions it saw activity on (session id, timeout), which keep
+	// them alive. Called from the connection's reader.
+	OnPing func(from int64, data []byte)
+	// Touches, if set, gives what this learner's PING replies carry:
+	// the sessions touched since the last call. Called from the loop.
+	Touches func() []byte
+	Logger  zerolog.Logger
+}
+
+// Peer runs a quorum.Node: the election messages through its Elector,
+// one TCP connection per learner on the quorum port, the ticks of a
+// timer, and its Storage for what must be durable or applied.
+type Peer struct {
+	cfg     Config
+	log     zerolog.Logger
+	node    *quorum.Node
+	storage Storage
+	elector Elector
+	ln      net.Listener
+	addrs   map[int64]string
+
+	events chan event
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	nextID atomic.Uint64
+
+	// Loop state.
+	conns    map[uint64]*conn
+	leader   atomic.Pointer[conn] // a learner's connection to its leader, once serving
+	applied  int64
+	pending  []proposal
+	failed   error
+	statusMu sync.Mutex
+	status   quorum.Status
+}
+
+type proposal struct {
+	last int64
+	done func(error)
+}
+
+// event is what the loop is woken by, besides ticks and votes.
+type event struct {
+	msg      *quorum.Message
+	accepted *conn
+	gone     *conn
+	entries  []quorum.Entry
+	done     func(error)
+}
+
+// New starts a peer from the durable state storage holds: hs its epochs
+// and applied the zxid of its state.
+func New(cfg Config, storage Storage, elector Elector, hs quorum.HardState, applied int64) (*Peer, error) {
+	core := cfg.Core
+	core.ID = cfg.ID
+	core.Voters, core.Observers = nil, nil
+	addrs := map[int64]string{}
+	var self *Server
+	for i, s := range cfg.Servers {
+		addrs[s.ID] = s.QuorumAddr
+		if s.Observer {
+			core.Observers = append(core.Observers, s.ID)
+		} else {
+			core.Voters = append(core.Voters, s.ID)
+		}
+		if s.ID == cfg.ID {
+			self = &cfg.Servers[i]
+		}
+	}
+	if self == nil {
+		return nil, fmt.Errorf("peer: server %d is not in the server list", cfg.ID)
+	}
+	log := cfg.Logger.With().Int64("sid", cfg.ID).Logger()
+	core.Logf = func(format string, args ...any) { log.Info().Msgf(format, args...) }
+	node, err := quorum.New(core, storage, hs, applied)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Listener == nil {
+		return nil, errors.New("peer: no quorum port listener")
+	}
+	p := &Peer{
+		cfg: cfg, log: log, node: node, storage: storage, elector: elector, ln: cfg.Listener, addrs: addrs,
+		events: make(chan event, 1024), stop: make(chan struct{}),
+		conns: map[uint64]*conn{}, applied: applied,
+	}
+	p.wg.Add(2)
+	go p.acceptLoop()
+	go p.loop()
+	return p, nil
+}
+
+// QuorumAddr is the address the quorum port listens on.
+func (p *Peer) QuorumAddr() net.Addr { return p.ln.Addr() }
+
+// Status returns the member's last status.
+func (p *Peer) Status() quorum.Status {
+	p.statusMu.Lock()
+	defer p.statusMu.Unlock()
+	return p.status
+}
+
+// Propose has the established leader propose txns, whose zxids must
+// follow the last proposed one in its epoch. done runs on the peer's loop
+// once all of them are committed and applied, or with the error that
+// stopped them.
+func (p *Peer) Propose(entries []quorum.Entry, done func(error)) {
+	select {
+	case <-p.stop:
+		done(ErrStopped)
+		return
+	default:
+	}
+	select {
+	case p.events <- event{entries: entries, done: done}:
+	case <-p.stop:
+		done(ErrStopped)
+	}
+}
+
+// Forward sends a request to the leader this learner follows: ZooKeeper's
+// REQUEST packet, data as Config.OnRequest gets it. It fails while the
+// member is not a serving learner.
+func (p *Peer) Forward(data []byte) error {
+	c := p.leader.Load()
+	if c == nil {
+		return ErrNotLeader
+	}
+	c.enqueue(jute.QuorumPacket{Type: int32(jute.PacketRequest), Data: data}, nil)
+	return nil
+}
+
+// Close stops the peer: connections closed, pending proposals failed.
+func (p *Peer) Close() error {
+	select {
+	case <-p.stop:
+		return nil
+	default:
+	}
+	close(p.stop)
+	p.ln.Close()
+	p.wg.Wait()
+	// NB: what reached the loop's queue as it stopped.
+	for {
+		select {
+		case ev := <-p.events:
+			if ev.accepted != nil {
+				ev.accepted.nc.Close()
+			}
+			if ev.done != nil {
+				ev.done(ErrStopped)
+			}
+		default:
+			return p.failed
+		}
+	}
+}
+
+func (p *Peer) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		nc, err := p.ln.Accept()
+		if err != nil {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			p.log.Warn().Err(err).Msg("quorum port accept failed")
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		p.post(event{accepted: p.newConn(p.nextID.Add(1), 0, nc)})
+	}
+}
+
+// loop is the only goroutine that touches the node and the storage.
+func (p *Peer) loop() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.Tick)
+	defer t.Stop()
+	p.handleReady()
+	for p.failed == nil {
+		select {
+		case <-p.stop:
+			p.shutdown(ErrStopped)
+			return
+		case <-t.C:
+			p.node.Tick()
+		case m := <-p.elector.Recv():
+			n, err := transport.DecodeNotification(m.Data)
+			if err != nil {
+				p.log.Debug().Err(err).Int64("peer", m.From).Msg("dropped an election message")
+				continue
+			}
+			if v, ok := DecodeVote(n); ok {
+				p.node.Step(quorum.Message{From: m.From, To: p.cfg.ID, Vote: &v})
+			}
+		case ev := <-p.events:
+			p.handleEvent(ev)
+		}
+		p.handleReady()
+	}
+	<-p.stop
+	p.shutdown(p.failed)
+}
+
+func (p *Peer) handleEvent(ev event) {
+	switch {
+	case ev.msg != nil:
+		p.node.Step(*ev.msg)
+	case ev.accepted != nil:
+		p.conns[ev.accepted.id] = ev.accepted
+		ev.accepted.start(p)
+	case ev.gone != nil:
+		c := ev.gone
+		if p.conns[c.id] == c {
+			delete(p.conns, c.id)
+			p.node.Disconnected(c.peerID(), c.id)
+		}
+		p.leader.CompareAndSwap(c, nil)
+	case ev.done != nil:
+		for _, e := range ev.entries {
+			if err := p.node.Propose(e.Zxid, e.Data); err != nil {
+				if errors.Is(err, quorum.ErrNotLeader) {
+					err = ErrNotLeader
+				}
+				ev.done(err)
+				return
+			}
+		}
+		if len(ev.entries) > 0 {
+			p.pending = append(p.pending, proposal{last: ev.entries[len(ev.entries)-1].Zxid, done: ev.done})
+		} else {
+			ev.done(nil)
+		}
+	}
+}
+
+// handleReady does what the node asks, in the order quorum.Ready states.
+func (p *Peer) handleReady() {
+	for p.failed == nil && p.node.HasReady() {
+		rd := p.node.Ready()
+		if err := p.persist(&rd); err != nil {
+			p.failed = err
+			p.log.Error().Err(err).Msg("cannot make the quorum state durable: stopping this member")
+			return
+		}
+		for _, m := range rd.Messages {
+			p.send(m)
+		}
+		for _, c := range rd.Closes {
+			if cn := p.conns[c.Conn]; cn != nil {
+				delete(p.conns, c.Conn)
+				p.leader.CompareAndSwap(cn, nil)
+				cn.close()
+			}
+		}
+		if rd.CommitTo > p.applied {
+			if err := p.apply(rd.CommitTo); err != nil {
+				p.failed = err
+				return
+			}
+		}
+		if rd.Status != nil {
+			p.setStatus(*rd.Status)
+		}
+		p.node.Advance()
+	}
+}
+
+func (p *Peer) persist(rd *quorum.Ready) error {
+	if s := rd.Snapshot; s != nil {
+		if err := p.storage.InstallSnapshot(s.Zxid, s.Data); err != nil {
+			return err
+		}
+		p.applied = s.Zxid
+		p.log.Info().Str("zxid", zx(s.Zxid)).Int("bytes", len(s.Data)).Msg("installed the leader's snapshot")
+	}
+	if rd.Truncate {
+		if err := p.storage.TruncateAfter(rd.TruncateAfter); err != nil {
+			return err
+		}
+		p.log.Info().Str("zxid", zx(rd.TruncateAfter)).Msg("truncated the txn log as the leader said")
+	}
+	if len(rd.Entries) > 0 {
+		if err := p.storage.Append(rd.Entries); err != nil {
+			return err
+		}
+	}
+	if rd.HardState != nil {
+		if err := p.storage.WriteEpochs(*rd.HardState); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply applies through zxid and completes the proposals it commits.
+func (p *Peer) apply(zxid int64) error {
+	if err := p.storage.Apply(zxid); err != nil {
+		p.log.Error().Err(err).Str("zxid", zx(zxid)).Msg("cannot apply committed txns: stopping this member")
+		return err
+	}
+	p.applied = zxid
+	for len(p.pending) > 0 && p.pending[0].last <= zxid {
+		p.pending[0].done(nil)
+		p.pending = p.pending[1:]
+	}
+	return nil
+}
+
+func (p *Peer) setStatus(st quorum.Status) {
+	p.statusMu.Lock()
+	p.status = st
+	p.statusMu.Unlock()
+	ev := p.log.Info().Str("state", st.State.String()).Int64("leader", st.Leader).Int64("epoch", st.Epoch).Bool("serving", st.Serving)
+	if st.Why != "" {
+		ev = ev.Str("why", st.Why)
+	}
+	ev.Msg("quorum status")
+	if !(st.State == quorum.Leading && st.Serving) {
+		p.failPending(ErrLeadershipLost)
+	}
+	p.leader.Store(nil)
+	if st.Serving && st.State != quorum.Leading {
+		for _, c := range p.conns {
+			if c.id&dialBit != 0 && c.peerID() == st.Leader {
+				p.leader.Store(c)
+			}
+		}
+	}
+	if p.cfg.OnStatus != nil {
+		p.cfg.OnStatus(st)
+	}
+}
+
+func (p *Peer) failPending(err error) {
+	for _, pr := range p.pending {
+		pr.done(err)
+	}
+	p.pending = nil
+}
+
+// send hands a message to the elector or to its connection; a leader's
+// SNAP gets the state at its zxid, serialized now.
+func (p *Peer) send(m quorum.Message) {
+	if m.Vote != nil {
+		n := EncodeVote(*m.Vote, string(p.cfg.Core.ConfigText))
+		if err := p.elector.Send(m.To, n.Encode(nil)); err != nil {
+			p.log.Debug().Err(err).Int64("peer", m.To).Msg("vote not sent")
+		}
+		return
+	}
+	c := p.conns[m.Conn]
+	if c == nil {
+		if m.Conn&dialBit == 0 || (m.Type != jute.PacketFollowerInfo && m.Type != jute.PacketObserverInfo) {
+			return // the connection is gone
+		}
+		c = p.newConn(m.Conn, m.To, nil)
+		p.conns[c.id] = c
+		c.start(p)
+	}
+	var snap []byte
+	if m.Type == jute.PacketSnap {
+		if m.Zxid > p.applied {
+			if err := p.apply(m.Zxid); err != nil {
+				p.failed = err
+				return
+			}
+		}
+		var buf bytes.Buffer
+		if err := p.storage.WriteSnapshot(&buf, m.Zxid); err != nil {
+			p.log.Error().Err(err).Msg("cannot serialize a snapshot for a learner")
+			delete(p.conns, c.id)
+			c.close()
+			return
+		}
+		snap = buf.Bytes()
+	}
+	if m.Type == jute.PacketPing && m.Conn&dialBit != 0 && p.cfg.Touches != nil {
+		m.Data = p.cfg.Touches()
+	}
+	c.enqueue(EncodePacket(m, p.cfg.ConfigVersion), snap)
+}
+
+// dialBit marks the connections a learner dials (quorum.Message.Conn).
+const dialBit = uint64(1) << 63
+
+func (p *Peer) shutdown(err error) {
+	for id, c := range p.conns {
+		delete(p.conns, id)
+		c.close()
+	}
+	p.failPending(err)
+}
+
+// post hands an event to the loop unless the peer stopped.
+func (p *Peer) post(ev event) {
+	select {
+	case p.events <- ev:
+	case <-p.stop:
+	}
+}
+
+// conn is one quorum-port connection: a learner's to its leader (dialled,
+// id with the top bit set) or one a leader accepted.
+type conn struct {
+	id       uint64
+	peer     atomic.Int64 // the other member's sid, once known
+	dialTo   string
+	nc       net.Conn
+	mu       sync.Mutex
+	queue    []outPacket
+	wake     chan struct{}
+	done     chan struct{}
+	closeOne sync.Once
+}
+
+type outPacket struct {
+	qp   jute.QuorumPacket
+	snap []byte
+}
+
+func (p *Peer) newConn(id uint64, peerID int64, nc net.Conn) *conn {
+	c := &conn{id: id, nc: nc, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.peer.Store(peerID)
+	if nc == nil {
+		c.dialTo = p.addrs[peerID]
+	}
+	return c
+}
+
+func (c *conn) peerID() int64 { return c.peer.Load() }
+
+func (c *conn) enqueue(qp jute.QuorumPacket, snap []byte) {
+	c.mu.Lock()
+	c.queue = append(c.queue, outPacket{qp, snap})
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) close() {
+	c.closeOne.Do(func() {
+		close(c.done)
+		c.mu.Lock()
+		if c.nc != nil {
+			c.nc.Close()
+		}
+		c.mu.Unlock()
+	})
+}
+
+// start runs the connection's writer, which dials first if needed and
+// then starts its reader.
+func (c *conn) start(p *Peer) {
+	go c.writeLoop(p)
+}
+
+func (c *conn) writeLoop(p *Peer) {
+	if c.nc == nil {
+		nc, err := dialLeader(c.dialTo, c.done)
+		if err != nil {
+			p.log.Info().Err(err).Int64("peer", c.peerID()).Msg("cannot reach the leader's quorum port")
+			p.post(event{gone: c})
+			return
+		}
+		c.mu.Lock()
+		c.nc = nc
+		c.mu.Unlock()
+		select {
+		case <-c.done:
+			nc.Close()
+			return
+		default:
+		}
+	}
+	go c.readLoop(p)
+	w := transport.NewPacketWriter(c.nc)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for i := range q {
+			err := w.Write(&q[i].qp)
+			if err == nil && q[i].snap != nil {
+				if err = w.Flush(); err == nil {
+					_, err = c.nc.Write(q[i].snap)
+				}
+			}
+			if err != nil {
+				c.close()
+				return
+			}
+		}
+		if err := w.Flush(); err != nil {
+			c.close()
+			return
+		}
+	}
+}
+
+// dialLeader connects to a leader's quorum port: up to 5 tries, 100 ms
+// apart, as a ZooKeeper learner does.
+func dialLeader(addr string, done <-chan struct{}) (net.Conn, error) {
+	var err error
+	for try := 0; try < 5; try++ {
+		var nc net.Conn
+		if nc, err = net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+			return nc, nil
+		}
+		select {
+		case <-done:
+			return nil, ErrStopped
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil, err
+}
+
+func (c *conn) readLoop(p *Peer) {
+	defer func() {
+		c.close()
+		p.post(event{gone: c})
+	}()
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	r := transport.NewPacketReader(br, transport.FieldLimit(p.cfg.MaxBuffer))
+	for {
+		var qp jute.QuorumPacket
+		if err := r.Read(&qp); err != nil {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+				p.log.Info().Err(err).Int64("peer", c.peerID()).Msg("quorum connection lost")
+			}
+			return
+		}
+		if c.peerID() == 0 {
+			// A leader learns who connected from FOLLOWERINFO.
+			var li jute.LearnerInfo
+			t := jute.PacketType(qp.Type)
+			if (t != jute.PacketFollowerInfo && t != jute.PacketObserverInfo) || jute.Unmarshal(qp.Data, &li, len(qp.Data)) != nil {
+				p.log.Info().Str("type", t.String()).Msg("a learner's first packet is not FOLLOWERINFO: closing")
+				return
+			}
+			c.peer.Store(li.Serverid)
+		}
+		switch t := jute.PacketType(qp.Type); {
+		case t == jute.PacketRequest && c.id&dialBit == 0:
+			if p.cfg.OnRequest != nil {
+				p.cfg.OnRequest(c.peerID(), qp.Data)
+			}
+			continue
+		case t == jute.PacketPing && c.id&dialBit == 0 && p.cfg.OnPing != nil:
+			p.cfg.OnPing(c.peerID(), qp.Data)
+		}
+		m, err := DecodePacket(p.cfg.ID, c.peerID(), c.id, qp)
+		if err != nil {
+			p.log.Info().Err(err).Int64("peer", c.peerID()).Msg("closing a quorum connection")
+			return
+		}
+		if m.Type == jute.PacketSnap {
+			var raw bytes.Buffer
+			if err := persistence.ReadSnapStream(io.TeeReader(br, &raw), p.cfg.MaxBuffer, nil, nil); err != nil {
+				p.log.Info().Err(err).Msg("bad snapshot from the leader")
+				return
+			}
+			m.Data = raw.Bytes()
+		}
+		p.post(event{msg: &m})
+	}
+}
+
+func zx(z int64) string { return fmt.Sprintf("0x%x", z) }

@@ -1,0 +1,422 @@
+package peer
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/jute"
+	"github.com/gokeeper/gokeeper/persistence"
+	"github.com/gokeeper/gokeeper/quorum"
+	"github.com/gokeeper/gokeeper/quorum/transport"
+)
+
+// memStorage is a member's durable state in memory: it survives a Peer's
+// Close, as files survive a restart. Its state machine is the list of
+// applied txns; its SNAP stream holds them as nodes "/t<zxid in hex>".
+type memStorage struct {
+	mu      sync.Mutex
+	start   int64
+	log     []quorum.Entry
+	hs      quorum.HardState
+	applied []quorum.Entry
+}
+
+func (m *memStorage) StartZxid() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.start
+}
+
+func (m *memStorage) LastZxid() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.log) == 0 {
+		return m.start
+	}
+	return m.log[len(m.log)-1].Zxid
+}
+
+func (m *memStorage) Entries(after, upTo int64) []quorum.Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []quorum.Entry
+	for _, e := range m.log {
+		if e.Zxid > after && e.Zxid <= upTo {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (m *memStorage) Append(entries []quorum.Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range entries {
+		last := m.start
+		if len(m.log) > 0 {
+			last = m.log[len(m.log)-1].Zxid
+		}
+		if e.Zxid <= last {
+			return fmt.Errorf("append %#x after %#x", e.Zxid, last)
+		}
+		m.log = append(m.log, quorum.Entry{Zxid: e.Zxid, Data: bytes.Clone(e.Data)})
+	}
+	return nil
+}
+
+func (m *memStorage) TruncateAfter(zxid int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for len(m.log) > 0 && m.log[len(m.log)-1].Zxid > zxid {
+		m.log = m.log[:len(m.log)-1]
+	}
+	for len(m.applied) > 0 && m.applied[len(m.applied)-1].Zxid > zxid {
+		m.applied = m.applied[:len(m.applied)-1]
+	}
+	return nil
+}
+
+func (m *memStorage) InstallSnapshot(zxid int64, snap []byte) error {
+	var state []quorum.Entry
+	err := persistence.ReadSnapStream(bytes.NewReader(snap), 0, nil, func(n *persistence.Node) error {
+		if !strings.HasPrefix(n.Path, "/t") {
+			return nil
+		}
+		z, err := strconv.ParseInt(n.Path[2:], 16, 64)
+		state = append(state, quorum.Entry{Zxid: z, Data: n.Data})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.start, m.log, m.applied = zxid, nil, state
+	return nil
+}
+
+func (m *memStorage) WriteEpochs(hs quorum.HardState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.hs = hs
+	return nil
+}
+
+func (m *memStorage) Apply(zxid int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at := m.start
+	if len(m.applied) > 0 {
+		at = max(at, m.applied[len(m.applied)-1].Zxid)
+	}
+	for _, e := range m.log {
+		if e.Zxid > at && e.Zxid <= zxid {
+			m.applied = append(m.applied, e)
+		}
+	}
+	return nil
+}
+
+func (m *memStorage) WriteSnapshot(w io.Writer, zxid int64) error {
+	m.mu.Lock()
+	state := append([]quorum.Entry(nil), m.applied...)
+	m.mu.Unlock()
+	open := []jute.ACL{{Perms: 31, Id: jute.Id{Scheme: "world", Id: "anyone"}}}
+	return persistence.WriteSnapStream(w, nil, func(acls func([][]jute.ACL) error, node func(*persistence.Node) error) error {
+		if err := acls([][]jute.ACL{open}); err != nil {
+			return err
+		}
+		if err := node(&persistence.Node{Path: "", ACL: open}); err != nil {
+			return err
+		}
+		for _, e := range state {
+			if e.Zxid > zxid {
+				break
+			}
+			if err := node(&persistence.Node{Path: fmt.Sprintf("/t%x", e.Zxid), Data: e.Data, ACL: open}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// compact drops the log through the state's zxid, as a snapshot and a
+// purge would.
+func (m *memStorage) compact() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at := m.applied[len(m.applied)-1].Zxid
+	for len(m.log) > 0 && m.log[0].Zxid <= at {
+		m.log = m.log[1:]
+	}
+	m.start = at
+}
+
+// state returns the applied txns' zxids and the state's zxid.
+func (m *memStorage) state() (zxids []int64, at int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.applied {
+		zxids = append(zxids, e.Zxid)
+	}
+	at = m.start
+	if len(m.applied) > 0 {
+		at = max(at, m.applied[len(m.applied)-1].Zxid)
+	}
+	return zxids, at
+}
+
+// cluster is n members on loopback, each with its election Manager, its
+// quorum listener and its memStorage.
+type cluster struct {
+	t        *testing.T
+	servers  []Server
+	election map[int64][]string
+	storage  map[int64]*memStorage
+	peers    map[int64]*Peer
+	elector  map[int64]*transport.Manager
+	quorumLn map[int64]net.Listener
+	requests chan string
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	c := &cluster{
+		t: t, election: map[int64][]string{}, storage: map[int64]*memStorage{},
+		peers: map[int64]*Peer{}, elector: map[int64]*transport.Manager{},
+		quorumLn: map[int64]net.Listener{}, requests: make(chan string, 16),
+	}
+	for id := int64(1); id <= int64(n); id++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.quorumLn[id] = ln
+		c.servers = append(c.servers, Server{ID: id, QuorumAddr: ln.Addr().String()})
+		c.storage[id] = &memStorage{}
+		// NB: election ports are picked now and kept across restarts.
+		el, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.election[id] = []string{el.Addr().String()}
+		el.Close()
+	}
+	for id := int64(1); id <= int64(n); id++ {
+		c.start(id)
+	}
+	t.Cleanup(func() {
+		for id := range c.peers {
+			c.stop(id)
+		}
+	})
+	return c
+}
+
+func (c *cluster) start(id int64) {
+	c.t.Helper()
+	tc := transport.DefaultConfig()
+	tc.MyID, tc.ListenAddr, tc.Peers = id, c.election[id][0], c.election
+	tc.BindRetryInterval = 50 * time.Millisecond
+	m, err := transport.New(tc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ln := c.quorumLn[id]
+	if ln == nil {
+		if ln, err = net.Listen("tcp", c.servers[id-1].QuorumAddr); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	delete(c.quorumLn, id)
+	st := c.storage[id]
+	_, applied := st.state()
+	cfg := Config{
+		ID: id, Servers: c.servers, Listener: ln, Tick: 10 * time.Millisecond,
+		Core: quorum.Config{
+			InitLimit: 100, SyncLimit: 50, PingInterval: 5, FinalizeWait: 5,
+			MinNotifyInterval: 5, MaxNotifyInterval: 100, ConfigText: []byte("version=0"),
+		},
+		MaxBuffer: 1 << 20,
+		OnRequest: func(from int64, data []byte) { c.requests <- fmt.Sprintf("%d:%s", from, data) },
+		Logger:    zerolog.Nop(),
+	}
+	p, err := New(cfg, st, m, st.hs, applied)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.peers[id], c.elector[id] = p, m
+}
+
+func (c *cluster) stop(id int64) {
+	if p := c.peers[id]; p != nil {
+		p.Close()
+		c.elector[id].Close()
+		delete(c.peers, id)
+	}
+}
+
+// leader waits until one running member is an established leader and
+// every other running member serves as its follower.
+func (c *cluster) leader() (int64, quorum.Status) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var lead int64
+		var ls quorum.Status
+		ok := true
+		for id, p := range c.peers {
+			st := p.Status()
+			switch {
+			case st.State == quorum.Leading && st.Serving:
+				lead, ls = id, st
+			case st.State == quorum.Following && st.Serving:
+			default:
+				ok = false
+			}
+		}
+		if ok && lead != 0 {
+			for _, p := range c.peers {
+				if p.Status().Leader != lead {
+					ok = false
+				}
+			}
+			if ok {
+				return lead, ls
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for id, p := range c.peers {
+		c.t.Logf("member %d: %+v", id, p.Status())
+	}
+	c.t.Fatal("no leader served by every running member within 20 s")
+	return 0, quorum.Status{}
+}
+
+// propose has the leader commit txns counter first.. of its epoch.
+func (c *cluster) propose(lead int64, epoch int64, first, n int) []int64 {
+	c.t.Helper()
+	var entries []quorum.Entry
+	var zxids []int64
+	for i := 0; i < n; i++ {
+		z := quorum.Zxid(epoch, int64(first+i))
+		entries = append(entries, quorum.Entry{Zxid: z, Data: []byte(fmt.Sprintf("txn %#x", z))})
+		zxids = append(zxids, z)
+	}
+	done := make(chan error, 1)
+	c.peers[lead].Propose(entries, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if err != nil {
+			c.t.Fatalf("propose on %d: %v", lead, err)
+		}
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("proposal not committed within 10 s")
+	}
+	return zxids
+}
+
+// converged waits until every running member applied exactly want.
+func (c *cluster) converged(want []int64) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		bad := ""
+		for id := range c.peers {
+			got, _ := c.storage[id].state()
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				bad = fmt.Sprintf("member %d applied %x, want %x", id, got, want)
+			}
+		}
+		if bad == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal(bad)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPeerEnsemble runs three peers over loopback TCP: they elect a
+// leader, replicate its txns, elect another when it stops, catch a
+// restarted member up by DIFF and a wiped one by SNAP, and carry
+// REQUEST packets from a follower to the leader.
+func TestPeerEnsemble(t *testing.T) {
+	c := newCluster(t, 3)
+	lead, st := c.leader()
+	if st.Epoch < 1 {
+		t.Fatalf("leader %d established epoch %d", lead, st.Epoch)
+	}
+	want := c.propose(lead, st.Epoch, 1, 5)
+	c.converged(want)
+
+	// A follower forwards a request to its leader.
+	var follower int64
+	for id := range c.peers {
+		if id != lead {
+			follower = id
+		}
+	}
+	if err := c.peers[follower].Forward([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-c.requests:
+		if w := fmt.Sprintf("%d:hello", follower); got != w {
+			t.Fatalf("leader got request %q, want %q", got, w)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("forwarded request never reached the leader")
+	}
+	if err := c.peers[lead].Forward([]byte("x")); err == nil {
+		t.Fatal("a leader forwarded a request")
+	}
+
+	// The leader stops: the other two elect a new one in a later epoch,
+	// and keep everything committed.
+	c.stop(lead)
+	lead2, st2 := c.leader()
+	if lead2 == lead || st2.Epoch <= st.Epoch {
+		t.Fatalf("after stopping %d (epoch %d): leader %d epoch %d", lead, st.Epoch, lead2, st2.Epoch)
+	}
+	want = append(want, c.propose(lead2, st2.Epoch, 1, 3)...)
+	c.converged(want)
+
+	// The old leader restarts behind: it catches up (DIFF) and follows.
+	c.start(lead)
+	if l, _ := c.leader(); l != lead2 {
+		t.Fatalf("leader %d after a follower restarted, want %d", l, lead2)
+	}
+	c.converged(want)
+
+	// A member whose state is wiped gets the leader's snapshot.
+	var wiped int64
+	for id := range c.peers {
+		if id != lead2 {
+			wiped = id
+		}
+	}
+	c.stop(wiped)
+	c.storage[wiped] = &memStorage{}
+	want = append(want, c.propose(lead2, st2.Epoch, 4, 2)...)
+	c.storage[lead2].compact()
+	c.start(wiped)
+	c.leader()
+	c.converged(want)
+	if start := c.storage[wiped].StartZxid(); start == 0 {
+		t.Fatalf("wiped member %d caught up without a snapshot (log starts at 0)", wiped)
+	}
+	want = append(want, c.propose(lead2, st2.Epoch, 6, 1)...)
+	c.converged(want)
+}
