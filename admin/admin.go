@@ -186,7 +186,7 @@ func (a *Admin) serverState() string {
 	if a.srv.ReadOnly() {
 		return "read-only"
 	}
-	return "standalone"
+	return a.srv.Mode()
 }
 
 // metricKind is how a value is exported to Prometheus.

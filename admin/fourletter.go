@@ -42,6 +42,11 @@ func (f *FourLetter) Answer(word string) string {
 		return word + " is not executed because it is not in the whitelist.\n"
 	}
 	var b strings.Builder
+	if a.serverState() == "" && word != "ruok" && word != "isro" && word != "gtmk" && word != "stmk" && word != "conf" && word != "envi" {
+		// NB: ZooKeeper's member without a running server (electing,
+		// syncing) answers this to the words that need one.
+		return "This ZooKeeper instance is not currently serving requests\n"
+	}
 	switch word {
 	case "ruok":
 		return "imok"

@@ -94,6 +94,9 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 		return nil, resp, ErrClosed
 	default:
 	}
+	if s.ens != nil && !s.ens.serving() {
+		return nil, resp, ErrNotServing
+	}
 	timeout := min(max(req.TimeOut, int32(s.cfg.EffectiveMinSessionTimeout())), int32(s.cfg.EffectiveMaxSessionTimeout()))
 	c := &Client{s: s, timeout: timeout, sink: sink, remoteIP: remoteIP}
 	c.watcher = datatree.WatcherID(s.nextWatch.Add(1))
@@ -261,7 +264,7 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	// NB: body is the reader's buffer, only valid during Handle, and the
 	// request is prepared later, on the prep goroutine. A record Reject
 	// decoded owns copies of its bytes: Prep needs no body.
-	if p.req.decoded != nil {
+	if p.req.decoded != nil && s.ens == nil {
 		p.req.Body = nil
 	} else {
 		p.req.Body = bytes.Clone(body)

@@ -53,7 +53,7 @@ func validConfig() Config {
 	return c
 }
 
-func ensemble(t *testing.T, lines ...string) []QuorumServer {
+func ensembleCfg(t *testing.T, lines ...string) []QuorumServer {
 	t.Helper()
 	var out []QuorumServer
 	for i, l := range lines {
@@ -67,7 +67,7 @@ func ensemble(t *testing.T, lines ...string) []QuorumServer {
 }
 
 func TestValidate(t *testing.T) {
-	three := ensemble(t, "a:2888:3888", "b:2888:3888", "c:2888:3888")
+	three := ensembleCfg(t, "a:2888:3888", "b:2888:3888", "c:2888:3888")
 	for _, tc := range []struct {
 		name    string
 		mutate  func(*Config)
@@ -96,9 +96,9 @@ func TestValidate(t *testing.T) {
 		{"duplicate id", func(c *Config) { c.Servers = append(three, three[0]) }, "server.1"},
 		{"single server standalone", func(c *Config) { c.Servers = three[:1] }, ""},
 		{"observers without quorum", func(c *Config) {
-			c.Servers = ensemble(t, "a:2888:3888", "b:2888:3888:observer")
+			c.Servers = ensembleCfg(t, "a:2888:3888", "b:2888:3888:observer")
 		}, "standaloneEnabled"},
-		{"only observers", func(c *Config) { c.Servers = ensemble(t, "a:2888:3888:observer") }, "server.1"},
+		{"only observers", func(c *Config) { c.Servers = ensembleCfg(t, "a:2888:3888:observer") }, "server.1"},
 		{"standalone disabled, no servers", func(c *Config) { c.StandaloneEnabled = false }, "standaloneEnabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestWriteConfGolden(t *testing.T) {
 	quorum.DataDir = "/tmp/h5zk/s2/data"
 	quorum.StandaloneEnabled = false
 	quorum.ServerID = 1
-	quorum.Servers = ensemble(t, "127.0.0.1:22888:23888;127.0.0.1:21812")
+	quorum.Servers = ensembleCfg(t, "127.0.0.1:22888:23888;127.0.0.1:21812")
 	quorum.ClientPort = 21812
 
 	for _, tc := range []struct {
@@ -251,7 +251,7 @@ func TestWriteConfGolden(t *testing.T) {
 
 func TestMembershipString(t *testing.T) {
 	c := DefaultConfig()
-	c.Servers = ensemble(t, "a:2888:3888", "b:2888:3888;2181", "c:2888:3888:observer")
+	c.Servers = ensembleCfg(t, "a:2888:3888", "b:2888:3888;2181", "c:2888:3888:observer")
 	c.ConfigVersion = 0x100000003
 	want := "server.1=a:2888:3888:participant\n" +
 		"server.2=b:2888:3888:participant;0.0.0.0:2181\n" +

@@ -17,6 +17,7 @@ import (
 	"github.com/gokeeper/gokeeper/datatree"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/persistence"
+	"github.com/gokeeper/gokeeper/quorum"
 )
 
 // Errors the server returns to the connection layer.
@@ -128,6 +129,9 @@ type Server struct {
 
 	Stats Stats
 
+	// ens is the member's part in an ensemble; nil when standalone.
+	ens *ensemble
+
 	stopOnce sync.Once
 	stop     chan struct{}
 	bg       sync.WaitGroup // prep, expiry, containers, purge, snapshots
@@ -176,7 +180,11 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	s.start = time.Now()
 	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), s.sessionMs())
 	s.smu.clients = make(map[int64]*Client)
-	s.smu.nextID = makeSessionIDBase(standaloneSID, s.now().UnixMilli())
+	sid := int64(standaloneSID)
+	if cfg.Distributed() {
+		sid = cfg.ServerID
+	}
+	s.smu.nextID = makeSessionIDBase(sid, s.now().UnixMilli())
 
 	po := persistenceOptions(cfg, log)
 	if fs != nil {
@@ -197,6 +205,14 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	s.prep = NewPrepper(s.tree, s.prepO)
 	s.prep.checkSession = s.checkSession
 	s.resetSnapThresholds()
+	if cfg.Distributed() {
+		// NB: epoch 0 is never led: the first leadership resets it.
+		s.zxid = 0
+		if s.ens, err = newEnsemble(s); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", last)).Uint32("epoch", epoch).
 		Int("sessions", s.smu.tracker.count()).Int("znodes", s.tree.NodeCount()).Msg("recovered")
 	return s, nil
@@ -215,6 +231,11 @@ func (s *Server) recover() error {
 	}
 	if ok {
 		s.tree.SetLastZxid(snapZxid)
+	}
+	if s.cfg.Distributed() {
+		// NB: an ensemble member's state is what was committed; the log
+		// after it is applied as its leader commits it.
+		return nil
 	}
 	// NB: the log replayed counts towards the next snapshot's bytes, as if
 	// it had been logged before the snapshot's LoggedBytes reading.
@@ -281,6 +302,9 @@ func (s *Server) Close() error {
 			c.sink.Close("server shutting down")
 		}
 		s.smu.Unlock()
+		if s.ens != nil {
+			s.ens.close()
+		}
 		// NB: a submit blocked on a full prepCh gives up on stop; once
 		// the fence is up, nothing more enters prepCh.
 		s.sub.Lock()
@@ -310,6 +334,9 @@ func (s *Server) Config() Config { return s.cfg }
 // each session's request order; req.Body must stay untouched afterwards.
 func (s *Server) submit(req *Request, w *write) {
 	w.req = req
+	if s.ens != nil && s.ens.submit(req, w) {
+		return
+	}
 	s.sub.RLock()
 	if s.sub.closed {
 		s.sub.RUnlock()
@@ -365,18 +392,16 @@ func (s *Server) prepBatch(batch []*write) {
 		}
 		return
 	}
+	if s.ens != nil {
+		s.proposeBatch(batch)
+		return
+	}
 	lb := s.logBatches.Get().(*logBatch)
 	lb.ws = append(lb.ws[:0], batch...)
 	size := 0
 	for _, w := range lb.ws {
 		s.zxid++
-		w.txn = s.prep.Prep(w.req, s.zxid)
-		if w.req.Op == jute.OpCloseSession {
-			s.smu.Lock()
-			s.smu.tracker.setClosing(w.req.Session)
-			s.smu.Unlock()
-		}
-		w.req = nil
+		s.prepOne(w)
 		size += txnSize(&w.txn)
 	}
 	// NB: one buffer for the batch, sized up front; each entry is a slice
@@ -390,6 +415,45 @@ func (s *Server) prepBatch(batch []*write) {
 	}
 	lb.buf = buf
 	s.store.Append(lb.entries, lb.done)
+}
+
+// prepOne prepares a write with the zxid s.zxid.
+func (s *Server) prepOne(w *write) {
+	w.txn = s.prep.Prep(w.req, s.zxid)
+	if w.req.Op == jute.OpCloseSession {
+		s.smu.Lock()
+		s.smu.tracker.setClosing(w.req.Session)
+		s.smu.Unlock()
+	}
+	w.req = nil
+}
+
+// proposeBatch is prepBatch on an ensemble's leader: the txns go to the
+// quorum, and are applied once committed. A member that does not lead
+// (any more) gives them up.
+func (s *Server) proposeBatch(batch []*write) {
+	epoch := s.ens.leadingEpoch()
+	if epoch == 0 {
+		for _, w := range batch {
+			s.abandonWrite(w)
+		}
+		return
+	}
+	if quorum.Epoch(s.zxid) != epoch {
+		// NB: a new leadership starts from the state with everything
+		// its leader logged applied, with nothing outstanding.
+		s.ens.applied()
+		s.prep.Abort()
+		s.zxid = quorum.Zxid(epoch, 0)
+	}
+	ws := slices.Clone(batch)
+	entries := make([]quorum.Entry, len(ws))
+	for i, w := range ws {
+		s.zxid++
+		s.prepOne(w)
+		entries[i] = quorum.Entry{Zxid: w.txn.Hdr.Zxid, Data: EncodeTxn(nil, &w.txn)}
+	}
+	s.ens.propose(ws, entries)
 }
 
 // logBatch is what prepBatch hands to the log: the writes, their entries
@@ -647,6 +711,11 @@ func (s *Server) expiryLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
+			if s.ens != nil && s.ens.leadingEpoch() == 0 {
+				// NB: only an ensemble's leader expires sessions.
+				t.Reset(time.Duration(s.cfg.TickTime) * time.Millisecond)
+				continue
+			}
 			s.smu.Lock()
 			now := s.sessionMs()
 			ids := s.smu.tracker.expire(now)
@@ -673,6 +742,9 @@ func (s *Server) containerLoop() {
 		case <-s.stop:
 			return
 		case now := <-t.C:
+			if s.ens != nil && s.ens.leadingEpoch() == 0 {
+				continue
+			}
 			for _, p := range s.tree.ExpiredContainers(now.UnixMilli()) {
 				s.submit(&Request{Op: jute.OpDeleteContainer, Body: []byte(p), Time: now.UnixMilli()},
 					&write{op: jute.OpDeleteContainer})
@@ -741,6 +813,16 @@ func (s *Server) maybeSnapshot(n int) {
 	s.snapLogged = s.store.LoggedBytes()
 	zxid := s.tree.LastZxid()
 	sessions := s.sessionList()
+	if s.ens != nil {
+		// NB: an ensemble member recovers from its snapshot alone, so the
+		// snapshot must be exact: the applier writes it, and waits.
+		defer s.bg.Done()
+		defer s.snapActive.Store(false)
+		if err := s.writeSnapshot(zxid, sessions); err != nil {
+			s.log.Error().Err(err).Str("zxid", fmt.Sprintf("0x%x", zxid)).Msg("snapshot failed")
+		}
+		return
+	}
 	go func() {
 		defer s.bg.Done()
 		defer s.snapActive.Store(false)
@@ -761,17 +843,22 @@ func (s *Server) TakeSnapshot() (int64, error) {
 
 func (s *Server) writeSnapshot(zxid int64, sessions []persistence.Session) error {
 	start := time.Now()
-	err := s.store.WriteSnapshot(zxid, sessions, func(acls func([][]jute.ACL) error, node func(*persistence.Node) error) error {
+	err := s.store.WriteSnapshot(zxid, sessions, s.treeSource())
+	if err == nil {
+		s.log.Info().Str("zxid", fmt.Sprintf("0x%x", zxid)).Dur("took", time.Since(start)).Msg("snapshot written")
+	}
+	return err
+}
+
+// treeSource yields the tree to a snapshot writer.
+func (s *Server) treeSource() persistence.SnapshotSource {
+	return func(acls func([][]jute.ACL) error, node func(*persistence.Node) error) error {
 		var n persistence.Node
 		return s.tree.Walk(acls, func(sn *datatree.SnapshotNode) error {
 			n = persistence.Node{Path: sn.Path, Data: sn.Data, ACL: sn.ACL, Stat: sn.Stat}
 			return node(&n)
 		})
-	})
-	if err == nil {
-		s.log.Info().Str("zxid", fmt.Sprintf("0x%x", zxid)).Dur("took", time.Since(start)).Msg("snapshot written")
 	}
-	return err
 }
 
 func (s *Server) sessionList() []persistence.Session {
@@ -782,6 +869,27 @@ func (s *Server) sessionList() []persistence.Session {
 		out = append(out, persistence.Session{ID: id, Timeout: ts.timeout})
 	}
 	return out
+}
+
+// Mode is the member's role as srvr and mntr name it: standalone,
+// leader, follower, observer, or "" while it is not serving.
+func (s *Server) Mode() string {
+	if s.ens == nil {
+		return "standalone"
+	}
+	st := s.ens.status()
+	if !st.Serving {
+		return ""
+	}
+	switch st.State {
+	case quorum.Leading:
+		return "leader"
+	case quorum.Following:
+		return "follower"
+	case quorum.Observing:
+		return "observer"
+	}
+	return ""
 }
 
 // LastZxid returns the zxid of the last applied txn.

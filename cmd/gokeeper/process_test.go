@@ -536,10 +536,10 @@ func TestProcessBadConfig(t *testing.T) {
 		{"maxClientCnxns negative", func(d string) []string { return append(good(d), "maxClientCnxns=-1") }, []string{"maxClientCnxns"}},
 		{"unterminated unicode escape", func(d string) []string { return append(good(d), `dataLogDir=/tmp/\u12`) }, []string{"line 5", `\uxxxx`}},
 		{"missing config file", nil, []string{"no such file"}},
-		{"ensemble of three voters", func(d string) []string {
+		{"ensemble without initLimit", func(d string) []string {
 			writeMyid(t, d, 1)
-			return append(good(d), "initLimit=5", "syncLimit=2", "server.1=127.0.0.1:2888:3888", "server.2=127.0.0.1:2889:3889", "server.3=127.0.0.1:2890:3890")
-		}, []string{"server.1", "server.2", "server.3", "standalone"}},
+			return append(good(d), "syncLimit=2", "server.1=127.0.0.1:2888:3888", "server.2=127.0.0.1:2889:3889", "server.3=127.0.0.1:2890:3890")
+		}, []string{"initLimit"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

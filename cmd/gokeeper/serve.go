@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -38,9 +37,6 @@ func serveCmd(args []string, stderr io.Writer) error {
 		return err
 	}
 	LogConfigNotes(log, cfg.Notes)
-	if cfg.Distributed() {
-		return errEnsemble(cfg)
-	}
 	if *pprofAddr != "" {
 		if err := startPprof(*pprofAddr, log); err != nil {
 			return err
@@ -71,7 +67,7 @@ func serveCmd(args []string, stderr io.Writer) error {
 	adm := admin.New(srv, ln, log)
 	adm.ConfigPath = *cfgPath
 	ln.SetFourLetter(adm.FourLetter().Answer)
-	log.Info().Str("addr", ln.Addr().String()).Str("mode", "standalone").Msg("serving clients")
+	log.Info().Str("addr", ln.Addr().String()).Bool("ensemble", cfg.Distributed()).Msg("serving clients")
 
 	errc := make(chan error, 3)
 	go func() { errc <- ln.Serve() }()
@@ -134,15 +130,4 @@ func startAdminEndpoints(cfg server.Config, adm *admin.Admin, log zerolog.Logger
 		log.Info().Str("addr", h.Addr().String()).Msg("prometheus metrics at /metrics")
 	}
 	return out, nil
-}
-
-// errEnsemble refuses a config that describes an ensemble: until the
-// quorum runs, serving it standalone on every member would let each one
-// accept writes on its own (split brain).
-func errEnsemble(cfg server.Config) error {
-	keys := make([]string, 0, len(cfg.Servers))
-	for _, s := range cfg.Voters() {
-		keys = append(keys, "server."+strconv.FormatInt(s.ID, 10))
-	}
-	return fmt.Errorf("%s: an ensemble of %d voters cannot run yet, and gokeeper will not serve it standalone (each member would accept writes on its own); use a single server.N line or none", strings.Join(keys, ", "), len(keys))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +90,7 @@ type Config struct {
 	// this leader (a session's request, as ZooKeeper's Request is
 	// serialized: session id, cxid, op, body). It is called from the
 	// connection's reader and must not block long.
-	OnRequest func(from int64, data []byte)
+	OnRequest func(from int64, data []byte, auth []jute.Id)
 	// OnPing, if set, gets what a learner's PING carries to this leader:
 	// the sessions it saw activity on (session id, timeout), which keep
 	// them alive. Called from the connection's reader.
@@ -118,7 +119,11 @@ type Peer struct {
 	nextID atomic.Uint64
 
 	// Loop state.
-	conns    map[uint64]*conn
+	conns map[uint64]*conn
+	// parked holds the learner handshakes that arrived before this
+	// member led: a ZooKeeper leader accepts learners only once it
+	// leads, and a learner that decided first must not lose its turn.
+	parked   []quorum.Message
 	leader   atomic.Pointer[conn] // a learner's connection to its leader, once serving
 	applied  int64
 	pending  []proposal
@@ -214,12 +219,12 @@ func (p *Peer) Propose(entries []quorum.Entry, done func(error)) {
 // Forward sends a request to the leader this learner follows: ZooKeeper's
 // REQUEST packet, data as Config.OnRequest gets it. It fails while the
 // member is not a serving learner.
-func (p *Peer) Forward(data []byte) error {
+func (p *Peer) Forward(data []byte, auth []jute.Id) error {
 	c := p.leader.Load()
 	if c == nil {
 		return ErrNotLeader
 	}
-	c.enqueue(jute.QuorumPacket{Type: int32(jute.PacketRequest), Data: data}, nil)
+	c.enqueue(jute.QuorumPacket{Type: int32(jute.PacketRequest), Data: data, Authinfo: auth}, nil)
 	return nil
 }
 
@@ -293,6 +298,16 @@ func (p *Peer) loop() {
 			p.handleEvent(ev)
 		}
 		p.handleReady()
+		if len(p.parked) > 0 && p.status.State == quorum.Leading {
+			parked := p.parked
+			p.parked = nil
+			for _, m := range parked {
+				if p.conns[m.Conn] != nil {
+					p.node.Step(m)
+				}
+			}
+			p.handleReady()
+		}
 	}
 	<-p.stop
 	p.shutdown(p.failed)
@@ -301,7 +316,12 @@ func (p *Peer) loop() {
 func (p *Peer) handleEvent(ev event) {
 	switch {
 	case ev.msg != nil:
-		p.node.Step(*ev.msg)
+		m := *ev.msg
+		if (m.Type == jute.PacketFollowerInfo || m.Type == jute.PacketObserverInfo) && p.status.State != quorum.Leading {
+			p.parked = append(p.parked, m)
+			return
+		}
+		p.node.Step(m)
 	case ev.accepted != nil:
 		p.conns[ev.accepted.id] = ev.accepted
 		ev.accepted.start(p)
@@ -312,6 +332,7 @@ func (p *Peer) handleEvent(ev event) {
 			p.node.Disconnected(c.peerID(), c.id)
 		}
 		p.leader.CompareAndSwap(c, nil)
+		p.parked = slices.DeleteFunc(p.parked, func(m quorum.Message) bool { return m.Conn == c.id })
 	case ev.done != nil:
 		for _, e := range ev.entries {
 			if err := p.node.Propose(e.Zxid, e.Data); err != nil {
@@ -648,7 +669,7 @@ func (c *conn) readLoop(p *Peer) {
 		switch t := jute.PacketType(qp.Type); {
 		case t == jute.PacketRequest && c.id&dialBit == 0:
 			if p.cfg.OnRequest != nil {
-				p.cfg.OnRequest(c.peerID(), qp.Data)
+				p.cfg.OnRequest(c.peerID(), qp.Data, qp.Authinfo)
 			}
 			continue
 		case t == jute.PacketPing && c.id&dialBit == 0 && p.cfg.OnPing != nil:

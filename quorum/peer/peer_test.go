@@ -247,7 +247,7 @@ func (c *cluster) start(id int64) {
 			MinNotifyInterval: 5, MaxNotifyInterval: 100, ConfigText: []byte("version=0"),
 		},
 		MaxBuffer: 1 << 20,
-		OnRequest: func(from int64, data []byte) { c.requests <- fmt.Sprintf("%d:%s", from, data) },
+		OnRequest: func(from int64, data []byte, _ []jute.Id) { c.requests <- fmt.Sprintf("%d:%s", from, data) },
 		Logger:    zerolog.Nop(),
 	}
 	p, err := New(cfg, st, m, st.hs, applied)
@@ -368,7 +368,7 @@ func TestPeerEnsemble(t *testing.T) {
 			follower = id
 		}
 	}
-	if err := c.peers[follower].Forward([]byte("hello")); err != nil {
+	if err := c.peers[follower].Forward([]byte("hello"), nil); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -379,7 +379,7 @@ func TestPeerEnsemble(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("forwarded request never reached the leader")
 	}
-	if err := c.peers[lead].Forward([]byte("x")); err == nil {
+	if err := c.peers[lead].Forward([]byte("x"), nil); err == nil {
 		t.Fatal("a leader forwarded a request")
 	}
 
