@@ -118,11 +118,16 @@ func (e *gkEnsemble) leader() int {
 // connect opens a session through the members listed.
 func (e *gkEnsemble) connect(members ...int) *zk.Conn {
 	e.t.Helper()
+	return e.connectTimeout(4*time.Second, members...)
+}
+
+func (e *gkEnsemble) connectTimeout(timeout time.Duration, members ...int) *zk.Conn {
+	e.t.Helper()
 	var addrs []string
 	for _, i := range members {
 		addrs = append(addrs, e.addrs[i])
 	}
-	c, ev, err := zk.Connect(addrs, 4*time.Second, zk.WithLogger(gkNopLogger{}))
+	c, ev, err := zk.Connect(addrs, timeout, zk.WithLogger(gkNopLogger{}))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -213,7 +218,7 @@ func TestProcessEnsemble(t *testing.T) {
 
 	// An ephemeral made through a follower is on the leader, and goes
 	// everywhere when its session closes.
-	c := e.connect(follower)
+	c := e.connectTimeout(2*time.Second, follower)
 	if _, err := c.Create("/eph", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +228,13 @@ func TestProcessEnsemble(t *testing.T) {
 	}
 	if ok, st, err := lc.Exists("/eph"); err != nil || !ok || st.EphemeralOwner != c.SessionID() {
 		t.Fatalf("ephemeral on the leader: exists=%v owner=%#x err=%v, want owner %#x", ok, st.EphemeralOwner, err, c.SessionID())
+	}
+	// The session outlives its timeout (2 s) while its client talks to
+	// the follower only: the follower's pings carry it to the leader,
+	// which alone expires sessions.
+	time.Sleep(3 * time.Second)
+	if ok, _, err := lc.Exists("/eph"); err != nil || !ok {
+		t.Fatalf("ephemeral of a live session on a follower is gone after its timeout: exists=%v err=%v", ok, err)
 	}
 	c.Close()
 	if got := e.converged("/"); !slices.Equal(got, acked) {
