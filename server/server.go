@@ -260,7 +260,11 @@ func (s *Server) Start() {
 	go s.prepLoop()
 	go s.expiryLoop()
 	go s.containerLoop()
-	if s.cfg.AutopurgePurgeInterval > 0 {
+	switch {
+	case s.cfg.AutopurgePurgeInterval > 0 && s.ens != nil:
+		// NB: a purge would drop log a leader still offers by DIFF.
+		s.log.Warn().Msg("autopurge.purgeInterval is not yet supported in an ensemble: nothing is purged")
+	case s.cfg.AutopurgePurgeInterval > 0:
 		s.bg.Add(1)
 		go s.purgeLoop()
 	}
