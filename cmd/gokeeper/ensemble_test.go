@@ -34,7 +34,9 @@ func startEnsemble(t *testing.T, n int) *gkEnsemble {
 		dir := filepath.Join(t.TempDir(), "data")
 		writeMyid(t, dir, i)
 		port := freePort(t)
-		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5"}, servers...)
+		// NB: snapshots every few txns, so that a restarted member's log
+		// starts after zxid 0 and a wiped member needs a SNAP.
+		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers...)
 		cfg := filepath.Join(t.TempDir(), "zoo.cfg")
 		if err := os.WriteFile(cfg, []byte(gkZooCfg(dir, port, extra...)), 0o644); err != nil {
 			t.Fatal(err)
@@ -275,5 +277,31 @@ func TestProcessEnsemble(t *testing.T) {
 	}
 	if data, _, err := w.Get("/after"); err != nil || string(data) != "y" {
 		t.Fatalf("get /after = %q, %v", data, err)
+	}
+
+	// Every member restarts (its log now starts at a snapshot), then one
+	// loses its data dir: it gets the leader's state by SNAP.
+	for i := range e.procs {
+		e.procs[i].kill9()
+		e.start(i)
+		e.leader()
+	}
+	lead = e.leader()
+	wiped := (lead + 1) % 3
+	e.procs[wiped].kill9()
+	if err := os.RemoveAll(e.dirs[wiped]); err != nil {
+		t.Fatal(err)
+	}
+	writeMyid(t, e.dirs[wiped], wiped+1)
+	e.start(wiped)
+	e.leader()
+	if got := e.converged("/"); !slices.Equal(got, want) {
+		t.Fatalf("after member %d was wiped: children of / = %v, want %v", wiped+1, got, want)
+	}
+	if !e.procs[lead].hasLog(func(m map[string]any) bool {
+		msg, _ := m["message"].(string)
+		return strings.Contains(msg, "by SNAP")
+	}) {
+		t.Errorf("leader (member %d) did not sync the wiped member by SNAP", lead+1)
 	}
 }
