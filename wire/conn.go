@@ -43,15 +43,24 @@ type conn struct {
 		spare   []byte // an empty buffer to queue into next
 		writing bool   // Flush or the writer goroutine is writing a taken buffer
 		closing string // non-empty: close once out is written
+		// inWrite is the length of the buffer being written while
+		// writing is set: queued bytes still pinned, though not in out.
+		inWrite int
+		// paused is set while the reader waits for the queued output to
+		// fall to Options.ReadPauseBytes before it reads more requests.
+		paused bool
+		// maxQueued is the most bytes ever queued at once (out+inWrite).
+		maxQueued int
 	}
-	wake chan struct{} // capacity 1: the writer has work
-	done chan struct{} // closed when the writer exits
+	wake   chan struct{} // capacity 1: the writer has work
+	done   chan struct{} // closed when the writer exits
+	resume chan struct{} // capacity 1: a write finished while the reader was paused
 
 	stats connStats // ServerCnxn statistics for cons/crst (stats.go)
 }
 
 func newConn(l *Listener, nc net.Conn, ip string) *conn {
-	c := &conn{l: l, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &conn{l: l, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{}), resume: make(chan struct{}, 1)}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
@@ -177,6 +186,66 @@ func (c *conn) readLoop() string {
 		if reason := c.closingReason(); reason != "" {
 			return reason // NB: nothing after a close is processed, as in ZooKeeper
 		}
+		if !c.awaitOutput() {
+			return c.closingReason()
+		}
+	}
+}
+
+// awaitOutput holds the reader while more than Options.ReadPauseBytes of
+// replies are queued for a client that does not read them, so a client
+// that pipelines large reads pins about that much memory, not a reply
+// per request it sent. It reports false when the connection closed
+// meanwhile. NB: ZooKeeper stops reading a connection on the count of
+// its outstanding requests, not on its output; replies already owed
+// (reads queued behind a write) can still pass the pause bound, up to
+// MaxOutstandingBytes, where the connection is closed.
+func (c *conn) awaitOutput() bool {
+	limit := c.l.opts.ReadPauseBytes
+	if limit <= 0 {
+		return true
+	}
+	c.mu.Lock()
+	full := c.queuedLocked() > limit
+	c.mu.Unlock()
+	if !full {
+		return true
+	}
+	c.Flush() // NB: the replies to frames read together are still queued
+	c.mu.Lock()
+	for c.queuedLocked() > limit {
+		if c.mu.closing != "" {
+			c.mu.Unlock()
+			return false
+		}
+		c.mu.paused = true
+		c.mu.Unlock()
+		c.signal()
+		select {
+		case <-c.resume:
+		case <-c.done:
+			return false
+		}
+		c.mu.Lock()
+	}
+	c.mu.paused = false
+	c.mu.Unlock()
+	return true
+}
+
+// queuedLocked returns the bytes queued for the client and not yet
+// written: those in out and those of the buffer being written.
+func (c *conn) queuedLocked() int { return len(c.mu.out) + c.mu.inWrite }
+
+// wroteLocked ends a write of a taken buffer and resumes a paused reader
+// once the queue has fallen to the pause bound.
+func (c *conn) wroteLocked() {
+	c.mu.writing, c.mu.inWrite = false, 0
+	if c.mu.paused && c.queuedLocked() <= c.l.opts.ReadPauseBytes {
+		select {
+		case c.resume <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -285,6 +354,7 @@ func (c *conn) Event(ev datatree.Event) {
 // checks the slow-consumer bound, wakes the writer and unlocks c.mu.
 func (c *conn) finishFrameLocked(start int) {
 	binary.BigEndian.PutUint32(c.mu.out[start:], uint32(len(c.mu.out)-start-4))
+	c.mu.maxQueued = max(c.mu.maxQueued, c.queuedLocked())
 	if len(c.mu.out) > c.l.opts.MaxOutstandingBytes && c.mu.closing == "" {
 		c.mu.closing = "slow consumer"
 		c.mu.out = c.mu.out[:0]
@@ -301,6 +371,7 @@ func (c *conn) finishFrameLocked(start int) {
 func (c *conn) queue(b []byte) {
 	c.mu.Lock()
 	c.mu.out = append(c.mu.out, b...)
+	c.mu.maxQueued = max(c.mu.maxQueued, c.queuedLocked())
 	c.mu.Unlock()
 	c.signal()
 }
@@ -323,7 +394,6 @@ func (c *conn) Flush() {
 	c.mu.Unlock()
 	n := c.writeNow(out)
 	c.mu.Lock()
-	c.mu.writing = false
 	if n == len(out) {
 		c.keepLocked(out)
 	} else {
@@ -332,6 +402,7 @@ func (c *conn) Flush() {
 		rest := out[:copy(out, out[n:])]
 		c.mu.out, c.mu.spare = append(rest, c.mu.out...), c.mu.out[:0]
 	}
+	c.wroteLocked()
 	// NB: a Flush or Close while this one wrote left the work to the
 	// writer, which skipped it while writing was set: hand it over now.
 	pending := len(c.mu.out) > 0 || c.mu.closing != ""
@@ -345,7 +416,7 @@ func (c *conn) Flush() {
 func (c *conn) takeLocked() []byte {
 	out := c.mu.out
 	c.mu.out, c.mu.spare = c.mu.spare[:0], nil
-	c.mu.writing = true
+	c.mu.writing, c.mu.inWrite = true, len(out)
 	return out
 }
 
@@ -423,8 +494,8 @@ func (c *conn) writeLoop() {
 			}
 			_, err := c.nc.Write(out)
 			c.mu.Lock()
-			c.mu.writing = false
 			c.keepLocked(out)
+			c.wroteLocked()
 			c.mu.Unlock()
 			if err != nil {
 				c.nc.Close()

@@ -30,6 +30,12 @@
 // present only when err is 0 (and for multi). Special xids: -1 watch
 // notification (body WatcherEvent), -2 ping, -4 auth, -8 setWatches.
 //
+// Replies are written by one writer per connection. A client that does not
+// read them is not read either: once more than Options.ReadPauseBytes of
+// replies are queued for it, its requests wait in the socket until the
+// queue has fallen back, so a slow reader pins about that much memory
+// whatever it pipelines.
+//
 // Instead of a length, a connection's first four bytes may be a
 // four-letter word ("ruok", "srvr", "mntr", ...): the answer is written
 // as plain text and the connection is closed.

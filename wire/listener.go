@@ -24,9 +24,16 @@ type Options struct {
 	// MaxCnxns is maxCnxns: the most concurrent connections in all; 0
 	// means no limit.
 	MaxCnxns int
+	// ReadPauseBytes bounds what a client that does not read its
+	// replies can make the server hold for it: once more than this many
+	// bytes of replies and events are queued for a connection, no more
+	// of its requests are read until the queue has fallen back to it.
+	// 0 never pauses.
+	ReadPauseBytes int
 	// MaxOutstandingBytes bounds the replies and events queued for one
-	// connection that the client has not read yet; past it, the client
-	// is a slow consumer and its connection is closed.
+	// connection that the client has not read yet, replies owed to
+	// requests read before a pause included; past it, the client is a
+	// slow consumer and its connection is closed.
 	MaxOutstandingBytes int
 	// HandshakeTimeout bounds how long a new connection may take to send
 	// its ConnectRequest (or four-letter word).
@@ -40,6 +47,7 @@ func DefaultOptions() Options {
 	return Options{
 		MaxBuffer:           jute.DefaultMaxBuffer,
 		MaxClientCnxns:      60,
+		ReadPauseBytes:      1 << 20,
 		MaxOutstandingBytes: 64 << 20,
 		HandshakeTimeout:    10 * time.Second,
 		Logger:              zerolog.Nop(),

@@ -1,6 +1,8 @@
 package wire_test
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -248,9 +250,13 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 
 // TestSlowConsumerIsDisconnected: a client that sends requests but never
 // reads its replies is cut off once its queue passes the bound; others
-// are unaffected.
+// are unaffected. The read pause is off: it would keep the queue below
+// the bound.
 func TestSlowConsumerIsDisconnected(t *testing.T) {
-	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) { o.MaxOutstandingBytes = 1 << 20 })
+	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) {
+		o.MaxOutstandingBytes = 1 << 20
+		o.ReadPauseBytes = 0
+	})
 	c, _ := connect(t, ts.Addr)
 	if _, err := c.Create("/big", make([]byte, 512<<10), 0, openACL); err != nil {
 		t.Fatal(err)
@@ -286,6 +292,99 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	}
 	if _, _, err := c.Get("/big"); err != nil {
 		t.Fatalf("well-behaved client broken: %v", err)
+	}
+}
+
+// TestSlowReaderPausesReads (issue 13 bug 12): a client that pipelines
+// 2000 reads of a 64 KiB znode and reads nothing makes the server stop
+// reading its requests once about ReadPauseBytes of replies are queued,
+// instead of queueing 125 MiB of them (or cutting it off as a slow
+// consumer); once it reads, every reply arrives, in order.
+func TestSlowReaderPausesReads(t *testing.T) {
+	const (
+		reads    = 2000
+		size     = 64 << 10
+		pauseAt  = 1 << 20
+		maxReply = 4 + 16 + 4 + size + 80 // frame length, header, data, Stat
+	)
+	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) { o.ReadPauseBytes = pauseAt })
+	c, _ := connect(t, ts.Addr)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if _, err := c.Create("/big", data, 0, openACL); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(nc)
+	readFrame := func() []byte {
+		t.Helper()
+		var n [4]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, binary.BigEndian.Uint32(n[:]))
+		if _, err := io.ReadFull(r, b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if _, err := nc.Write(frame((&jute.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)}).Encode(nil))); err != nil {
+		t.Fatal(err)
+	}
+	var resp jute.ConnectResponse
+	if err := jute.Unmarshal(readFrame(), &resp, 1<<20); err != nil || resp.TimeOut == 0 {
+		t.Fatalf("connect: %+v %v", resp, err)
+	}
+	var batch []byte
+	for xid := int32(1); xid <= reads; xid++ {
+		req := (&jute.GetDataRequest{Path: "/big"}).Encode((&jute.RequestHeader{Xid: xid, Type: int32(jute.OpGetData)}).Encode(nil))
+		batch = append(batch, frame(req)...)
+	}
+	sent := make(chan error, 1)
+	go func() { _, err := nc.Write(batch); sent <- err }() // NB: may block once the server stops reading
+
+	info := func() wire.ConnectionInfo {
+		for _, ci := range ts.Listener.Connections() {
+			if ci.SessionID == resp.SessionId {
+				return ci
+			}
+		}
+		t.Fatal("connection gone")
+		return wire.ConnectionInfo{}
+	}
+	waitFor(t, "reads paused", func() bool { return info().ReadPaused })
+	if ci := info(); ci.MaxOutputBytes > pauseAt+maxReply {
+		t.Fatalf("%d bytes queued at most, want at most %d (pause bound + one reply)", ci.MaxOutputBytes, pauseAt+maxReply)
+	}
+
+	for xid := int32(1); xid <= reads; xid++ {
+		d := jute.NewDecoder(readFrame(), 1<<20)
+		var hdr jute.ReplyHeader
+		hdr.Decode(d)
+		if hdr.Xid != xid || hdr.Err != 0 {
+			t.Fatalf("reply %d: xid %d err %d, want replies in order", xid, hdr.Xid, hdr.Err)
+		}
+		var resp jute.GetDataResponse
+		if err := jute.Unmarshal(d.Rest(), &resp, 1<<20); err != nil || !bytes.Equal(resp.Data, data) {
+			t.Fatalf("reply %d: %d bytes of data (%v), want the znode's %d", xid, len(resp.Data), err, size)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("pipelining: %v", err)
+	}
+	waitFor(t, "output written", func() bool { ci := info(); return ci.OutputBytes == 0 && !ci.ReadPaused })
+	if ci := info(); ci.MaxOutputBytes > pauseAt+maxReply {
+		t.Fatalf("%d bytes queued at most, want at most %d", ci.MaxOutputBytes, pauseAt+maxReply)
+	}
+	if _, _, err := c.Get("/big"); err != nil {
+		t.Fatalf("other client: %v", err)
 	}
 }
 

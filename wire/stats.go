@@ -24,6 +24,13 @@ type ConnectionInfo struct {
 	SessionTimeout int32
 	// Queued is the number of requests received and not yet answered.
 	Queued int64
+	// OutputBytes is the bytes of replies and events queued for the
+	// client and not yet written to its socket; MaxOutputBytes the most
+	// there ever were at once. ReadPaused reports whether the server
+	// stopped reading the client's requests until OutputBytes falls to
+	// Options.ReadPauseBytes.
+	OutputBytes, MaxOutputBytes int64
+	ReadPaused                  bool
 	// PacketsReceived and PacketsSent count frames since the last reset,
 	// including the ConnectRequest/Response and watch notifications.
 	PacketsReceived int64
@@ -225,6 +232,9 @@ func (s *connStats) reset() {
 
 func (s *connStats) info(c *conn) ConnectionInfo {
 	ci := ConnectionInfo{RemoteAddr: c.nc.RemoteAddr().String()}
+	c.mu.Lock()
+	ci.OutputBytes, ci.MaxOutputBytes, ci.ReadPaused = int64(c.queuedLocked()), int64(c.mu.maxQueued), c.mu.paused
+	c.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cl := s.mu.client; cl != nil {
