@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,11 +20,13 @@ import (
 var errFrameLength = errors.New("wire: frame length out of range")
 
 // conn is one client connection: a reader goroutine (serve) that decodes
-// frames and hands them to the server, and a writer goroutine that sends
-// what the server queued, many frames per write. NB: Flush writes at once,
-// on the caller's goroutine, what the socket takes without blocking, and
-// leaves the rest (and every blocking write) to the writer, so a batch of
-// replies costs one write and no goroutine switch.
+// frames and hands them to the server, and a writer goroutine, started
+// when there is something Flush could not write and gone once it is
+// written, that sends what the server queued, many frames per write. NB:
+// Flush writes at once, on the caller's goroutine, what the socket takes
+// without blocking, and leaves the rest (and every blocking write) to the
+// writer, so a batch of replies costs one write and no goroutine switch,
+// and an idle connection has no writer.
 type conn struct {
 	l      *Listener
 	nc     net.Conn
@@ -51,16 +52,28 @@ type conn struct {
 		paused bool
 		// maxQueued is the most bytes ever queued at once (out+inWrite).
 		maxQueued int
+		writer    bool // a writer goroutine is running
+		finished  bool // the output is over: done is closed
 	}
-	wake   chan struct{} // capacity 1: the writer has work
-	done   chan struct{} // closed when the writer exits
-	resume chan struct{} // capacity 1: a write finished while the reader was paused
+	done    chan struct{} // closed once what was queued before a close is written, or a write failed
+	drained chan struct{} // capacity 1: a write finished while the reader was paused
+	// writeDeadline is the socket's write deadline, set by the writer.
+	writeDeadline time.Time
+
+	// fr reads the client's frames; owned by the reader goroutine of the
+	// moment (serve, or resume after an idle spell).
+	fr *frameReader
+	// park is the reader's waiting state, shared with the idle sweep
+	// (idle.go); readLimit is how long the session's connection may be
+	// silent, set at the handshake.
+	park      parker
+	readLimit time.Duration
 
 	stats connStats // ServerCnxn statistics for cons/crst (stats.go)
 }
 
 func newConn(l *Listener, nc net.Conn, ip string) *conn {
-	c := &conn{l: l, nc: nc, ip: ip, wake: make(chan struct{}, 1), done: make(chan struct{}), resume: make(chan struct{}, 1)}
+	c := &conn{l: l, nc: nc, ip: ip, done: make(chan struct{}), drained: make(chan struct{}, 1)}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
@@ -68,50 +81,58 @@ func newConn(l *Listener, nc net.Conn, ip string) *conn {
 	return c
 }
 
-// serve runs the connection until it closes.
+// serve runs the connection until it closes or goes idle: then the
+// idle poller resumes it (idle.go).
 func (c *conn) serve() {
-	go c.writeLoop()
-	reason := c.readLoop()
+	c.fr = newFrameReader(c.nc, c.raw)
+	reason := c.open()
+	if reason == "" {
+		var idle bool
+		if reason, idle = c.readRequests(false); idle {
+			return
+		}
+	}
+	c.finish(reason)
+}
+
+// resume runs an idle connection again, once its socket is readable or
+// something else (a close, the session timeout) needs its reader.
+func (c *conn) resume() {
+	if reason, idle := c.readRequests(true); !idle {
+		c.finish(reason)
+	}
+}
+
+// finish closes the connection once what is queued has been written.
+func (c *conn) finish(reason string) {
 	c.Close(reason)
 	<-c.done
 	c.nc.Close()
 	if c.client != nil {
 		c.client.Detach()
 	}
+	c.fr.close()
+	c.l.connDone(c)
 }
 
-// readLoop reads frames until the connection fails or is closed, and
-// returns why it stopped.
-func (c *conn) readLoop() string {
-	log := c.l.log
-	// NB: 16 KiB holds a hundred pipelined small requests; a frame larger
-	// than the buffer is read straight into its own slice. The buffer is
-	// per connection, idle ones included.
-	r := bufio.NewReaderSize(c.nc, 16<<10)
-	var lenBuf [4]byte
-	var frame []byte
-	readFrame := func() ([]byte, error) {
-		if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
-			return nil, err
-		}
-		n := int32(binary.BigEndian.Uint32(lenBuf[:]))
-		if n < 0 || int(n) > c.l.opts.MaxBuffer {
-			return nil, fmt.Errorf("%w: %d", errFrameLength, n)
-		}
-		if cap(frame) < int(n) {
-			frame = make([]byte, n)
-		}
-		frame = frame[:n]
-		_, err := io.ReadFull(r, frame)
-		if err == nil {
-			c.frameIn(int(n))
-		}
-		return frame, err
+// readFrame reads the next frame; it is valid until the next call.
+func (c *conn) readFrame() ([]byte, error) {
+	b, err := c.fr.next(c.l.opts.MaxBuffer)
+	if err == nil {
+		c.frameIn(len(b))
 	}
+	return b, err
+}
 
+// open reads the connection's first frame: it answers a four-letter word,
+// or attaches the connection to a session. It returns "" once a session
+// is attached, else why the connection must close.
+func (c *conn) open() string {
+	log := c.l.log
+	r := c.fr
 	// The first four bytes: a four-letter word or a ConnectRequest length.
 	c.nc.SetReadDeadline(time.Now().Add(c.l.opts.HandshakeTimeout))
-	head, err := r.Peek(4)
+	head, err := r.peek(4)
 	if err != nil {
 		return "closed before handshake"
 	}
@@ -120,7 +141,7 @@ func (c *conn) readLoop() string {
 		return "telnet close"
 	}
 	if word, ok := fourLetterCodes[code]; ok {
-		r.Discard(4)
+		r.discard(4)
 		c.frameIn(0)
 		out := "This ZooKeeper instance does not answer four-letter words.\n"
 		if fn := c.l.fourLetter.Load(); fn != nil {
@@ -129,7 +150,7 @@ func (c *conn) readLoop() string {
 		c.queue([]byte(out))
 		return "four-letter word " + word
 	}
-	b, err := readFrame()
+	b, err := c.readFrame()
 	if err != nil {
 		log.Warn().Err(err).Str("client", c.ip).Msg("bad connect request, closing connection")
 		return "bad connect request"
@@ -137,11 +158,34 @@ func (c *conn) readLoop() string {
 	if reason, ok := c.handshake(b); !ok {
 		return reason
 	}
-
 	timeout := time.Duration(c.client.Timeout()) * time.Millisecond
+	c.readLimit = timeout + timeout/8
+	return ""
+}
+
+// readRequests reads requests until the connection fails or is closed,
+// and returns why it stopped; or until it has been silent for
+// Options.IdleAfter and the idle poller took it over: then it reports
+// idle, and the goroutine must not touch the connection any more.
+// resumed is set when it runs again after an idle spell.
+func (c *conn) readRequests(resumed bool) (reason string, idle bool) {
+	log := c.l.log
+	r := c.fr
+	r.park, r.clock = &c.park, c.l.clock
+	timeout := time.Duration(c.client.Timeout()) * time.Millisecond
+	if resumed && c.l.clock()-c.park.lastWait() > c.readLimit && c.closingReason() == "" {
+		log.Info().Str("client", c.ip).Str("session", fmt.Sprintf("0x%x", c.client.SessionID())).
+			Msg("no packet for a whole session timeout, closing connection")
+		return "read timeout", false
+	}
 	var hdr jute.RequestHeader
 	var d jute.Decoder
 	var deadline time.Time
+	// NB: a connection that has sent nothing but pings since it opened
+	// or last went idle is most likely an idle session's: it goes idle
+	// again as soon as its socket is empty, and its goroutine lives for
+	// one ping. Any other request makes it wait Options.IdleAfter.
+	r.idleNow = true
 	for {
 		// NB: a client pings every timeout/3; a connection silent for a
 		// whole timeout is half-open, and its session is expiring anyway.
@@ -149,45 +193,55 @@ func (c *conn) readLoop() string {
 		// between one and 9/8 timeouts away: setting it costs a timer
 		// update, too much for every frame.
 		if now := time.Now(); deadline.Sub(now) < timeout {
-			deadline = now.Add(timeout + timeout/8)
-			c.nc.SetReadDeadline(deadline)
+			deadline = now.Add(c.readLimit)
+			r.setDeadline(deadline)
 		}
-		b, err := readFrame()
+		b, err := c.readFrame()
 		if err != nil {
 			if reason := c.closingReason(); reason != "" {
-				return reason
+				return reason, false
 			}
 			switch {
+			case errors.Is(err, errIdle):
+				if c.goIdle() {
+					return "", true
+				}
+				r.idleNow = false
+				r.setDeadline(deadline)
+				continue
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-				return "client closed connection"
+				return "client closed connection", false
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				log.Info().Str("client", c.ip).Str("session", fmt.Sprintf("0x%x", c.client.SessionID())).
 					Msg("no packet for a whole session timeout, closing connection")
-				return "read timeout"
+				return "read timeout", false
 			case errors.Is(err, errFrameLength):
 				log.Warn().Err(err).Str("client", c.ip).Msg("closing connection")
-				return "bad frame length"
+				return "bad frame length", false
 			}
-			return "read error: " + err.Error()
+			return "read error: " + err.Error(), false
 		}
 		d.Reset(b, c.l.opts.MaxBuffer)
 		hdr.Decode(&d)
 		if d.Err() != nil {
 			log.Warn().Str("client", c.ip).Int("len", len(b)).Msg("malformed request header, closing connection")
-			return "malformed request header"
+			return "malformed request header", false
+		}
+		if hdr.Type != int32(jute.OpPing) {
+			r.idleNow = false
 		}
 		c.requestIn(&hdr, time.Now())
 		c.client.Handle(&hdr, d.Rest())
-		if !frameBuffered(r) {
+		if !r.frameBuffered() {
 			// NB: replies to the requests that arrived together leave
 			// together, before this reader waits for more.
 			c.Flush()
 		}
 		if reason := c.closingReason(); reason != "" {
-			return reason // NB: nothing after a close is processed, as in ZooKeeper
+			return reason, false // NB: nothing after a close is processed, as in ZooKeeper
 		}
 		if !c.awaitOutput() {
-			return c.closingReason()
+			return c.closingReason(), false
 		}
 	}
 }
@@ -222,7 +276,7 @@ func (c *conn) awaitOutput() bool {
 		c.mu.Unlock()
 		c.signal()
 		select {
-		case <-c.resume:
+		case <-c.drained:
 		case <-c.done:
 			return false
 		}
@@ -243,20 +297,10 @@ func (c *conn) wroteLocked() {
 	c.mu.writing, c.mu.inWrite = false, 0
 	if c.mu.paused && c.queuedLocked() <= c.l.opts.ReadPauseBytes {
 		select {
-		case c.resume <- struct{}{}:
+		case c.drained <- struct{}{}:
 		default:
 		}
 	}
-}
-
-// frameBuffered reports whether r holds a whole frame, so reading it will
-// not wait on the network.
-func frameBuffered(r *bufio.Reader) bool {
-	if r.Buffered() < 4 {
-		return false
-	}
-	head, _ := r.Peek(4)
-	return r.Buffered()-4 >= int(binary.BigEndian.Uint32(head))
 }
 
 // handshake reads the ConnectRequest and attaches the connection to a
@@ -459,10 +503,16 @@ func (c *conn) closingReason() string {
 	return c.mu.closing
 }
 
+// signal starts a writer if there is something to write or a close to
+// finish and no writer is running. NB: while Flush writes, it is left to
+// Flush, which signals again once done if anything is left.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.mu.Lock()
+	start := !c.mu.writer && !c.mu.writing && !c.mu.finished && (len(c.mu.out) > 0 || c.mu.closing != "")
+	c.mu.writer = c.mu.writer || start
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
 }
 
@@ -470,51 +520,51 @@ func (c *conn) signal() {
 const writeTimeout = 30 * time.Second
 
 // writeLoop writes queued frames, all that have accumulated in one write,
-// and closes the socket once a close was asked for and the queue is empty.
+// until none are left; once a close was asked for and everything is
+// written, it half-closes the socket and closes done.
 func (c *conn) writeLoop() {
-	defer close(c.done)
-	var deadline time.Time
-	for range c.wake {
+	for {
 		c.mu.Lock()
-		if c.mu.writing {
-			c.mu.Unlock() // NB: Flush is writing; it signals again if it leaves any
-			continue
+		if c.mu.writing || (len(c.mu.out) == 0 && c.mu.closing == "") {
+			c.mu.writer = false // NB: a writing Flush signals again if it leaves any
+			c.mu.Unlock()
+			return
 		}
-		var out []byte
-		if len(c.mu.out) > 0 {
-			out = c.takeLocked()
+		if len(c.mu.out) == 0 {
+			c.mu.writer, c.mu.finished = false, true
+			c.mu.Unlock()
+			// NB: a half-close lets the client read everything before EOF.
+			if tc, ok := c.nc.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			}
+			c.nc.SetReadDeadline(time.Now()) // wakes the reader
+			close(c.done)
+			c.wakeIdle() // NB: or starts it, if the connection is idle
+			return
 		}
-		closing := c.mu.closing
+		out := c.takeLocked()
 		c.mu.Unlock()
-		if len(out) > 0 {
-			// NB: as the read deadline, moved only once it is near.
-			if now := time.Now(); deadline.Sub(now) < writeTimeout-time.Second {
-				deadline = now.Add(writeTimeout)
-				c.nc.SetWriteDeadline(deadline)
-			}
-			_, err := c.nc.Write(out)
-			c.mu.Lock()
-			c.keepLocked(out)
-			c.wroteLocked()
-			c.mu.Unlock()
-			if err != nil {
-				c.nc.Close()
-				return
-			}
+		// NB: as the read deadline, moved only once it is near.
+		if now := time.Now(); c.writeDeadline.Sub(now) < writeTimeout-time.Second {
+			c.writeDeadline = now.Add(writeTimeout)
+			c.nc.SetWriteDeadline(c.writeDeadline)
 		}
-		if closing != "" {
-			c.mu.Lock()
-			empty := len(c.mu.out) == 0
-			c.mu.Unlock()
-			if empty {
-				// NB: a half-close lets the client read everything before EOF.
-				if tc, ok := c.nc.(*net.TCPConn); ok {
-					tc.CloseWrite()
-				}
-				c.nc.SetReadDeadline(time.Now()) // wakes the reader
-				return
+		_, err := c.nc.Write(out)
+		c.mu.Lock()
+		c.keepLocked(out)
+		c.wroteLocked()
+		if err != nil {
+			c.mu.writer, c.mu.finished = false, true
+			if c.mu.closing == "" {
+				c.mu.closing = "write error: " + err.Error()
 			}
-			c.signal()
+			c.mu.out = c.mu.out[:0]
+			c.mu.Unlock()
+			c.nc.Close()
+			close(c.done)
+			c.wakeIdle()
+			return
 		}
+		c.mu.Unlock()
 	}
 }

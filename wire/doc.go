@@ -36,6 +36,15 @@
 // queue has fallen back, so a slow reader pins about that much memory
 // whatever it pipelines.
 //
+// An idle connection costs no goroutine and no buffer. A connection reads
+// into a pooled buffer that it holds only while bytes are in it. One that
+// has sent only pings since it opened (or since it was last idle) hands its
+// socket to the listener's idle poller as soon as the socket is empty; any
+// other connection does so after Options.IdleAfter of silence. The poller,
+// one epoll instance and one goroutine per listener, starts a reader again
+// when the socket becomes readable, when the connection must close, or
+// when it has been silent past its session's read limit (idle.go).
+//
 // Instead of a length, a connection's first four bytes may be a
 // four-letter word ("ruok", "srvr", "mntr", ...): the answer is written
 // as plain text and the connection is closed.

@@ -35,6 +35,11 @@ type Options struct {
 	// requests read before a pause included; past it, the client is a
 	// slow consumer and its connection is closed.
 	MaxOutstandingBytes int
+	// IdleAfter is how long a connection may wait for its client's next
+	// request before it gives up its reader goroutine to the listener's
+	// idle poller (Linux), so that an idle session costs no goroutine
+	// stack; 0 keeps a reader per connection.
+	IdleAfter time.Duration
 	// HandshakeTimeout bounds how long a new connection may take to send
 	// its ConnectRequest (or four-letter word).
 	HandshakeTimeout time.Duration
@@ -49,6 +54,7 @@ func DefaultOptions() Options {
 		MaxClientCnxns:      60,
 		ReadPauseBytes:      1 << 20,
 		MaxOutstandingBytes: 64 << 20,
+		IdleAfter:           time.Second,
 		HandshakeTimeout:    10 * time.Second,
 		Logger:              zerolog.Nop(),
 	}
@@ -90,9 +96,15 @@ type Listener struct {
 		conns  map[*conn]struct{}
 		closed bool
 	}
-	closed chan struct{} // closed by Close: ends Serve's pause after an accept error
-	wg     sync.WaitGroup
+	closed chan struct{}  // closed by Close: ends Serve's pause after an accept error
+	wg     sync.WaitGroup // one count per open connection
+
+	start  time.Time   // the origin of clock
+	poller *idlePoller // nil: every connection keeps its reader (idle.go)
 }
+
+// clock returns the monotonic time since the listener opened.
+func (l *Listener) clock() time.Duration { return time.Since(l.start) }
 
 // Listen opens the client port.
 func Listen(addr string, srv *server.Server, o Options) (*Listener, error) {
@@ -100,9 +112,16 @@ func Listen(addr string, srv *server.Server, o Options) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Listener{srv: srv, opts: o, log: o.Logger, ln: ln, closed: make(chan struct{})}
+	l := &Listener{srv: srv, opts: o, log: o.Logger, ln: ln, closed: make(chan struct{}), start: time.Now()}
 	l.mu.perIP = make(map[string]int)
 	l.mu.conns = make(map[*conn]struct{})
+	if o.IdleAfter > 0 {
+		pl, err := newIdlePoller(l, o.IdleAfter/2)
+		if err != nil {
+			l.log.Info().Err(err).Msg("idle connections keep their reader goroutine")
+		}
+		l.poller = pl
+	}
 	return l, nil
 }
 
@@ -176,22 +195,28 @@ func (l *Listener) accept(nc net.Conn) {
 	l.mu.conns[c] = struct{}{}
 	l.mu.Unlock()
 	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		c.serve()
-		l.mu.Lock()
-		delete(l.mu.conns, c)
-		if l.mu.perIP[ip]--; l.mu.perIP[ip] <= 0 {
-			delete(l.mu.perIP, ip)
-		}
-		l.mu.Unlock()
-	}()
+	go c.serve()
+}
+
+// connDone forgets a connection that has finished.
+func (l *Listener) connDone(c *conn) {
+	if l.poller != nil {
+		l.poller.forget(c)
+	}
+	l.mu.Lock()
+	delete(l.mu.conns, c)
+	if l.mu.perIP[c.ip]--; l.mu.perIP[c.ip] <= 0 {
+		delete(l.mu.perIP, c.ip)
+	}
+	l.mu.Unlock()
+	l.wg.Done()
 }
 
 // Close stops accepting, closes every connection and waits for them.
 func (l *Listener) Close() error {
 	l.mu.Lock()
-	if !l.mu.closed {
+	first := !l.mu.closed
+	if first {
 		close(l.closed)
 	}
 	l.mu.closed = true
@@ -203,8 +228,12 @@ func (l *Listener) Close() error {
 	err := l.ln.Close()
 	for _, c := range conns {
 		c.nc.Close()
+		c.wakeIdle()
 	}
 	l.wg.Wait()
+	if first && l.poller != nil {
+		l.poller.close()
+	}
 	return err
 }
 

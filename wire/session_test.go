@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -589,5 +590,78 @@ func TestCloseSessionTxnWithinMaxBuffer(t *testing.T) {
 	ts2 := startServer(t, dir, func(c *server.Config) { c.JuteMaxBuffer = maxBuffer })
 	if n := ts2.Server.Tree().EphemeralCount(); n != 0 {
 		t.Fatalf("%d ephemerals after a restart", n)
+	}
+}
+
+// TestIdleConnectionsHaveNoReader (issue 13 bug 14): a session that sends
+// nothing for IdleAfter gives up its goroutines, so thousands of idle
+// sessions cost no goroutine stacks; an idle connection still answers
+// its next request, is closed at its session's read limit, when its
+// session moves, and when the listener closes.
+func TestIdleConnectionsHaveNoReader(t *testing.T) {
+	const n = 200
+	ts := startServerOpts(t, t.TempDir(), nil, func(o *wire.Options) {
+		o.IdleAfter = 50 * time.Millisecond
+		o.MaxClientCnxns = 0
+	})
+	before := runtime.NumGoroutine()
+	var rcs []*rawclient.Client
+	for range n {
+		rcs = append(rcs, rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000}))
+	}
+	allIdle := func() bool {
+		cs := ts.Listener.Connections()
+		for _, ci := range cs {
+			if !ci.Idle {
+				return false
+			}
+		}
+		return len(cs) == n
+	}
+	waitFor(t, "every connection idle", allIdle)
+	if extra := runtime.NumGoroutine() - before; extra > n/10 {
+		t.Fatalf("%d goroutines more with %d idle sessions, want next to none", extra, n)
+	}
+
+	// Every idle connection answers, in order, and goes idle again.
+	for i, rc := range rcs {
+		f := mustCall(t, rc, jute.OpExists, &jute.ExistsRequest{Path: "/zookeeper"})
+		if f.Err() != jute.CodeOK {
+			t.Fatalf("session %d: exists: %v", i, f.Err())
+		}
+	}
+	waitFor(t, "every connection idle again", allIdle)
+
+	// A session that moves to another connection closes the idle one.
+	s := rcs[0].Session().Response
+	moved := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: s.SessionId, Passwd: s.Passwd})
+	if _, closed := rcs[0].WaitClosed(5 * time.Second); !closed {
+		t.Fatal("the idle connection of a session that moved is still open")
+	}
+	if f := mustCall(t, moved, jute.OpExists, &jute.ExistsRequest{Path: "/zookeeper"}); f.Err() != jute.CodeOK {
+		t.Fatalf("moved session: exists: %v", f.Err())
+	}
+
+	// An idle connection silent past its read limit (the 400 ms minimum
+	// timeout and an eighth) is closed.
+	silent := rawConnect(t, ts.Addr, rawclient.ConnectOptions{TimeoutMs: 400})
+	start := time.Now()
+	if _, closed := silent.WaitClosed(5 * time.Second); !closed {
+		t.Fatal("a silent connection outlived its session timeout")
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Fatalf("a silent connection was closed after %v, before its session timeout", d)
+	}
+
+	// Closing the listener closes the idle connections and returns.
+	stopped := make(chan struct{})
+	go func() { ts.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listener.Close hangs with idle connections")
+	}
+	if _, closed := rcs[1].WaitClosed(5 * time.Second); !closed {
+		t.Fatal("an idle connection outlived its listener")
 	}
 }

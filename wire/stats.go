@@ -31,6 +31,9 @@ type ConnectionInfo struct {
 	// Options.ReadPauseBytes.
 	OutputBytes, MaxOutputBytes int64
 	ReadPaused                  bool
+	// Idle reports whether the connection has handed its socket to the
+	// idle poller and has no reader goroutine (Options.IdleAfter).
+	Idle bool
 	// PacketsReceived and PacketsSent count frames since the last reset,
 	// including the ConnectRequest/Response and watch notifications.
 	PacketsReceived int64
@@ -235,6 +238,9 @@ func (s *connStats) info(c *conn) ConnectionInfo {
 	c.mu.Lock()
 	ci.OutputBytes, ci.MaxOutputBytes, ci.ReadPaused = int64(c.queuedLocked()), int64(c.mu.maxQueued), c.mu.paused
 	c.mu.Unlock()
+	c.park.mu.Lock()
+	ci.Idle = c.park.idle
+	c.park.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cl := s.mu.client; cl != nil {

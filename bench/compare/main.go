@@ -5,9 +5,11 @@
 // ZooKeeper, gokeeper) through package bench, each round once both
 // servers have gone idle, and prints one table. Then
 // it measures memory (RSS after populating N znodes of 100 bytes; for
-// ZooKeeper after a full GC) and the restart time with those znodes.
+// ZooKeeper after a full GC) and the restart time with those znodes, and
+// the memory an idle session costs (RSS with 10,000 and 50,000 sessions
+// that send nothing, as many as the open-file limit allows).
 //
-//	go run ./bench/compare [-gokeeper bin/gokeeper] [-quick] [-profile dir]
+//	go run ./bench/compare [-gokeeper bin/gokeeper] [-quick] [-profile dir] [-idle 10000,50000]
 //
 // BENCH_QUICK=1 selects the quick smoke-test settings.
 package main
@@ -53,7 +55,9 @@ type options struct {
 	jsonOut   string
 	skipMem   bool
 	onlyMem   bool
+	onlyIdle  bool
 	workloads string
+	idle      []int
 }
 
 func main() {
@@ -66,13 +70,27 @@ func main() {
 	flag.StringVar(&o.profile, "profile", os.Getenv("BENCH_PROFILE"), "write gokeeper pprof profiles of the first round of each main cell here")
 	flag.StringVar(&o.jsonOut, "json", "bin/bench-results.jsonl", "append every run's JSON line here")
 	flag.BoolVar(&o.skipMem, "skip-memory", false, "skip the memory and restart measurements")
-	flag.BoolVar(&o.onlyMem, "only-memory", false, "only the memory and restart measurements")
+	flag.BoolVar(&o.onlyMem, "only-memory", false, "only the memory measurements (znodes, idle sessions) and restart")
+	flag.BoolVar(&o.onlyIdle, "only-idle", false, "only the idle-session memory measurement")
+	idle := flag.String("idle", "10000,50000", "idle-session counts whose memory to measure (empty: none)")
 	flag.StringVar(&o.workloads, "workloads", "", "comma-separated subset of the table's workloads (default: all)")
 	flag.IntVar(&o.depth, "inflight", 4, "requests in flight per session")
 	flag.Parse()
 	o.clients, o.duration, o.extraDur, o.rounds, o.znodes = []int{32, 128}, 5*time.Second, 3*time.Second, 2, 1_000_000
 	if quick {
 		o.clients, o.duration, o.extraDur, o.znodes = []int{32}, time.Second, time.Second, 100_000
+		*idle = "2000"
+	}
+	for _, f := range strings.Split(*idle, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench/compare: -idle: %q is not a session count\n", f)
+			os.Exit(2)
+		}
+		o.idle = append(o.idle, n)
 	}
 	if err := run(&o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/compare: %v\n", err)
@@ -101,8 +119,9 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// newServers writes both servers' configuration under parent.
-func newServers(o *options, parent string) (zk, gk *server, err error) {
+// newServers writes both servers' configuration under parent, with the
+// lines of extra added to both zoo.cfg files.
+func newServers(o *options, parent string, extra string) (zk, gk *server, err error) {
 	zk, gk = &server{name: "zookeeper"}, &server{name: "gokeeper"}
 	for _, s := range []*server{zk, gk} {
 		s.dir = filepath.Join(parent, s.name)
@@ -116,7 +135,7 @@ func newServers(o *options, parent string) (zk, gk *server, err error) {
 		s.addr = "127.0.0.1:" + strconv.Itoa(port)
 		cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 			"forceSync=yes\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n",
-			filepath.Join(s.dir, "data"), port)
+			filepath.Join(s.dir, "data"), port) + extra
 		if err := os.WriteFile(filepath.Join(s.dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 			return nil, nil, err
 		}
@@ -332,7 +351,7 @@ func run(o *options) error {
 	fmt.Printf("clients = sessions, each with %d requests in flight; %d alternating rounds (ZK, gk, ZK, gk, ...) per cell, each once both servers are idle; 100-byte values.\n\n", o.depth, o.rounds)
 
 	var cells []*cell
-	if !o.onlyMem {
+	if !o.onlyMem && !o.onlyIdle {
 		var err error
 		cells, err = runTable(o, parent, jsonl)
 		if err != nil {
@@ -341,7 +360,12 @@ func run(o *options) error {
 		printTable(cells)
 	}
 	if !o.skipMem {
-		if err := runMemory(o, filepath.Join(parent, "mem"), jsonl); err != nil {
+		if !o.onlyIdle {
+			if err := runMemory(o, filepath.Join(parent, "mem"), jsonl); err != nil {
+				return err
+			}
+		}
+		if err := runIdle(o, filepath.Join(parent, "idle"), jsonl); err != nil {
 			return err
 		}
 	}
@@ -369,7 +393,7 @@ func wanted(o *options, name string) bool {
 }
 
 func runTable(o *options, parent string, jsonl io.Writer) ([]*cell, error) {
-	zk, gk, err := newServers(o, filepath.Join(parent, "table"))
+	zk, gk, err := newServers(o, filepath.Join(parent, "table"), "")
 	if err != nil {
 		return nil, err
 	}
@@ -536,7 +560,7 @@ func fmtUs(us float64) string {
 // 100 bytes, reports RSS (ZooKeeper after jcmd GC.run) and the time a
 // restart takes to serve the last znode.
 func runMemory(o *options, parent string, jsonl io.Writer) error {
-	zk, gk, err := newServers(o, parent)
+	zk, gk, err := newServers(o, parent, "")
 	if err != nil {
 		return err
 	}
