@@ -37,6 +37,11 @@ import (
 //	ZOO_4LW_COMMANDS_WHITELIST     4lw.commands.whitelist (unset: srvr only)
 //	ZOO_CFG_EXTRA                  space-separated extra key=value entries
 //	ZOO_MY_ID                      myid when dataDir/myid does not exist (default 1)
+//
+// Java system properties (used with or without a config file): the
+// -Dkey=value entries of SERVER_JVMFLAGS and then JVMFLAGS, which
+// zkServer.sh passes to the JVM in that order, so JVMFLAGS wins (see
+// jvmflags.go).
 
 // dockerDefaults are the official image's Dockerfile ENV values.
 var dockerDefaults = []struct{ env, key, def string }{
@@ -228,10 +233,15 @@ func LoadConfig(path string, env func(string) string) (server.Config, error) {
 			envMyID = "1"
 		}
 	}
-	cfg, err := configFromProperties(props, path, envMyID)
+	sys, sysNotes, err := jvmSystemProperties(env, props)
 	if err != nil {
 		return server.Config{}, err
 	}
+	cfg, err := configFromProperties(props, path, envMyID, sys)
+	if err != nil {
+		return server.Config{}, err
+	}
+	cfg.Notes = append(sysNotes, cfg.Notes...)
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, err
 	}
@@ -482,13 +492,19 @@ func canonicalKey(k string) string {
 	return k
 }
 
-// configFromProperties applies parsed properties over DefaultConfig,
-// reads the dynamic config file and myid, and resolves this server's
-// client port from its server.N line, as QuorumPeerConfig does. envMyID,
-// if not empty, is the myid to use when dataDir/myid does not exist.
-func configFromProperties(props []property, path, envMyID string) (server.Config, error) {
+// configFromProperties applies the system properties sys, then the
+// parsed zoo.cfg properties over DefaultConfig, reads the dynamic config
+// file and myid, and resolves this server's client port from its
+// server.N line, as QuorumPeerConfig does. envMyID, if not empty, is the
+// myid to use when dataDir/myid does not exist.
+func configFromProperties(props []property, path, envMyID string, sys []sysProperty) (server.Config, error) {
 	cfg := server.DefaultConfig()
 	cfg.ConfigFile = path
+	for _, p := range sys {
+		if err := p.apply(&cfg); err != nil {
+			return cfg, err
+		}
+	}
 	var serverProps []property
 	hasDynamic := false
 	for _, p := range props {
@@ -520,6 +536,11 @@ func configFromProperties(props []property, path, envMyID string) (server.Config
 			}
 			cfg.MetricsProviderConfig[rest] = p.value
 			continue
+		}
+		if check, ok := gokeeperSystemProperties[key]; ok {
+			if err := check(p.key, p.value); err != nil {
+				return cfg, err
+			}
 		}
 		if cfg.SystemProperties == nil {
 			cfg.SystemProperties = map[string]string{}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -571,4 +572,74 @@ func FuzzParseProperties(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJVMFlags (issue 13 bug 15): the -D flags of SERVER_JVMFLAGS and
+// JVMFLAGS set the system properties gokeeper reads, below zoo.cfg and
+// above the defaults as in ZooKeeper; JVMFLAGS comes last, so it wins;
+// the flags gokeeper does not read are ignored with a note; a bad value
+// of one it reads stops the start, naming the flag and its variable.
+func TestJVMFlags(t *testing.T) {
+	const base = "dataDir=$DATA\nclientPort=2181\n"
+	for _, tc := range []struct {
+		name       string
+		zooCfg     string
+		server     string // SERVER_JVMFLAGS
+		jvm        string // JVMFLAGS
+		check      func(c server.Config) bool
+		note, fail string
+	}{
+		{name: "properties read", server: "-Xmx1g -XX:+UseG1GC -Dzookeeper.snapCount=5000 -Djute.maxbuffer=2097152 -Dzookeeper.forceSync=no",
+			jvm: "-Dzookeeper.4lw.commands.whitelist=* -Dzookeeper.admin.enableServer=false -Dzookeeper.skipACL=yes -Dzookeeper.maxCnxns=7",
+			check: func(c server.Config) bool {
+				return c.SnapCount == 5000 && c.JuteMaxBuffer == 2097152 && !c.ForceSync && c.FourLetterWordsWhitelist == "*" &&
+					!c.AdminEnableServer && c.SkipACL && c.MaxCnxns == 7
+			}},
+		{name: "JVMFLAGS after SERVER_JVMFLAGS", server: "-Dzookeeper.snapCount=5000", jvm: "-Dzookeeper.snapCount=7000",
+			check: func(c server.Config) bool { return c.SnapCount == 7000 }},
+		{name: "last of repeated flags", jvm: "-Dzookeeper.snapCount=5000 -Dzookeeper.snapCount=6000",
+			check: func(c server.Config) bool { return c.SnapCount == 6000 }},
+		{name: "zoo.cfg wins", zooCfg: "snapCount=100\n", server: "-Dzookeeper.snapCount=5000",
+			check: func(c server.Config) bool { return c.SnapCount == 100 }, note: "-Dzookeeper.snapCount (SERVER_JVMFLAGS): overridden by zoo.cfg's snapCount"},
+		{name: "zoo.cfg wins over a bad flag", zooCfg: "zookeeper.forceSync=yes\n", jvm: "-Dzookeeper.forceSync=maybe",
+			check: func(c server.Config) bool { return c.ForceSync }},
+		{name: "unknown property", jvm: "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+			check: func(c server.Config) bool { return len(c.SystemProperties) == 0 },
+			note:  "-Dzookeeper.serverCnxnFactory (JVMFLAGS): ignored: not a system property gokeeper reads"},
+		{name: "unprefixed property", jvm: "-DsnapCount=5",
+			check: func(c server.Config) bool { return c.SnapCount == server.DefaultConfig().SnapCount },
+			note:  "-DsnapCount (JVMFLAGS): ignored"},
+		{name: "zoo.cfg-only key", server: "-Dzookeeper.tickTime=1",
+			check: func(c server.Config) bool { return c.TickTime == server.DefaultConfig().TickTime },
+			note:  "-Dzookeeper.tickTime (SERVER_JVMFLAGS): ignored, as ZooKeeper does: tickTime is read from zoo.cfg only"},
+		{name: "container check interval", jvm: "-Dzookeeper.znode.container.checkIntervalMs=500",
+			check: func(c server.Config) bool { return c.SystemProperties["znode.container.checkIntervalMs"] == "500" }},
+		{name: "bad integer", server: "-Dzookeeper.snapCount=lots", fail: "-Dzookeeper.snapCount (SERVER_JVMFLAGS)"},
+		{name: "bad yes/no", jvm: "-Dzookeeper.forceSync=true", fail: "-Dzookeeper.forceSync (JVMFLAGS)"},
+		{name: "bad jute.maxbuffer", jvm: "-Djute.maxbuffer=1m", fail: "-Djute.maxbuffer (JVMFLAGS)"},
+		{name: "bad container interval", jvm: "-Dzookeeper.znode.container.checkIntervalMs=0", fail: "-Dzookeeper.znode.container.checkIntervalMs (JVMFLAGS)"},
+		{name: "bad container interval in zoo.cfg", zooCfg: "znode.container.checkIntervalMs=soon\n", fail: "znode.container.checkIntervalMs"},
+		{name: "no name", jvm: "-D=1", fail: "JVMFLAGS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flags := map[string]string{"SERVER_JVMFLAGS": tc.server, "JVMFLAGS": tc.jvm}
+			env := func(k string) string { return flags[k] }
+			c, err := LoadConfig(writeCfg(t, base+tc.zooCfg, ""), env)
+			if tc.fail != "" {
+				if !errors.Is(err, server.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.fail) {
+					t.Fatalf("LoadConfig error = %v, want ErrInvalidConfig naming %q", err, tc.fail)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("config not as the flags say: %+v", c)
+			}
+			if tc.note != "" && !slices.ContainsFunc(c.Notes, func(n string) bool { return strings.Contains(n, tc.note) }) {
+				t.Errorf("notes %q, want one containing %q", c.Notes, tc.note)
+			}
+		})
+	}
 }
