@@ -4,7 +4,7 @@ BIN         := bin/gokeeper
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 30s
 
-.PHONY: build run test generate check-generated compat compat-fuzz bench bench-go fuzz lint sim clean
+.PHONY: build run ensemble test generate check-generated compat compat-fuzz bench bench-go fuzz lint sim clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gokeeper
@@ -12,6 +12,11 @@ build:
 # run starts a standalone server on 127.0.0.1:2181 with its data in ./data.
 run: build
 	$(BIN) serve --config conf/zoo.cfg
+
+# ensemble runs three members in the foreground on loopback (client ports
+# 2181-2183, data in ./data/node1..3); Ctrl-C stops them.
+ensemble: build
+	@./scripts/ensemble.sh $(BIN)
 
 generate:
 	$(GO) generate ./...
