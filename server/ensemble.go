@@ -99,11 +99,14 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		el.Close()
 		return nil, fmt.Errorf("quorum port: %w", err)
 	}
-	tick := time.Duration(cfg.TickTime) * time.Millisecond
+	// NB: the core ticks at half the tickTime so that the leader pings
+	// learners every tickTime/2, as ZooKeeper's does; limits counted in
+	// tickTime count twice.
+	tick := time.Duration(cfg.TickTime) * time.Millisecond / 2
 	pc := peer.Config{
 		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick,
 		Core: quorum.Config{
-			InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit, PingInterval: 1,
+			InitLimit: 2 * cfg.InitLimit, SyncLimit: 2 * cfg.SyncLimit, PingInterval: 1,
 			// ZooKeeper: finalizeWait 200 ms, notifications 200 ms to 60 s.
 			FinalizeWait:      ticksAtLeast(200*time.Millisecond, tick),
 			MinNotifyInterval: ticksAtLeast(200*time.Millisecond, tick),
@@ -118,14 +121,6 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		Touches:       e.touches,
 		Logger:        s.log,
 	}
-	// NB: the core ticks at half the tickTime so that it pings learners
-	// every tickTime/2, as ZooKeeper's leader does; its limits double.
-	pc.Tick = tick / 2
-	pc.Core.InitLimit *= 2
-	pc.Core.SyncLimit *= 2
-	pc.Core.FinalizeWait *= 2
-	pc.Core.MinNotifyInterval *= 2
-	pc.Core.MaxNotifyInterval *= 2
 	e.el = el
 	if e.peer, err = peer.New(pc, e, el, e.hs, e.start); err != nil {
 		el.Close()
@@ -228,12 +223,12 @@ func (e *ensemble) submit(req *Request, w *write) bool {
 	if st.Serving && st.State == quorum.Leading {
 		return false
 	}
-	if !st.Serving || req.Session == 0 {
-		// NB: server-initiated writes (expiry, containers) are the leader's.
-		if req.Session == 0 || w.client == nil && w.done == nil {
-			e.s.writeDone(w)
-			return true
-		}
+	if req.Session == 0 {
+		// NB: server-initiated writes (containers) are the leader's.
+		e.s.writeDone(w)
+		return true
+	}
+	if !st.Serving {
 		e.s.abandonWrite(w)
 		return true
 	}
