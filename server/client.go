@@ -238,7 +238,7 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	// during the call; one that waits copies them to the heap.
 	sl := slot{xid: hdr.Xid, received: received}
 	req := Request{Session: c.session, Cxid: hdr.Xid, Op: op, Time: s.now().UnixMilli(), Body: body}
-	if !IsWrite(op) {
+	if !IsWrite(op) && !(op == jute.OpSync && s.ens != nil && syncPath(body, s.cfg.JuteMaxBuffer) != nil) {
 		c.answerInOrder(&sl, &req, jute.CodeOK)
 		return
 	}
@@ -271,6 +271,17 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	}
 	p.w = write{op: op, client: c, slot: &p.sl}
 	s.submit(&p.req, &p.w)
+}
+
+// syncPath returns a sync request's path, or nil if body is malformed. In
+// an ensemble a sync takes the write path: it is answered once every txn
+// the leader proposed before it is applied here (ZooKeeper's sync).
+func syncPath(body []byte, maxBuffer int) *string {
+	var r jute.SyncRequest
+	if jute.Unmarshal(body, &r, maxBuffer) != nil {
+		return nil
+	}
+	return &r.Path
 }
 
 // mayRead reports whether the client may READ a znode with acl: a watch

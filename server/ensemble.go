@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,9 @@ type ensemble struct {
 		proposed map[int64]*write
 		// forwarded holds a follower's forwarded writes until applied.
 		forwarded map[fwdKey]*write
+		// syncs holds a learner's forwarded syncs, oldest first, until
+		// the leader's SYNC packets answer them.
+		syncs []*write
 	}
 }
 
@@ -118,6 +122,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		OnStatus:      e.setStatus,
 		OnRequest:     e.request,
 		OnPing:        e.pinged,
+		OnSync:        e.synced,
 		Touches:       e.touches,
 		Logger:        s.log,
 	}
@@ -187,6 +192,8 @@ func (e *ensemble) setStatus(st quorum.Status) {
 			lost = append(lost, w)
 			delete(e.mu.forwarded, k)
 		}
+		lost = append(lost, e.mu.syncs...)
+		e.mu.syncs = nil
 	}
 	e.mu.Unlock()
 	for _, w := range lost {
@@ -234,7 +241,11 @@ func (e *ensemble) submit(req *Request, w *write) bool {
 	}
 	key := fwdKey{req.Session, req.Cxid}
 	e.mu.Lock()
-	e.mu.forwarded[key] = w
+	if req.Op == jute.OpSync {
+		e.mu.syncs = append(e.mu.syncs, w)
+	} else {
+		e.mu.forwarded[key] = w
+	}
 	e.mu.Unlock()
 	data := binary.BigEndian.AppendUint64(nil, uint64(req.Session))
 	data = binary.BigEndian.AppendUint32(data, uint32(req.Cxid))
@@ -247,10 +258,42 @@ func (e *ensemble) submit(req *Request, w *write) bool {
 	if err := e.peer.Forward(data, req.Auth); err != nil {
 		e.mu.Lock()
 		delete(e.mu.forwarded, key)
+		e.mu.syncs = slices.DeleteFunc(e.mu.syncs, func(s *write) bool { return s == w })
 		e.mu.Unlock()
 		e.s.abandonWrite(w)
 	}
 	return true
+}
+
+// sync answers a sync on the leader once every txn proposed before it is
+// applied: a client's here, through the applier; a learner's with a SYNC
+// packet to it.
+func (e *ensemble) sync(w *write) {
+	if w.client == nil {
+		e.peer.Sync(w.req.Learner, nil)
+		return
+	}
+	e.peer.Sync(0, func(err error) {
+		if err != nil {
+			e.s.abandonWrite(w)
+			return
+		}
+		e.s.applyCh <- w
+	})
+}
+
+// synced is the leader's SYNC packet on a learner: the oldest forwarded
+// sync is answered after the txns applied before it.
+func (e *ensemble) synced() {
+	e.mu.Lock()
+	if len(e.mu.syncs) == 0 {
+		e.mu.Unlock()
+		return
+	}
+	w := e.mu.syncs[0]
+	e.mu.syncs = e.mu.syncs[1:]
+	e.mu.Unlock()
+	e.s.applyCh <- w
 }
 
 // request is a learner's forwarded REQUEST, on the leader.
@@ -266,6 +309,7 @@ func (e *ensemble) request(from int64, data []byte, auth []jute.Id) {
 		Body:    bytes.Clone(data[16:]),
 		Auth:    auth,
 		Time:    e.s.now().UnixMilli(),
+		Learner: from,
 	}
 	if req.Op == jute.OpCreateSession {
 		// NB: the session is tracked from now, as ZooKeeper's leader does

@@ -24,6 +24,9 @@ type Request struct {
 	// Time is the wall clock in milliseconds for ctime/mtime, set by the
 	// caller.
 	Time int64
+	// Learner is, on an ensemble's leader, the member that forwarded
+	// this request (0: a client of this member's own).
+	Learner int64
 
 	// decoded is Body's request record as Prepper.Reject decoded it, or
 	// nil; Prep uses it instead of decoding Body again. It holds its own
@@ -248,6 +251,9 @@ func WriteResponse(b []byte, op jute.OpCode, res *datatree.Result) ([]byte, jute
 		b = r.Encode(b)
 	case jute.OpSetACL:
 		r := jute.SetACLResponse{Stat: res.Stat}
+		b = r.Encode(b)
+	case jute.OpSync:
+		r := jute.SyncResponse{Path: res.Path}
 		b = r.Encode(b)
 	}
 	return b, jute.CodeOK

@@ -450,14 +450,25 @@ func (s *Server) proposeBatch(batch []*write) {
 		s.prep.Abort()
 		s.zxid = quorum.Zxid(epoch, 0)
 	}
-	ws := slices.Clone(batch)
-	entries := make([]quorum.Entry, len(ws))
-	for i, w := range ws {
+	var ws, syncs []*write
+	var entries []quorum.Entry
+	for _, w := range batch {
+		if w.op == jute.OpSync {
+			syncs = append(syncs, w)
+			continue
+		}
 		s.zxid++
 		s.prepOne(w)
-		entries[i] = quorum.Entry{Zxid: w.txn.Hdr.Zxid, Data: EncodeTxn(nil, &w.txn)}
+		ws = append(ws, w)
+		entries = append(entries, quorum.Entry{Zxid: w.txn.Hdr.Zxid, Data: EncodeTxn(nil, &w.txn)})
 	}
-	s.ens.propose(ws, entries)
+	if len(ws) > 0 {
+		s.ens.propose(ws, entries)
+	}
+	// NB: after the batch's txns, which a sync waits for too.
+	for _, w := range syncs {
+		s.ens.sync(w)
+	}
 }
 
 // logBatch is what prepBatch hands to the log: the writes, their entries
@@ -587,7 +598,12 @@ func (s *Server) applyLoop() {
 			}
 		}
 		// NB: read before applyLocked, which may recycle the write.
-		last := batch[len(batch)-1].txn.Hdr.Zxid
+		last, txns := int64(0), 0
+		for _, w := range batch {
+			if w.op != jute.OpSync {
+				last, txns = w.txn.Hdr.Zxid, txns+1
+			}
+		}
 		s.applyMu.Lock()
 		for _, w := range batch {
 			s.applyLocked(w)
@@ -595,8 +611,10 @@ func (s *Server) applyLoop() {
 		s.applyMu.Unlock()
 		s.flushTouched()
 
-		s.prep.Applied(last)
-		s.maybeSnapshot(len(batch))
+		if txns > 0 {
+			s.prep.Applied(last)
+			s.maybeSnapshot(txns)
+		}
 		clear(batch)
 	}
 }
@@ -627,6 +645,15 @@ const applyBatch = 128
 // applyLocked applies one committed txn, queues the watch events it fired
 // and its reply. The caller holds applyMu exclusively.
 func (s *Server) applyLocked(w *write) {
+	if w.op == jute.OpSync {
+		// NB: an ensemble's sync, answered in its turn: everything
+		// committed before it is applied.
+		res := datatree.Result{Path: *syncPath(w.req.Body, s.cfg.JuteMaxBuffer)}
+		w.client.complete(w.slot, s.tree.LastZxid(), w.op, &res)
+		s.touch(w.client)
+		s.writeDone(w)
+		return
+	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {

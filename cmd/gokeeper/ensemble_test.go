@@ -1,34 +1,45 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
+	"github.com/gokeeper/gokeeper/jute"
 )
 
-// gkEnsemble is three gokeeper processes started from plain zoo.cfg files
-// with server.N lines, on loopback.
+// gkEnsemble is gokeeper processes started from plain zoo.cfg files with
+// server.N lines, on loopback: voters first, then observers.
 type gkEnsemble struct {
-	t     *testing.T
-	dirs  []string
-	cfgs  []string
-	addrs []string // client addresses, by myid-1
-	procs []*gkProc
+	t        *testing.T
+	dirs     []string
+	cfgs     []string
+	addrs    []string // client addresses, by myid-1
+	procs    []*gkProc
+	observer []bool
 }
 
-func startEnsemble(t *testing.T, n int) *gkEnsemble {
+func startEnsemble(t *testing.T, voters, observers int) *gkEnsemble {
 	t.Helper()
 	e := &gkEnsemble{t: t}
+	n := voters + observers
 	var servers []string
 	for i := 1; i <= n; i++ {
-		servers = append(servers, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i, freePort(t), freePort(t)))
+		line := fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i, freePort(t), freePort(t))
+		if i > voters {
+			line += ":observer"
+		}
+		servers = append(servers, line)
 	}
 	for i := 1; i <= n; i++ {
 		dir := filepath.Join(t.TempDir(), "data")
@@ -37,6 +48,10 @@ func startEnsemble(t *testing.T, n int) *gkEnsemble {
 		// NB: snapshots every few txns, so that a restarted member's log
 		// starts after zxid 0 and a wiped member needs a SNAP.
 		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers...)
+		if i > voters {
+			extra = append(extra, "peerType=observer")
+		}
+		e.observer = append(e.observer, i > voters)
 		cfg := filepath.Join(t.TempDir(), "zoo.cfg")
 		if err := os.WriteFile(cfg, []byte(gkZooCfg(dir, port, extra...)), 0o644); err != nil {
 			t.Fatal(err)
@@ -81,8 +96,9 @@ func (e *gkEnsemble) zxid(i int) string {
 	return ""
 }
 
-// leader waits until the running members serve: one leader, the rest
-// followers. It returns the leader's index.
+// leader waits until the running members serve: one leader, the other
+// voters followers, the observers observers. It returns the leader's
+// index.
 func (e *gkEnsemble) leader() int {
 	e.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -103,7 +119,8 @@ func (e *gkEnsemble) leader() int {
 					ok = false
 				}
 				lead = i
-			case "follower":
+			case "follower", "observer":
+				ok = ok && (m == "observer") == e.observer[i]
 			default:
 				ok = false
 			}
@@ -194,7 +211,7 @@ func (e *gkEnsemble) converged(path string) []string {
 // acknowledged write and take new ones; the killed member catches up when
 // it restarts.
 func TestProcessEnsemble(t *testing.T) {
-	e := startEnsemble(t, 3)
+	e := startEnsemble(t, 3, 0)
 	lead := e.leader()
 	follower := (lead + 1) % 3
 
@@ -303,5 +320,213 @@ func TestProcessEnsemble(t *testing.T) {
 		return strings.Contains(msg, "by SNAP")
 	}) {
 		t.Errorf("leader (member %d) did not sync the wiped member by SNAP", lead+1)
+	}
+}
+
+// zxidOf returns member i's last zxid, from srvr.
+func (e *gkEnsemble) zxidOf(i int) int64 {
+	e.t.Helper()
+	z, err := strconv.ParseInt(strings.TrimPrefix(e.zxid(i), "0x"), 16, 64)
+	if err != nil {
+		e.t.Fatalf("member %d's zxid %q: %v", i+1, e.zxid(i), err)
+	}
+	return z
+}
+
+// signal sends sig to member i; after SIGSTOP it waits until every
+// thread of the process has stopped, so that the member reads nothing
+// sent afterwards.
+func (e *gkEnsemble) signal(i int, sig syscall.Signal) {
+	e.t.Helper()
+	pid := e.procs[i].cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		e.t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); sig == syscall.SIGSTOP; {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			// NB: the state follows the ")" that ends the command name.
+			if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] != 'T' {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("member %d did not stop within 5 s of SIGSTOP", i+1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestProcessEnsembleFive runs five voters and an observer: a write
+// through a follower is read back through the observer after sync; an
+// expired session is closed once, by the leader; a minority stops
+// serving and serves again when the majority returns; and members that
+// logged a proposal that never committed have it truncated when they
+// rejoin a later epoch.
+func TestProcessEnsembleFive(t *testing.T) {
+	e := startEnsemble(t, 5, 1)
+	lead := e.leader()
+	const obs = 5
+	var followers []int
+	for i := 0; i < 5; i++ {
+		if i != lead {
+			followers = append(followers, i)
+		}
+	}
+	acl := zk.WorldACL(zk.PermAll)
+
+	// Read your writes across members: sync on the observer waits for the
+	// txns committed before it.
+	fc := e.connect(followers[0])
+	oc := e.connect(obs)
+	for i := 0; i < 30; i++ {
+		p := fmt.Sprintf("/s%d", i)
+		if _, err := fc.Create(p, []byte(strconv.Itoa(i)), 0, acl); err != nil {
+			t.Fatalf("create %s through follower %d: %v", p, followers[0]+1, err)
+		}
+		if _, err := oc.Sync(p); err != nil {
+			t.Fatalf("sync %s on the observer: %v", p, err)
+		}
+		if data, _, err := oc.Get(p); err != nil || string(data) != strconv.Itoa(i) {
+			t.Fatalf("get %s on the observer after sync = %q, %v; want %q", p, data, err, strconv.Itoa(i))
+		}
+	}
+	oc.Close()
+
+	// A session whose client vanishes from a follower expires once: one
+	// closeSession txn, from the leader.
+	raw, res, err := rawclient.Connect(e.addrs[followers[1]], rawclient.ConnectOptions{TimeoutMs: 1000}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _, err := raw.Call(jute.OpCreate, &jute.CreateRequest{Path: "/exp", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)}); err != nil || f.Err() != 0 {
+		t.Fatalf("create /exp: %v %v", err, f.Err())
+	}
+	e.converged("/")
+	// NB: the sessions converged opened may still be closing.
+	before := e.zxidOf(lead)
+	for {
+		time.Sleep(500 * time.Millisecond)
+		if z := e.zxidOf(lead); z != before {
+			before = z
+			continue
+		}
+		break
+	}
+	_, _, gone, err := fc.ExistsW("/exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	select {
+	case ev := <-gone:
+		if ev.Type != zk.EventNodeDeleted {
+			t.Fatalf("watch on /exp: %+v, want NodeDeleted", ev)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the ephemeral of a vanished session was still there after 20 s")
+	}
+	// NB: nothing else writes meanwhile; a second close would come soon.
+	time.Sleep(time.Second)
+	if after := e.zxidOf(lead); after != before+1 {
+		t.Errorf("expiry took zxids %#x..%#x: want exactly one closeSession txn", before, after)
+	}
+	session := fmt.Sprintf("0x%x", res.Response.SessionId)
+	for i, p := range e.procs {
+		expired := p.hasLog(func(m map[string]any) bool {
+			return m["message"] == "session expired" && m["session"] == session
+		})
+		if expired != (i == lead) {
+			t.Errorf("member %d (leader %d) logged the expiry of %s: %v", i+1, lead+1, session, expired)
+		}
+	}
+
+	// Three voters stop: the leader, one follower and the observer are a
+	// minority and stop serving; when the three come back, all serve.
+	stopped := followers[1:]
+	for _, i := range stopped {
+		e.signal(i, syscall.SIGSTOP)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, i := range []int{lead, followers[0], obs} {
+		for {
+			out, _ := fourLetterWord(e.addrs[i], "srvr", false, 2*time.Second)
+			if strings.Contains(out, "not currently serving requests") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member %d of a minority still answers srvr with %q", i+1, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, i := range stopped {
+		e.signal(i, syscall.SIGCONT)
+	}
+	lead = e.leader()
+	w := e.connect(lead)
+	if _, err := w.Create("/back", nil, 0, acl); err != nil {
+		t.Fatalf("write after the majority came back: %v", err)
+	}
+	w.Close()
+	e.converged("/")
+
+	// The leader and one follower log a proposal the other voters never
+	// read (they are stopped, then killed), then die too. The three
+	// others elect a leader of a later epoch; the two come back before it
+	// wrote anything, and truncate the proposal (ZooKeeper sends a SNAP
+	// instead once the new epoch has txns: a TRUNC must not cross one).
+	var dead, alive []int
+	for i := 0; i < 5; i++ {
+		if i != lead && len(dead) < 3 {
+			dead = append(dead, i)
+		} else if i != lead {
+			alive = append(alive, i)
+		}
+	}
+	lc, _, err := rawclient.Connect(e.addrs[lead], rawclient.ConnectOptions{TimeoutMs: 4000}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range dead {
+		e.signal(i, syscall.SIGSTOP)
+	}
+	if _, err := lc.Send(jute.OpCreate, &jute.CreateRequest{Path: "/uncommitted", Acl: jute.OpenACLUnsafe()}); err != nil {
+		t.Fatal(err)
+	}
+	// NB: less than syncLimit, after which the leader would give up.
+	time.Sleep(500 * time.Millisecond)
+	for _, i := range dead {
+		e.procs[i].kill9()
+	}
+	lc.Close()
+	oldLead := lead
+	e.procs[oldLead].kill9()
+	e.procs[alive[0]].kill9()
+	for _, i := range dead {
+		e.start(i)
+	}
+	e.leader()
+	e.start(oldLead)
+	e.start(alive[0])
+	lead = e.leader()
+	w = e.connect(lead)
+	if _, err := w.Create("/later", nil, 0, acl); err != nil {
+		t.Fatalf("write in the new epoch: %v", err)
+	}
+	w.Close()
+	kids := e.converged("/")
+	if slices.Contains(kids, "uncommitted") || !slices.Contains(kids, "later") || !slices.Contains(kids, "back") {
+		t.Fatalf("children of / after the truncation: %v; want later and back, not uncommitted", kids)
+	}
+	for _, i := range []int{oldLead, alive[0]} {
+		if !e.procs[i].hasLog(func(m map[string]any) bool { return m["message"] == "truncated the txn log as the leader said" }) {
+			t.Errorf("member %d, which logged an uncommitted proposal, was not truncated", i+1)
+		}
 	}
 }

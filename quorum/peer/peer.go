@@ -98,7 +98,12 @@ type Config struct {
 	// Touches, if set, gives what this learner's PING replies carry:
 	// the sessions touched since the last call. Called from the loop.
 	Touches func() []byte
-	Logger  zerolog.Logger
+	// OnSync, if set, gets each SYNC packet this learner's leader sends:
+	// the answer to the oldest sync it forwarded, which arrives after the
+	// COMMITs of every txn proposed before that sync. Called from the
+	// loop, after those txns were handed to Storage.Apply.
+	OnSync func()
+	Logger zerolog.Logger
 }
 
 // Peer runs a quorum.Node: the election messages through its Elector,
@@ -132,9 +137,22 @@ type Peer struct {
 	status   quorum.Status
 }
 
+// proposal is what waits for the txns proposed through last to be
+// committed and applied: a Propose's callback, or a Sync.
 type proposal struct {
-	last int64
-	done func(error)
+	last    int64
+	learner int64 // a Sync's learner, sent SYNC then; 0 for none
+	done    func(error)
+}
+
+// finish completes a proposal whose txns are applied.
+func (p *Peer) finish(pr proposal) {
+	if pr.learner != 0 {
+		p.sendSync(pr.learner)
+	}
+	if pr.done != nil {
+		pr.done(nil)
+	}
 }
 
 // event is what the loop is woken by, besides ticks and votes.
@@ -144,6 +162,9 @@ type event struct {
 	gone     *conn
 	entries  []quorum.Entry
 	done     func(error)
+	sync     bool // Sync; learner is its learner
+	learner  int64
+	synced   bool // the leader's SYNC packet
 }
 
 // New starts a peer from the durable state storage holds: hs its epochs
@@ -213,6 +234,21 @@ func (p *Peer) Propose(entries []quorum.Entry, done func(error)) {
 	case p.events <- event{entries: entries, done: done}:
 	case <-p.stop:
 		done(ErrStopped)
+	}
+}
+
+// Sync has the established leader wait until every txn proposed before
+// the call is committed and applied, then send learner (if not 0) a SYNC
+// packet, after those txns' COMMITs, and run done (if not nil) on the
+// peer's loop; done gets the error that stopped it instead. This is how a
+// sync completes after every earlier commit (ZooKeeper's processSync).
+func (p *Peer) Sync(learner int64, done func(error)) {
+	select {
+	case p.events <- event{sync: true, learner: learner, done: done}:
+	case <-p.stop:
+		if done != nil {
+			done(ErrStopped)
+		}
 	}
 }
 
@@ -333,6 +369,23 @@ func (p *Peer) handleEvent(ev event) {
 		}
 		p.leader.CompareAndSwap(c, nil)
 		p.parked = slices.DeleteFunc(p.parked, func(m quorum.Message) bool { return m.Conn == c.id })
+	case ev.synced:
+		if p.cfg.OnSync != nil {
+			p.cfg.OnSync()
+		}
+	case ev.sync:
+		pr := proposal{learner: ev.learner, done: ev.done}
+		switch {
+		case p.status.State != quorum.Leading || !p.status.Serving:
+			if ev.done != nil {
+				ev.done(ErrNotLeader)
+			}
+		case len(p.pending) > 0:
+			pr.last = p.pending[len(p.pending)-1].last
+			p.pending = append(p.pending, pr)
+		default:
+			p.finish(pr)
+		}
 	case ev.done != nil:
 		for _, e := range ev.entries {
 			if err := p.node.Propose(e.Zxid, e.Data); err != nil {
@@ -418,7 +471,7 @@ func (p *Peer) apply(zxid int64) error {
 	}
 	p.applied = zxid
 	for len(p.pending) > 0 && p.pending[0].last <= zxid {
-		p.pending[0].done(nil)
+		p.finish(p.pending[0])
 		p.pending = p.pending[1:]
 	}
 	return nil
@@ -451,9 +504,25 @@ func (p *Peer) setStatus(st quorum.Status) {
 
 func (p *Peer) failPending(err error) {
 	for _, pr := range p.pending {
-		pr.done(err)
+		if pr.done != nil {
+			pr.done(err)
+		}
 	}
 	p.pending = nil
+}
+
+// sendSync sends a learner the SYNC packet that answers its oldest
+// forwarded sync, on its newest connection.
+func (p *Peer) sendSync(learner int64) {
+	var to *conn
+	for _, c := range p.conns {
+		if c.id&dialBit == 0 && c.peerID() == learner && (to == nil || c.id > to.id) {
+			to = c
+		}
+	}
+	if to != nil {
+		to.enqueue(jute.QuorumPacket{Type: int32(jute.PacketSync)}, nil)
+	}
 }
 
 // send hands a message to the elector or to its connection; a leader's
@@ -674,6 +743,9 @@ func (c *conn) readLoop(p *Peer) {
 			continue
 		case t == jute.PacketPing && c.id&dialBit == 0 && p.cfg.OnPing != nil:
 			p.cfg.OnPing(c.peerID(), qp.Data)
+		case t == jute.PacketSync && c.id&dialBit != 0:
+			p.post(event{synced: true})
+			continue
 		}
 		m, err := DecodePacket(p.cfg.ID, c.peerID(), c.id, qp)
 		if err != nil {

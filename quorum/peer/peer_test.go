@@ -187,6 +187,9 @@ type cluster struct {
 	elector  map[int64]*transport.Manager
 	quorumLn map[int64]net.Listener
 	requests chan string
+	// synced gets, for each SYNC a member received, the zxids it had
+	// applied then.
+	synced chan []int64
 }
 
 func newCluster(t *testing.T, n int) *cluster {
@@ -194,6 +197,7 @@ func newCluster(t *testing.T, n int) *cluster {
 		t: t, election: map[int64][]string{}, storage: map[int64]*memStorage{},
 		peers: map[int64]*Peer{}, elector: map[int64]*transport.Manager{},
 		quorumLn: map[int64]net.Listener{}, requests: make(chan string, 16),
+		synced: make(chan []int64, 16),
 	}
 	for id := int64(1); id <= int64(n); id++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -248,7 +252,12 @@ func (c *cluster) start(id int64) {
 		},
 		MaxBuffer: 1 << 20,
 		OnRequest: func(from int64, data []byte, _ []jute.Id) { c.requests <- fmt.Sprintf("%d:%s", from, data) },
-		Logger:    zerolog.Nop(),
+		OnSync: func() {
+			// NB: what was handed to Apply is applied at once here.
+			got, _ := st.state()
+			c.synced <- got
+		},
+		Logger: zerolog.Nop(),
 	}
 	p, err := New(cfg, st, m, st.hs, applied)
 	if err != nil {
@@ -381,6 +390,33 @@ func TestPeerEnsemble(t *testing.T) {
 	}
 	if err := c.peers[lead].Forward([]byte("x"), nil); err == nil {
 		t.Fatal("a leader forwarded a request")
+	}
+
+	// A sync proposed right behind txns reaches the follower after their
+	// COMMITs: it has applied them when its SYNC arrives.
+	var more []quorum.Entry
+	for i := int64(6); i <= 8; i++ {
+		z := quorum.Zxid(st.Epoch, i)
+		more = append(more, quorum.Entry{Zxid: z, Data: []byte("txn")})
+		want = append(want, z)
+	}
+	c.peers[lead].Propose(more, func(error) {})
+	syncDone := make(chan error, 1)
+	c.peers[lead].Sync(follower, func(err error) { syncDone <- err })
+	select {
+	case got := <-c.synced:
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("follower had applied %x when its SYNC arrived, want %x", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower never got its SYNC")
+	}
+	if err := <-syncDone; err != nil {
+		t.Fatalf("leader's sync: %v", err)
+	}
+	c.peers[follower].Sync(0, func(err error) { syncDone <- err })
+	if err := <-syncDone; err != ErrNotLeader {
+		t.Fatalf("sync on a follower: %v, want ErrNotLeader", err)
 	}
 
 	// The leader stops: the other two elect a new one in a later epoch,
