@@ -225,7 +225,9 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 	n.logf("syncing learner %d at %#x by %v from %#x to %#x", h.sid, peer, mode, from, last)
 	switch mode {
 	case jute.PacketDiff:
-		n.sendTo(h, mode, last, nil)
+		// NB: as ZooKeeper's, a DIFF names a committed zxid: what the
+		// learner holds up to it is committed.
+		n.sendTo(h, mode, min(last, n.committed), nil)
 	default:
 		n.sendTo(h, mode, from, nil)
 	}

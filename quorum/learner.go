@@ -118,6 +118,13 @@ func (l *learner) onSyncMode(n *Node, m Message) {
 	}
 	l.phase = phaseSync
 	switch m.Type {
+	case jute.PacketDiff:
+		// NB: the txns this learner already held are committed up to
+		// the DIFF's zxid; without this a restarted member would serve
+		// its snapshot only until the next write's COMMIT.
+		if z := min(m.Zxid, n.lastZxid); z > n.committed {
+			n.committed = z
+		}
 	case jute.PacketTrunc:
 		n.truncate(m.Zxid)
 	case jute.PacketSnap:

@@ -296,6 +296,16 @@ func TestProcessEnsemble(t *testing.T) {
 		t.Fatalf("get /after = %q, %v", data, err)
 	}
 
+	// A follower restarts while nothing is written: it serves everything
+	// it had logged (converged compares zxids before it writes anything).
+	restarted := (e.leader() + 1) % 3
+	e.procs[restarted].kill9()
+	e.start(restarted)
+	e.leader()
+	if got := e.converged("/"); !slices.Equal(got, want) {
+		t.Fatalf("after follower %d restarted: children of / = %v, want %v", restarted+1, got, want)
+	}
+
 	// Every member restarts (its log now starts at a snapshot), then one
 	// loses its data dir: it gets the leader's state by SNAP.
 	for i := range e.procs {
