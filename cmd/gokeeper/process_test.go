@@ -171,9 +171,16 @@ func gkZooCfg(dataDir string, port int, extra ...string) string {
 func spawnGokeeper(t *testing.T, cfgPath string, extraArgs ...string) *gkProc {
 	t.Helper()
 	bin := gokeeperBinary(t)
-	p := &gkProc{t: t, cfgPath: cfgPath, log: newLineLog(), done: make(chan struct{})}
 	args := append([]string{"serve", "--config", cfgPath, "--log-json"}, extraArgs...)
-	p.cmd = exec.Command(bin, args...)
+	return spawnProc(t, exec.Command(bin, args...), cfgPath)
+}
+
+// spawnProc starts cmd, a command that ends up running gokeeper serve
+// with the config cfgPath, and returns at once. The process is killed when
+// the test ends; its log is shown if the test failed.
+func spawnProc(t *testing.T, cmd *exec.Cmd, cfgPath string) *gkProc {
+	t.Helper()
+	p := &gkProc{t: t, cmd: cmd, cfgPath: cfgPath, log: newLineLog(), done: make(chan struct{})}
 	p.cmd.Stderr = p.log
 	p.cmd.Stdout = p.log
 	if err := p.cmd.Start(); err != nil {
