@@ -467,6 +467,7 @@ func TestDockerEnsemble(t *testing.T) {
 		e.dirs = append(e.dirs, d.data)
 		e.cfgs = append(e.cfgs, filepath.Join(d.conf, "zoo.cfg"))
 		e.procs = append(e.procs, nil)
+		e.observer = append(e.observer, false)
 	}
 	start := func(i int, env []string) {
 		e.procs[i] = spawnProc(t, entrypointCmd(t, env, "zkServer.sh", "start-foreground"), e.cfgs[i])
@@ -535,9 +536,9 @@ func TestDockerEnsemble(t *testing.T) {
 	if got, want := readFile(t, filepath.Join(dirs[other].data, "myid")), strconv.Itoa(other+1)+"\n"; got != want {
 		t.Errorf("restart rewrote myid: %q, want %q", got, want)
 	}
-	// NB: until the leader commits again, a restarted member serves only
-	// its snapshot (the log after it is applied as the leader commits),
-	// so the check writes first, through the restarted member.
+	if got := e.converged("/"); !slices.Equal(got, []string{"docker", "zookeeper"}) {
+		t.Fatalf("after the restart: children of / = %v, want [docker zookeeper]", got)
+	}
 	c = e.connect(other)
 	if _, err := c.Create("/restarted", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("create through the restarted member %d: %v", other+1, err)
