@@ -124,10 +124,16 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 		}
 		s.log.Info().Str("session", sessionHex(id)).Int32("timeout", timeout).Str("client", remoteIP).Msg("session created")
 	} else {
+		ok := bytes.Equal(req.Passwd, sessionPassword(req.SessionId))
+		if ok && s.ens != nil {
+			var err error
+			if ok, err = s.ens.live(req.SessionId, timeout); err != nil {
+				return nil, resp, ErrNotServing
+			}
+		}
 		s.smu.Lock()
-		ok := s.smu.tracker.live(req.SessionId) && bytes.Equal(req.Passwd, sessionPassword(req.SessionId))
-		if ok {
-			s.smu.tracker.touch(req.SessionId, timeout, nowMs)
+		if ok && s.ens == nil {
+			ok = s.smu.tracker.touch(req.SessionId, timeout, nowMs)
 		}
 		// NB: ZooKeeper drops the session's current connection before it
 		// checks the password, so even a failed reconnect moves the client.

@@ -123,6 +123,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		OnRequest:     e.request,
 		OnPing:        e.pinged,
 		OnSync:        e.synced,
+		OnRevalidate:  e.revalidated,
 		Touches:       e.touches,
 		Logger:        s.log,
 	}
@@ -334,6 +335,26 @@ func (e *ensemble) pinged(from int64, data []byte) {
 		e.s.smu.tracker.touch(id, to, now)
 	}
 	e.s.smu.Unlock()
+}
+
+// revalidated answers a learner's REVALIDATE on the leader: the session
+// is live, and touched with the timeout its client asked for there.
+func (e *ensemble) revalidated(session int64, timeout int32) bool {
+	e.s.smu.Lock()
+	defer e.s.smu.Unlock()
+	return e.s.smu.tracker.touch(session, timeout, e.s.sessionMs())
+}
+
+// live reports whether a reconnecting client's session is live: the
+// leader's word on a learner (REVALIDATE), which alone expires sessions;
+// the leader's own tracker on the leader. false with an error: no
+// answer, the client should try another member.
+func (e *ensemble) live(session int64, timeout int32) (bool, error) {
+	if e.leadingEpoch() != 0 {
+		return e.revalidated(session, timeout), nil
+	}
+	wait := time.Duration(e.s.cfg.TickTime*e.s.cfg.SyncLimit) * time.Millisecond
+	return e.peer.Revalidate(session, timeout, wait)
 }
 
 // touches is what this learner's PING carries: every session with a

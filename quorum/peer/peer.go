@@ -3,6 +3,7 @@ package peer
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,10 @@ type Config struct {
 	// Touches, if set, gives what this learner's PING replies carry:
 	// the sessions touched since the last call. Called from the loop.
 	Touches func() []byte
+	// OnRevalidate, if set, answers a learner's REVALIDATE on this
+	// leader: whether the session is live, which touches it with the
+	// timeout. Called from the connection's reader.
+	OnRevalidate func(session int64, timeout int32) bool
 	// OnSync, if set, gets each SYNC packet this learner's leader sends:
 	// the answer to the oldest sync it forwarded, which arrives after the
 	// COMMITs of every txn proposed before that sync. Called from the
@@ -135,6 +140,13 @@ type Peer struct {
 	failed   error
 	statusMu sync.Mutex
 	status   quorum.Status
+
+	// revalidating holds a learner's REVALIDATEs waiting for the
+	// leader's answer, by session.
+	revalidating struct {
+		sync.Mutex
+		m map[int64][]chan bool
+	}
 }
 
 // proposal is what waits for the txns proposed through last to be
@@ -203,6 +215,7 @@ func New(cfg Config, storage Storage, elector Elector, hs quorum.HardState, appl
 		events: make(chan event, 1024), stop: make(chan struct{}),
 		conns: map[uint64]*conn{}, applied: applied,
 	}
+	p.revalidating.m = map[int64][]chan bool{}
 	p.wg.Add(2)
 	go p.acceptLoop()
 	go p.loop()
@@ -262,6 +275,72 @@ func (p *Peer) Forward(data []byte, auth []jute.Id) error {
 	}
 	c.enqueue(jute.QuorumPacket{Type: int32(jute.PacketRequest), Data: data, Authinfo: auth}, nil)
 	return nil
+}
+
+// ErrNoAnswer: the leader did not answer in time.
+var ErrNoAnswer = errors.New("peer: no answer from the leader")
+
+// Revalidate asks the leader this learner follows whether a session is
+// still live, as a ZooKeeper learner does before it takes a reconnecting
+// client (REVALIDATE): the leader touches it with timeout if so.
+func (p *Peer) Revalidate(session int64, timeout int32, wait time.Duration) (bool, error) {
+	c := p.leader.Load()
+	if c == nil {
+		return false, ErrNotLeader
+	}
+	ch := make(chan bool, 1)
+	p.revalidating.Lock()
+	p.revalidating.m[session] = append(p.revalidating.m[session], ch)
+	p.revalidating.Unlock()
+	data := binary.BigEndian.AppendUint64(nil, uint64(session))
+	data = binary.BigEndian.AppendUint32(data, uint32(timeout))
+	c.enqueue(jute.QuorumPacket{Type: int32(jute.PacketRevalidate), Zxid: -1, Data: data}, nil)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case valid := <-ch:
+		return valid, nil
+	case <-t.C:
+	case <-p.stop:
+	}
+	p.revalidating.Lock()
+	p.revalidating.m[session] = slices.DeleteFunc(p.revalidating.m[session], func(w chan bool) bool { return w == ch })
+	if len(p.revalidating.m[session]) == 0 {
+		delete(p.revalidating.m, session)
+	}
+	p.revalidating.Unlock()
+	return false, ErrNoAnswer
+}
+
+// revalidated delivers the leader's answer to the oldest REVALIDATE of
+// its session.
+func (p *Peer) revalidated(data []byte) {
+	if len(data) < 9 {
+		return
+	}
+	session, valid := int64(binary.BigEndian.Uint64(data)), data[8] != 0
+	p.revalidating.Lock()
+	defer p.revalidating.Unlock()
+	if ws := p.revalidating.m[session]; len(ws) > 0 {
+		ws[0] <- valid
+		if p.revalidating.m[session] = ws[1:]; len(ws) == 1 {
+			delete(p.revalidating.m, session)
+		}
+	}
+}
+
+// revalidate answers a learner's REVALIDATE on connection c.
+func (p *Peer) revalidate(c *conn, data []byte) {
+	if len(data) < 12 || p.cfg.OnRevalidate == nil {
+		return
+	}
+	session, timeout := int64(binary.BigEndian.Uint64(data)), int32(binary.BigEndian.Uint32(data[8:]))
+	valid := byte(0)
+	if p.cfg.OnRevalidate(session, timeout) {
+		valid = 1
+	}
+	reply := append(binary.BigEndian.AppendUint64(nil, uint64(session)), valid)
+	c.enqueue(jute.QuorumPacket{Type: int32(jute.PacketRevalidate), Zxid: -1, Data: reply}, nil)
 }
 
 // Close stops the peer: connections closed, pending proposals failed.
@@ -745,6 +824,13 @@ func (c *conn) readLoop(p *Peer) {
 			p.cfg.OnPing(c.peerID(), qp.Data)
 		case t == jute.PacketSync && c.id&dialBit != 0:
 			p.post(event{synced: true})
+			continue
+		case t == jute.PacketRevalidate:
+			if c.id&dialBit != 0 {
+				p.revalidated(qp.Data)
+			} else {
+				p.revalidate(c, qp.Data)
+			}
 			continue
 		}
 		m, err := DecodePacket(p.cfg.ID, c.peerID(), c.id, qp)
