@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,8 +19,9 @@ import (
 	"github.com/gokeeper/gokeeper/jute"
 )
 
-// gkEnsemble is gokeeper processes started from plain zoo.cfg files with
-// server.N lines, on loopback: voters first, then observers.
+// gkEnsemble is gokeeper processes (and, in a mixed ensemble, Apache
+// ZooKeeper ones) started from plain zoo.cfg files with server.N lines,
+// on loopback: voters first, then observers.
 type gkEnsemble struct {
 	t        *testing.T
 	dirs     []string
@@ -27,9 +29,17 @@ type gkEnsemble struct {
 	addrs    []string // client addresses, by myid-1
 	procs    []*gkProc
 	observer []bool
+	zk       []bool // member i is Apache ZooKeeper
 }
 
 func startEnsemble(t *testing.T, voters, observers int) *gkEnsemble {
+	t.Helper()
+	return startMixedEnsemble(t, voters, observers, nil)
+}
+
+// startMixedEnsemble starts an ensemble whose members listed in zk (by
+// index) are Apache ZooKeeper processes.
+func startMixedEnsemble(t *testing.T, voters, observers int, zk []int) *gkEnsemble {
 	t.Helper()
 	e := &gkEnsemble{t: t}
 	n := voters + observers
@@ -52,6 +62,7 @@ func startEnsemble(t *testing.T, voters, observers int) *gkEnsemble {
 			extra = append(extra, "peerType=observer")
 		}
 		e.observer = append(e.observer, i > voters)
+		e.zk = append(e.zk, slices.Contains(zk, i-1))
 		cfg := filepath.Join(t.TempDir(), "zoo.cfg")
 		if err := os.WriteFile(cfg, []byte(gkZooCfg(dir, port, extra...)), 0o644); err != nil {
 			t.Fatal(err)
@@ -68,7 +79,23 @@ func startEnsemble(t *testing.T, voters, observers int) *gkEnsemble {
 }
 
 func (e *gkEnsemble) start(i int) {
-	e.procs[i] = spawnGokeeper(e.t, e.cfgs[i])
+	if !e.zk[i] {
+		e.procs[i] = spawnGokeeper(e.t, e.cfgs[i])
+		return
+	}
+	// NB: ZooKeeper logs through log4j to the console, which the test
+	// shows if it fails; the directory of log4j.properties is on the
+	// classpath.
+	conf := filepath.Dir(e.cfgs[i])
+	props := "log4j.rootLogger=INFO, C\nlog4j.appender.C=org.apache.log4j.ConsoleAppender\n" +
+		"log4j.appender.C.layout=org.apache.log4j.PatternLayout\nlog4j.appender.C.layout.ConversionPattern=%d %p [%t] %c{1}: %m%n\n"
+	if err := os.WriteFile(filepath.Join(conf, "log4j.properties"), []byte(props), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	cp := append(slices.Clone(zkClasspath), "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar", conf)
+	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", strings.Join(cp, ":"),
+		"org.apache.zookeeper.server.quorum.QuorumPeerMain", e.cfgs[i])
+	e.procs[i] = spawnProc(e.t, cmd, e.cfgs[i])
 }
 
 // mode returns what srvr says member i is, or "" when it does not serve.
@@ -537,6 +564,178 @@ func TestProcessEnsembleFive(t *testing.T) {
 	for _, i := range []int{oldLead, alive[0]} {
 		if !e.procs[i].hasLog(func(m map[string]any) bool { return m["message"] == "truncated the txn log as the leader said" }) {
 			t.Errorf("member %d, which logged an uncommitted proposal, was not truncated", i+1)
+		}
+	}
+}
+
+// requireZooKeeper skips a test when Apache ZooKeeper is not installed.
+func requireZooKeeper(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Skip("java not installed; skipping the test with Apache ZooKeeper (apt-get install zookeeper)")
+	}
+	for _, jar := range append(slices.Clone(zkClasspath), "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar") {
+		if _, err := os.Stat(jar); err != nil {
+			t.Skipf("%s missing; skipping the test with Apache ZooKeeper (apt-get install zookeeper)", jar)
+		}
+	}
+}
+
+// mntrValue returns a key of member i's mntr.
+func (e *gkEnsemble) mntrValue(i int, key string) string {
+	out, _ := fourLetterWord(e.addrs[i], "mntr", false, 2*time.Second)
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, key+"\t"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestProcessMixedEnsemble runs gokeeper members inside an Apache
+// ZooKeeper 3.8 ensemble: two ZooKeeper voters, a gokeeper voter and a
+// gokeeper observer. Whichever kind leads first, its death makes a member
+// of the other kind lead, so both lead in turn; writes through every
+// member converge, sync on the observer reads a write made through a
+// ZooKeeper member, sessions and their ephemerals move between members
+// of both kinds (REVALIDATE), restarted members catch up by DIFF and
+// wiped ones by SNAP from a leader of the other kind, and ZooKeeper's
+// members report no digest mismatch.
+func TestProcessMixedEnsemble(t *testing.T) {
+	requireZooKeeper(t)
+	e := startMixedEnsemble(t, 3, 1, []int{0, 1})
+	const gkVoter, gkObserver = 2, 3
+	acl := zk.WorldACL(zk.PermAll)
+	var want []string
+	kind := func(i int) string {
+		if e.zk[i] {
+			return fmt.Sprintf("ZooKeeper member %d", i+1)
+		}
+		return fmt.Sprintf("gokeeper member %d", i+1)
+	}
+	leaders := map[bool]bool{}
+	for round := 0; round < 2; round++ {
+		lead := e.leader()
+		leaders[e.zk[lead]] = true
+		t.Logf("round %d: %s leads", round, kind(lead))
+
+		// Writes through every member, ephemerals included, converge.
+		for i := range e.procs {
+			c := e.connect(i)
+			p, err := c.Create(fmt.Sprintf("/r%d-m%d-", round, i+1), []byte(kind(i)), zk.FlagSequence, acl)
+			if err != nil {
+				t.Fatalf("create through %s: %v", kind(i), err)
+			}
+			want = append(want, strings.TrimPrefix(p, "/"))
+			c.Close()
+		}
+		slices.Sort(want)
+		if got := e.converged("/"); !slices.Equal(got, append(slices.Clone(want), "zookeeper")) {
+			t.Fatalf("round %d: children of / = %v, want %v and zookeeper", round, got, want)
+		}
+
+		// Read your writes on the gokeeper observer after sync.
+		zc := e.connect(0) // a ZooKeeper member
+		oc := e.connect(gkObserver)
+		for j := 0; j < 10; j++ {
+			p := fmt.Sprintf("/r%d-sync%d", round, j)
+			if _, err := zc.Create(p, []byte(p), 0, acl); err != nil {
+				t.Fatalf("create %s: %v", p, err)
+			}
+			want = append(want, p[1:])
+			if _, err := oc.Sync(p); err != nil {
+				t.Fatalf("sync %s on the observer: %v", p, err)
+			}
+			if data, _, err := oc.Get(p); err != nil || string(data) != p {
+				t.Fatalf("get %s on the observer after sync = %q, %v", p, data, err)
+			}
+		}
+		zc.Close()
+		oc.Close()
+		slices.Sort(want)
+
+		// A session and its ephemeral move between members of both kinds.
+		for _, mv := range [][2]int{{gkVoter, 0}, {1, gkVoter}, {0, gkObserver}} {
+			from, to := mv[0], mv[1]
+			p := fmt.Sprintf("/r%d-moved-%d-%d", round, from+1, to+1)
+			first, res, err := rawclient.Connect(e.addrs[from], rawclient.ConnectOptions{TimeoutMs: 4000}, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _, err := first.Call(jute.OpCreate, &jute.CreateRequest{Path: p, Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)})
+			if err != nil || f.Err() != 0 {
+				t.Fatalf("create %s on %s: %v %v", p, kind(from), err, f.Err())
+			}
+			// NB: as a client does, the reconnect names the last zxid it
+			// saw; a member that has not applied it yet refuses it, and
+			// the client tries again.
+			id, passwd := res.Response.SessionId, res.Response.Passwd
+			var raw *rawclient.Client
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				raw, res, err = rawclient.Connect(e.addrs[to], rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: passwd, LastZxidSeen: f.Header.Zxid}, 10*time.Second)
+				if err == nil || time.Now().After(deadline) {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("moving a session from %s to %s: %v", kind(from), kind(to), err)
+			}
+			if res.Response.TimeOut == 0 || res.Response.SessionId != id {
+				t.Fatalf("%s refused the session 0x%x made on %s: %+v", kind(to), id, kind(from), res.Response)
+			}
+			f, _, err = raw.Call(jute.OpExists, &jute.ExistsRequest{Path: p})
+			if err != nil || f.Err() != 0 {
+				t.Fatalf("exists %s on %s after the move: %v %v", p, kind(to), err, f.Err())
+			}
+			if f, _, err := raw.CloseSession(); err != nil || f.Err() != 0 {
+				t.Fatalf("closing the moved session on %s: %v %v", kind(to), err, f.Err())
+			}
+			raw.Close()
+			first.Close()
+		}
+
+		// The leader dies: a member of the other kind leads, and the
+		// dead one, restarted, catches up.
+		e.procs[lead].kill9()
+		next := e.leader()
+		if e.zk[next] == e.zk[lead] {
+			t.Fatalf("after %s died, %s leads: want the other kind", kind(lead), kind(next))
+		}
+		w := e.connect(next)
+		p, err := w.Create(fmt.Sprintf("/r%d-after-", round), nil, zk.FlagSequence, acl)
+		if err != nil {
+			t.Fatalf("write after the failover to %s: %v", kind(next), err)
+		}
+		w.Close()
+		want = append(want, p[1:])
+		slices.Sort(want)
+		e.start(lead)
+		e.leader()
+
+		// A wiped member of the other kind than the leader gets a SNAP.
+		wiped := gkVoter
+		if !e.zk[next] {
+			wiped = 0
+		}
+		e.procs[wiped].kill9()
+		if err := os.RemoveAll(e.dirs[wiped]); err != nil {
+			t.Fatal(err)
+		}
+		writeMyid(t, e.dirs[wiped], wiped+1)
+		e.start(wiped)
+		e.leader()
+		if got := e.converged("/"); !slices.Equal(got, append(slices.Clone(want), "zookeeper")) {
+			t.Fatalf("round %d, after %s was wiped: children of / = %v, want %v and zookeeper", round, kind(wiped), got, want)
+		}
+	}
+	if !leaders[true] || !leaders[false] {
+		t.Errorf("leaders were ZooKeeper=%v gokeeper=%v: want both", leaders[true], leaders[false])
+	}
+	for i := range e.procs {
+		if e.zk[i] {
+			if v := e.mntrValue(i, "zk_digest_mismatches_count"); v != "0" {
+				t.Errorf("%s: zk_digest_mismatches_count %q, want 0", kind(i), v)
+			}
 		}
 	}
 }
