@@ -296,6 +296,11 @@ func TestProcessEnsemble(t *testing.T) {
 	if newLead == lead {
 		t.Fatalf("killed leader %d still leads", lead+1)
 	}
+	if !e.procs[newLead].hasLog(func(m map[string]any) bool {
+		return m["message"] == "leader election finished" && m["state"] == "LEADING" && m["took"] != nil
+	}) {
+		t.Errorf("the new leader (member %d) did not log how long its election took", newLead+1)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, err := w.Create("/after", []byte("y"), 0, zk.WorldACL(zk.PermAll))

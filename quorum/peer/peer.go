@@ -140,6 +140,8 @@ type Peer struct {
 	failed   error
 	statusMu sync.Mutex
 	status   quorum.Status
+	// lookingSince is when the member last started looking (loop only).
+	lookingSince time.Time
 
 	// revalidating holds a learner's REVALIDATEs waiting for the
 	// leader's answer, by session.
@@ -213,7 +215,7 @@ func New(cfg Config, storage Storage, elector Elector, hs quorum.HardState, appl
 	p := &Peer{
 		cfg: cfg, log: log, node: node, storage: storage, elector: elector, ln: cfg.Listener, addrs: addrs,
 		events: make(chan event, 1024), stop: make(chan struct{}),
-		conns: map[uint64]*conn{}, applied: applied,
+		conns: map[uint64]*conn{}, applied: applied, lookingSince: time.Now(),
 	}
 	p.revalidating.m = map[int64][]chan bool{}
 	p.wg.Add(2)
@@ -558,6 +560,7 @@ func (p *Peer) apply(zxid int64) error {
 
 func (p *Peer) setStatus(st quorum.Status) {
 	p.statusMu.Lock()
+	was := p.status
 	p.status = st
 	p.statusMu.Unlock()
 	ev := p.log.Info().Str("state", st.State.String()).Int64("leader", st.Leader).Int64("epoch", st.Epoch).Bool("serving", st.Serving)
@@ -565,6 +568,15 @@ func (p *Peer) setStatus(st quorum.Status) {
 		ev = ev.Str("why", st.Why)
 	}
 	ev.Msg("quorum status")
+	switch {
+	case st.State == quorum.Looking && (was.State != quorum.Looking || p.lookingSince.IsZero()):
+		p.lookingSince = time.Now()
+	case st.State != quorum.Looking && was.State == quorum.Looking && !p.lookingSince.IsZero():
+		// NB: as ZooKeeper's "LEADER ELECTION TOOK" line: from LOOKING to
+		// the vote's outcome, before discovery and sync.
+		p.log.Info().Str("state", st.State.String()).Int64("leader", st.Leader).
+			Dur("took", time.Since(p.lookingSince)).Msg("leader election finished")
+	}
 	if !(st.State == quorum.Leading && st.Serving) {
 		p.failPending(ErrLeadershipLost)
 	}
