@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -743,4 +744,93 @@ func TestProcessMixedEnsemble(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestProcessRollingMigration migrates a running Apache ZooKeeper 3.8
+// ensemble to gokeeper and back, as the README's migration steps say:
+// one member at a time, each restarted as the other implementation with
+// an empty data dir (it gets the leader's state by SNAP), the leader
+// last, while a client keeps writing through the ensemble. No
+// acknowledged write may be missing on any member at the end of each
+// way, and the members must agree.
+func TestProcessRollingMigration(t *testing.T) {
+	requireZooKeeper(t)
+	e := startMixedEnsemble(t, 3, 0, []int{0, 1, 2})
+	e.leader()
+	acl := zk.WorldACL(zk.PermAll)
+	setup := e.connect(0)
+	if _, err := setup.Create("/w", nil, 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	setup.Close()
+
+	// The writer: sequential creates through the whole ensemble; what is
+	// acknowledged must survive.
+	w := e.connect(0, 1, 2)
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if p, err := w.Create("/w/n-", nil, zk.FlagSequence, acl); err == nil {
+				mu.Lock()
+				acked = append(acked, strings.TrimPrefix(p, "/w/"))
+				mu.Unlock()
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	check := func(way string) {
+		t.Helper()
+		mu.Lock()
+		want := slices.Clone(acked)
+		mu.Unlock()
+		kids := e.converged("/w")
+		for _, a := range want {
+			if _, found := slices.BinarySearch(kids, a); !found {
+				t.Fatalf("%s: acknowledged write /w/%s is missing (%d acknowledged, %d on the members)", way, a, len(want), len(kids))
+			}
+		}
+		t.Logf("%s: %d writes acknowledged, none lost", way, len(want))
+	}
+	migrate := func(toZooKeeper bool) {
+		for {
+			lead := e.leader()
+			next := -1
+			for i := range e.procs {
+				if e.zk[i] != toZooKeeper && (next < 0 || next == lead) {
+					next = i
+				}
+			}
+			if next < 0 {
+				return
+			}
+			e.procs[next].kill9()
+			if err := os.RemoveAll(e.dirs[next]); err != nil {
+				t.Fatal(err)
+			}
+			writeMyid(t, e.dirs[next], next+1)
+			e.zk[next] = toZooKeeper
+			e.start(next)
+		}
+	}
+	migrate(false)
+	check("ZooKeeper to gokeeper")
+	for i := range e.procs {
+		if e.zk[i] {
+			t.Fatalf("member %d is still Apache ZooKeeper", i+1)
+		}
+	}
+	migrate(true)
+	close(stop)
+	<-done
+	check("gokeeper back to ZooKeeper")
 }
