@@ -151,7 +151,20 @@ func (n *Node) HasReady() bool { return !n.rd.Empty() }
 func (n *Node) Ready() Ready {
 	n.checkNotInFlight()
 	n.inFlight = true
-	return n.rd
+	rd := n.rd
+	rd.SendFirst = n.ld != nil && n.ld.established && len(rd.Entries) > 0 &&
+		rd.Snapshot == nil && !rd.Truncate && rd.HardState == nil && len(rd.Closes) == 0 && broadcastOnly(rd.Messages)
+	return rd
+}
+
+// broadcastOnly reports whether ms are proposals and commits only.
+func broadcastOnly(ms []Message) bool {
+	for _, m := range ms {
+		if m.Vote != nil || (m.Type != jute.PacketProposal && m.Type != jute.PacketCommit && m.Type != jute.PacketInform) {
+			return false
+		}
+	}
+	return true
 }
 
 // Advance tells the member that the last Ready was handled: its entries

@@ -221,7 +221,13 @@ type Status struct {
 // install Snapshot, truncate the log after TruncateAfter (when Truncate),
 // append Entries, persist HardState; only then send Messages and close
 // Closes; then apply the log's txns up to CommitTo; then call Advance.
+// When SendFirst is set, Messages may be sent before Entries are
+// persisted instead: they are an established leader's proposals and
+// commits, which do not depend on its own log being durable (its own
+// acknowledgement counts only at Advance), so its disk and its
+// followers' work at the same time, as ZooKeeper's leader does.
 type Ready struct {
+	SendFirst     bool
 	Snapshot      *Snapshot
 	Truncate      bool
 	TruncateAfter int64

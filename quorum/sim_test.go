@@ -313,6 +313,22 @@ func (s *sim) handleReady(sn *simNode) {
 			s.logf("n%d installs a snapshot at %#x (%d txns)", sn.id, rd.Snapshot.Zxid, len(st))
 			s.checkState(sn, 0)
 		}
+		if rd.SendFirst {
+			// NB: a leader's proposals leave while its disk works; it may
+			// die before its log is durable.
+			for _, m := range rd.Messages {
+				s.route(sn, m)
+			}
+			rd.Messages = nil
+			// NB: as often as the send-before-persist mutant, which
+			// TestSimulationMutants shows is caught.
+			if s.faults && s.rng.Intn(4) == 0 {
+				s.logf("n%d crashes after sending its proposals, before its log is durable", sn.id)
+				s.stats.tornCrashes++
+				s.crash(sn)
+				return
+			}
+		}
 		if s.mutant == "send-before-persist" && s.faults && len(rd.Entries) > 0 && s.rng.Intn(4) == 0 {
 			// The acknowledgements leave, then the member dies before its
 			// log is durable.

@@ -489,13 +489,20 @@ func (p *Peer) handleEvent(ev event) {
 func (p *Peer) handleReady() {
 	for p.failed == nil && p.node.HasReady() {
 		rd := p.node.Ready()
+		if rd.SendFirst {
+			for _, m := range rd.Messages {
+				p.send(m)
+			}
+		}
 		if err := p.persist(&rd); err != nil {
 			p.failed = err
 			p.log.Error().Err(err).Msg("cannot make the quorum state durable: stopping this member")
 			return
 		}
-		for _, m := range rd.Messages {
-			p.send(m)
+		if !rd.SendFirst {
+			for _, m := range rd.Messages {
+				p.send(m)
+			}
 		}
 		for _, c := range rd.Closes {
 			if cn := p.conns[c.Conn]; cn != nil {
