@@ -292,6 +292,10 @@ func TestProcessEnsemble(t *testing.T) {
 	// The leader dies: the others elect a new leader, which has every
 	// acknowledged write and takes new ones from a client that moves.
 	w := e.connect(follower, (lead+2)%3)
+	if _, err := w.Create("/kept", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	session := w.SessionID()
 	e.procs[lead].kill9()
 	newLead := e.leader()
 	if newLead == lead {
@@ -312,6 +316,13 @@ func TestProcessEnsemble(t *testing.T) {
 			t.Fatalf("no write acknowledged within 20 s of the leader's death: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The session and its ephemeral outlive the leader.
+	if ok, st, err := w.Exists("/kept"); err != nil || !ok || st.EphemeralOwner != session || w.SessionID() != session {
+		t.Fatalf("after failover: /kept exists=%v owner=%#x err=%v, session %#x now %#x", ok, st.EphemeralOwner, err, session, w.SessionID())
+	}
+	if err := w.Delete("/kept", -1); err != nil {
+		t.Fatal(err)
 	}
 	want := append(slices.Clone(acked), "after")
 	slices.Sort(want)
