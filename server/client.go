@@ -94,8 +94,17 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 		return nil, resp, ErrClosed
 	default:
 	}
+	readOnly := false
 	if s.ens != nil && !s.ens.serving() {
-		return nil, resp, ErrNotServing
+		switch {
+		case !s.ens.readOnly.Load():
+			return nil, resp, ErrNotServing
+		case !req.ReadOnly:
+			return nil, resp, ErrNotReadOnlyClient
+		case req.SessionId != 0 && !s.ens.localSession(req.SessionId):
+			return nil, resp, ErrGlobalSessionReadOnly
+		}
+		readOnly = true
 	}
 	timeout := min(max(req.TimeOut, int32(s.cfg.EffectiveMinSessionTimeout())), int32(s.cfg.EffectiveMaxSessionTimeout()))
 	c := &Client{s: s, timeout: timeout, sink: sink, remoteIP: remoteIP}
@@ -112,27 +121,26 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 		s.smu.tracker.add(id, timeout, nowMs)
 		s.smu.Unlock()
 		c.session = id
-		applied := make(chan jute.Code, 1)
-		s.submit(&Request{Session: id, Op: jute.OpCreateSession, Time: s.now().UnixMilli(),
-			Body: (&jute.CreateSessionTxn{TimeOut: timeout}).Encode(nil)},
-			&write{op: jute.OpCreateSession, done: func(r *datatree.Result) { applied <- r.Err }})
-		if code := <-applied; code != jute.CodeOK {
+		if readOnly {
+			// NB: a local session, as ZooKeeper's read-only server makes.
+			s.ens.addLocalSession(id)
+		} else if code := s.createSession(id, timeout); code != jute.CodeOK {
 			s.smu.Lock()
 			s.smu.tracker.remove(id)
 			s.smu.Unlock()
 			return nil, resp, code
 		}
-		s.log.Info().Str("session", sessionHex(id)).Int32("timeout", timeout).Str("client", remoteIP).Msg("session created")
+		s.log.Info().Str("session", sessionHex(id)).Int32("timeout", timeout).Str("client", remoteIP).Bool("read_only", readOnly).Msg("session created")
 	} else {
 		ok := bytes.Equal(req.Passwd, sessionPassword(req.SessionId))
-		if ok && s.ens != nil {
+		if ok && s.ens != nil && !readOnly {
 			var err error
 			if ok, err = s.ens.live(req.SessionId, timeout); err != nil {
 				return nil, resp, ErrNotServing
 			}
 		}
 		s.smu.Lock()
-		if ok && s.ens == nil {
+		if ok && (s.ens == nil || readOnly) {
 			ok = s.smu.tracker.touch(req.SessionId, timeout, nowMs)
 		}
 		// NB: ZooKeeper drops the session's current connection before it
@@ -166,6 +174,15 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 	resp = jute.ConnectResponse{TimeOut: timeout, SessionId: c.session, Passwd: sessionPassword(c.session),
 		ReadOnly: req.ReadOnly && s.ReadOnly()}
 	return c, resp, nil
+}
+
+// createSession logs and applies the createSession txn of a new session.
+func (s *Server) createSession(id int64, timeout int32) jute.Code {
+	applied := make(chan jute.Code, 1)
+	s.submit(&Request{Session: id, Op: jute.OpCreateSession, Time: s.now().UnixMilli(),
+		Body: (&jute.CreateSessionTxn{TimeOut: timeout}).Encode(nil)},
+		&write{op: jute.OpCreateSession, done: func(r *datatree.Result) { applied <- r.Err }})
+	return <-applied
 }
 
 // SessionID returns the session this connection is attached to.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,15 @@ import (
 // another server, as it does when ZooKeeper's member has no ZooKeeper
 // server running.
 var ErrNotServing = errors.New("server: this member is not serving: no quorum")
+
+// ErrNotReadOnlyClient refuses a client that cannot be read-only while
+// this member serves read-only clients only (ZooKeeper's "Refusing
+// session request for not-read-only client").
+var ErrNotReadOnlyClient = errors.New("server: this member serves read-only clients only: no quorum")
+
+// ErrGlobalSessionReadOnly refuses a session made through the quorum
+// while this member serves read-only clients only, as ZooKeeper does.
+var ErrGlobalSessionReadOnly = errors.New("server: refusing global session reconnection in read-only mode")
 
 // ensemble is a member's part in a replicated ensemble: the quorum peer
 // and what the server's write path needs of it. Writes are prepared on
@@ -47,6 +57,12 @@ type ensemble struct {
 	// handed is the last zxid handed to the applier (written by the peer
 	// loop).
 	handed atomic.Int64
+	// readOnly is set while this member, without a quorum, serves reads
+	// to read-only clients (readonlymode.enabled), as ZooKeeper's
+	// ReadOnlyZooKeeperServer: from max(2 s, tickTime) after it stopped
+	// serving until it serves again. Its sessions are local: no txn
+	// makes or closes them, and they end with read-only mode.
+	readOnly atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -58,6 +74,9 @@ type ensemble struct {
 		// syncs holds a learner's forwarded syncs, oldest first, until
 		// the leader's SYNC packets answer them.
 		syncs []*write
+		// roTimer starts read-only mode; local holds its sessions.
+		roTimer *time.Timer
+		local   map[int64]bool
 	}
 }
 
@@ -76,6 +95,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	e.handed.Store(e.start)
 	e.mu.proposed = map[int64]*write{}
 	e.mu.forwarded = map[fwdKey]*write{}
+	e.mu.local = map[int64]bool{}
 	ep, err := s.store.ReadEpochs(e.start)
 	if err != nil {
 		return nil, err
@@ -152,6 +172,50 @@ func ticksAtLeast(d, tick time.Duration) int {
 func (e *ensemble) close() {
 	e.peer.Close()
 	e.el.Close()
+	e.mu.Lock()
+	if e.mu.roTimer != nil {
+		e.mu.roTimer.Stop()
+	}
+	e.mu.Unlock()
+}
+
+// readOnlyEnabled reports readonlymode.enabled (a JVM system property in
+// ZooKeeper, read like Java's Boolean.getBoolean).
+func (e *ensemble) readOnlyEnabled() bool {
+	return strings.EqualFold(e.s.cfg.SystemProperties["readonlymode.enabled"], "true")
+}
+
+// localSession reports whether id is a session made in read-only mode.
+func (e *ensemble) localSession(id int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.mu.local[id]
+}
+
+// addLocalSession tracks a session made in read-only mode.
+func (e *ensemble) addLocalSession(id int64) {
+	e.mu.Lock()
+	e.mu.local[id] = true
+	e.mu.Unlock()
+}
+
+// closeLocalSession ends a read-only session at its client's request:
+// answered at once, without a txn.
+func (e *ensemble) closeLocalSession(w *write) {
+	s := e.s
+	id := w.client.session
+	e.mu.Lock()
+	delete(e.mu.local, id)
+	e.mu.Unlock()
+	s.smu.Lock()
+	s.smu.tracker.remove(id)
+	s.smu.Unlock()
+	s.applyMu.Lock()
+	w.client.complete(w.slot, s.tree.LastZxid(), w.op, &datatree.Result{})
+	s.applyMu.Unlock()
+	s.writeDone(w)
+	w.client.sink.Flush()
+	s.closedSession(id, true)
 }
 
 // Status returns what the member is doing.
@@ -201,16 +265,9 @@ func (e *ensemble) setStatus(st quorum.Status) {
 		e.s.abandonWrite(w)
 	}
 	if was.Serving && !st.Serving {
-		e.s.smu.Lock()
-		clients := make([]*Client, 0, len(e.s.smu.clients))
-		for _, c := range e.s.smu.clients {
-			clients = append(clients, c)
-		}
-		e.s.smu.Unlock()
-		for _, c := range clients {
-			c.sink.Close("member lost its quorum")
-		}
+		e.closeClients("member lost its quorum")
 	}
+	e.readOnlyMode(st.Serving)
 	if st.Serving && st.State == quorum.Leading {
 		// NB: as ZooKeeper's leader, every session starts a new timeout
 		// when leadership begins: the learners' touches were not seen.
@@ -221,6 +278,62 @@ func (e *ensemble) setStatus(st quorum.Status) {
 		}
 		e.s.smu.Unlock()
 	}
+}
+
+// closeClients closes every client connection of this member.
+func (e *ensemble) closeClients(why string) {
+	e.s.smu.Lock()
+	clients := make([]*Client, 0, len(e.s.smu.clients))
+	for _, c := range e.s.smu.clients {
+		clients = append(clients, c)
+	}
+	e.s.smu.Unlock()
+	for _, c := range clients {
+		c.sink.Close(why)
+	}
+}
+
+// readOnlyMode starts read-only mode a while after the member stopped
+// serving, if enabled, and ends it when it serves again: its clients are
+// closed and its local sessions forgotten, as ZooKeeper shuts its
+// read-only server down.
+func (e *ensemble) readOnlyMode(serving bool) {
+	e.mu.Lock()
+	if serving {
+		if e.mu.roTimer != nil {
+			e.mu.roTimer.Stop()
+			e.mu.roTimer = nil
+		}
+		if !e.readOnly.Swap(false) {
+			e.mu.Unlock()
+			return
+		}
+		local := e.mu.local
+		e.mu.local = map[int64]bool{}
+		e.mu.Unlock()
+		e.s.log.Info().Msg("read-only mode ends: the member serves the quorum again")
+		e.s.smu.Lock()
+		for id := range local {
+			e.s.smu.tracker.remove(id)
+		}
+		e.s.smu.Unlock()
+		e.closeClients("read-only mode ended")
+		return
+	}
+	defer e.mu.Unlock()
+	if !e.readOnlyEnabled() || e.mu.roTimer != nil || e.readOnly.Load() {
+		return
+	}
+	wait := max(2*time.Second, time.Duration(e.s.cfg.TickTime)*time.Millisecond)
+	e.mu.roTimer = time.AfterFunc(wait, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.mu.roTimer = nil
+		if !e.mu.status.Serving {
+			e.readOnly.Store(true)
+			e.s.log.Info().Msg("read-only mode: no quorum, serving reads to read-only clients")
+		}
+	})
 }
 
 // submit routes a write in an ensemble: false when the caller should
@@ -236,7 +349,14 @@ func (e *ensemble) submit(req *Request, w *write) bool {
 		e.s.writeDone(w)
 		return true
 	}
-	if !st.Serving {
+	switch {
+	case !st.Serving && e.readOnly.Load() && req.Op == jute.OpCloseSession && e.localSession(req.Session):
+		e.closeLocalSession(w)
+		return true
+	case !st.Serving && e.readOnly.Load():
+		e.s.refuseWrite(w, nil)
+		return true
+	case !st.Serving:
 		e.s.abandonWrite(w)
 		return true
 	}

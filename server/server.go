@@ -521,13 +521,14 @@ func (s *Server) logFailed(err error) {
 	}
 }
 
-// ReadOnly reports whether the txn log failed: the server then serves
-// reads only and refuses writes with NotReadOnly, which is what
-// ZooKeeper's ReadOnlyZooKeeperServer does, and says so as it does.
+// ReadOnly reports whether the server serves reads only, refusing
+// writes with NotReadOnly as ZooKeeper's ReadOnlyZooKeeperServer does,
+// and says so as it does: its txn log failed, or it is an ensemble's
+// member without a quorum in read-only mode (readonlymode.enabled).
 func (s *Server) ReadOnly() bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.wmu.failed != nil && !errors.Is(s.wmu.failed, ErrClosed)
+	return s.wmu.failed != nil && !errors.Is(s.wmu.failed, ErrClosed) || s.ens != nil && s.ens.readOnly.Load()
 }
 
 // refuseWrite answers a write that never reached the log: NotReadOnly,

@@ -30,19 +30,21 @@ type gkEnsemble struct {
 	addrs    []string // client addresses, by myid-1
 	procs    []*gkProc
 	observer []bool
-	zk       []bool // member i is Apache ZooKeeper
+	zk       []bool   // member i is Apache ZooKeeper
+	env      []string // added to every member's environment
 }
 
-func startEnsemble(t *testing.T, voters, observers int) *gkEnsemble {
+func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemble {
 	t.Helper()
-	return startMixedEnsemble(t, voters, observers, nil)
+	return startMixedEnsemble(t, voters, observers, nil, env...)
 }
 
 // startMixedEnsemble starts an ensemble whose members listed in zk (by
-// index) are Apache ZooKeeper processes.
-func startMixedEnsemble(t *testing.T, voters, observers int, zk []int) *gkEnsemble {
+// index) are Apache ZooKeeper processes; env is added to the gokeeper
+// members' environment.
+func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, env ...string) *gkEnsemble {
 	t.Helper()
-	e := &gkEnsemble{t: t}
+	e := &gkEnsemble{t: t, env: env}
 	n := voters + observers
 	var servers []string
 	for i := 1; i <= n; i++ {
@@ -81,7 +83,9 @@ func startMixedEnsemble(t *testing.T, voters, observers int, zk []int) *gkEnsemb
 
 func (e *gkEnsemble) start(i int) {
 	if !e.zk[i] {
-		e.procs[i] = spawnGokeeper(e.t, e.cfgs[i])
+		cmd := exec.Command(gokeeperBinary(e.t), "serve", "--config", e.cfgs[i], "--log-json")
+		cmd.Env = append(os.Environ(), e.env...)
+		e.procs[i] = spawnProc(e.t, cmd, e.cfgs[i])
 		return
 	}
 	// NB: ZooKeeper logs through log4j to the console, which the test
@@ -844,4 +848,90 @@ func TestProcessRollingMigration(t *testing.T) {
 	close(stop)
 	<-done
 	check("gokeeper back to ZooKeeper")
+}
+
+// TestProcessEnsembleReadOnly runs three members with readonlymode.enabled
+// (from SERVER_JVMFLAGS, as zkServer.sh passes it): a member cut off from
+// the other two serves reads to read-only clients, refuses writes and
+// sync with NotReadOnly and clients that cannot be read-only with a
+// closed connection, says "read-only" in srvr and isro; when the others
+// come back it drops its read-only clients and serves the quorum again.
+func TestProcessEnsembleReadOnly(t *testing.T) {
+	e := startEnsemble(t, 3, 0, "SERVER_JVMFLAGS=-Dreadonlymode.enabled=true")
+	lead := e.leader()
+	c := e.connect(lead)
+	if _, err := c.Create("/ro", []byte("before"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	e.converged("/")
+	m := (lead + 1) % 3
+	for i := range e.procs {
+		if i != m {
+			e.signal(i, syscall.SIGSTOP)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for e.mode(m) != "read-only" {
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d cut off from the others: mode %q, want read-only", m+1, e.mode(m))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := fourLetterWordT(t, e.addrs[m], "isro"); got != "ro" {
+		t.Errorf("isro = %q, want ro", got)
+	}
+
+	raw, res, err := rawclient.Connect(e.addrs[m], rawclient.ConnectOptions{TimeoutMs: 4000, ReadOnly: true}, 10*time.Second)
+	if err != nil {
+		t.Fatalf("read-only client refused: %v", err)
+	}
+	if res.Response.TimeOut == 0 || !res.Response.ReadOnly {
+		t.Fatalf("connect response %+v: want a session, read-only", res.Response)
+	}
+	f, _, err := raw.Call(jute.OpGetData, &jute.GetDataRequest{Path: "/ro"})
+	if err != nil || f.Err() != 0 {
+		t.Fatalf("getData on the read-only member: %v %v", err, f.Err())
+	}
+	var gd jute.GetDataResponse
+	if err := jute.Unmarshal(f.Body, &gd, len(f.Body)); err != nil || string(gd.Data) != "before" {
+		t.Fatalf("getData /ro = %q, %v", gd.Data, err)
+	}
+	for _, w := range []struct {
+		op  jute.OpCode
+		req jute.Record
+	}{
+		{jute.OpCreate, &jute.CreateRequest{Path: "/x", Acl: jute.OpenACLUnsafe()}},
+		{jute.OpSetData, &jute.SetDataRequest{Path: "/ro", Data: []byte("y"), Version: -1}},
+		{jute.OpSync, &jute.SyncRequest{Path: "/ro"}},
+	} {
+		f, _, err := raw.Call(w.op, w.req)
+		if err != nil || f.Err() != jute.CodeNotReadOnly {
+			t.Errorf("%v on the read-only member: %v %v, want NotReadOnly", w.op, err, f.Err())
+		}
+	}
+	if rw, _, err := rawclient.Connect(e.addrs[m], rawclient.ConnectOptions{TimeoutMs: 4000}, 5*time.Second); err == nil {
+		rw.Close()
+		t.Error("a client that cannot be read-only got a session on the read-only member")
+	}
+
+	// The others come back: the read-only client is dropped, and the
+	// member serves the quorum again.
+	for i := range e.procs {
+		if i != m {
+			e.signal(i, syscall.SIGCONT)
+		}
+	}
+	if _, closed := raw.WaitClosed(20 * time.Second); !closed {
+		t.Error("the read-only client's connection outlived read-only mode")
+	}
+	e.leader()
+	if got := fourLetterWordT(t, e.addrs[m], "isro"); got != "rw" {
+		t.Errorf("isro after the quorum came back = %q, want rw", got)
+	}
+	c = e.connect(m)
+	if _, err := c.Set("/ro", []byte("after"), -1); err != nil {
+		t.Fatalf("write through member %d after read-only mode: %v", m+1, err)
+	}
+	c.Close()
 }

@@ -47,6 +47,13 @@ var zooCfgOnlyKeys = map[string]bool{
 // reads that are no fields of server.Config: they are kept in
 // Config.SystemProperties, after this check of their value.
 var gokeeperSystemProperties = map[string]func(key, value string) error{
+	// NB: read without the zookeeper. prefix, as Boolean.getBoolean.
+	"readonlymode.enabled": func(key, v string) error {
+		if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+			return &server.ConfigError{Key: key, Value: v, Reason: "not true or false"}
+		}
+		return nil
+	},
 	"znode.container.checkIntervalMs": func(key, v string) error {
 		n, err := parseInt(key, v, 32)
 		if err == nil && n <= 0 {
@@ -137,8 +144,8 @@ func jvmSystemProperties(env func(string) string, props []property) ([]sysProper
 // read, the key returned is the name without its zookeeper. prefix.
 func systemPropertyKey(name string) (string, bool) {
 	key := canonicalKey(name)
-	if key == "jute.maxbuffer" {
-		// NB: ZooKeeper reads jute.maxbuffer without the prefix.
+	if key == "jute.maxbuffer" || key == "readonlymode.enabled" {
+		// NB: ZooKeeper reads these without the prefix.
 		return key, true
 	}
 	rest, ok := strings.CutPrefix(name, "zookeeper.")
