@@ -29,6 +29,9 @@ type Client struct {
 	// closeSent is set once the client has sent closeSession (Handle's
 	// goroutine only).
 	closeSent bool
+	// local is set while the session is local to this member (set by
+	// Connect, cleared by an upgrade on Handle's goroutine).
+	local bool
 
 	mu struct {
 		sync.Mutex
@@ -101,7 +104,7 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 			return nil, resp, ErrNotServing
 		case !req.ReadOnly:
 			return nil, resp, ErrNotReadOnlyClient
-		case req.SessionId != 0 && !s.ens.localSession(req.SessionId):
+		case req.SessionId != 0 && !s.localSession(req.SessionId):
 			return nil, resp, ErrGlobalSessionReadOnly
 		}
 		readOnly = true
@@ -115,32 +118,44 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 	nowMs := s.sessionMs()
 
 	if req.SessionId == 0 {
+		// NB: a local session (localSessionsEnabled, or read-only mode)
+		// lives on this member only and needs no txn.
+		c.local = readOnly || s.ens != nil && s.cfg.LocalSessionsEnabled
 		s.smu.Lock()
 		id := s.smu.nextID
 		s.smu.nextID++
-		s.smu.tracker.add(id, timeout, nowMs)
+		t := s.smu.tracker
+		if c.local {
+			t = s.smu.local
+		}
+		t.add(id, timeout, nowMs)
 		s.smu.Unlock()
 		c.session = id
-		if readOnly {
-			// NB: a local session, as ZooKeeper's read-only server makes.
-			s.ens.addLocalSession(id)
-		} else if code := s.createSession(id, timeout); code != jute.CodeOK {
-			s.smu.Lock()
-			s.smu.tracker.remove(id)
-			s.smu.Unlock()
-			return nil, resp, code
+		if !c.local {
+			if code := s.createSession(id, timeout); code != jute.CodeOK {
+				s.smu.Lock()
+				s.smu.tracker.remove(id)
+				s.smu.Unlock()
+				return nil, resp, code
+			}
 		}
-		s.log.Info().Str("session", sessionHex(id)).Int32("timeout", timeout).Str("client", remoteIP).Bool("read_only", readOnly).Msg("session created")
+		s.log.Info().Str("session", sessionHex(id)).Int32("timeout", timeout).Str("client", remoteIP).Bool("local", c.local).Msg("session created")
 	} else {
 		ok := bytes.Equal(req.Passwd, sessionPassword(req.SessionId))
-		if ok && s.ens != nil && !readOnly {
+		s.smu.Lock()
+		c.local = s.smu.local.live(req.SessionId)
+		s.smu.Unlock()
+		if ok && s.ens != nil && !c.local {
 			var err error
 			if ok, err = s.ens.live(req.SessionId, timeout); err != nil {
 				return nil, resp, ErrNotServing
 			}
 		}
 		s.smu.Lock()
-		if ok && (s.ens == nil || readOnly) {
+		switch {
+		case ok && c.local:
+			ok = s.smu.local.touch(req.SessionId, timeout, nowMs)
+		case ok && s.ens == nil:
 			ok = s.smu.tracker.touch(req.SessionId, timeout, nowMs)
 		}
 		// NB: ZooKeeper drops the session's current connection before it
@@ -174,6 +189,13 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 	resp = jute.ConnectResponse{TimeOut: timeout, SessionId: c.session, Passwd: sessionPassword(c.session),
 		ReadOnly: req.ReadOnly && s.ReadOnly()}
 	return c, resp, nil
+}
+
+// localSession reports whether id is a live local session here.
+func (s *Server) localSession(id int64) bool {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.smu.local.live(id)
 }
 
 // createSession logs and applies the createSession txn of a new session.
@@ -412,8 +434,12 @@ func (c *Client) touch(nowMs int64) bool {
 	if c.lastBucket.Swap(bucket) == bucket {
 		return true
 	}
+	t := c.s.smu.tracker
+	if c.local {
+		t = c.s.smu.local
+	}
 	c.s.smu.Lock()
-	live := c.s.smu.tracker.touch(c.session, c.timeout, nowMs)
+	live := t.touch(c.session, c.timeout, nowMs)
 	c.s.smu.Unlock()
 	return live
 }

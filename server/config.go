@@ -691,10 +691,6 @@ func (c Config) validateSupported() error {
 	switch {
 	case c.SecureClientPort != 0:
 		return configErr("secureClientPort", strconv.Itoa(c.SecureClientPort), "TLS client connections are not supported yet; remove it")
-	case c.LocalSessionsEnabled:
-		return configErr("localSessionsEnabled", "true", "local sessions are not supported; every session is global")
-	case c.LocalSessionsUpgradingEnabled:
-		return configErr("localSessionsUpgradingEnabled", "true", "local sessions are not supported; every session is global")
 	case c.ClientPort == 0 && !c.Distributed():
 		// NB: ZooKeeper then starts with no client port at all, which
 		// without TLS leaves clients nothing to connect to.

@@ -74,9 +74,8 @@ type ensemble struct {
 		// syncs holds a learner's forwarded syncs, oldest first, until
 		// the leader's SYNC packets answer them.
 		syncs []*write
-		// roTimer starts read-only mode; local holds its sessions.
+		// roTimer starts read-only mode.
 		roTimer *time.Timer
-		local   map[int64]bool
 	}
 }
 
@@ -95,7 +94,6 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	e.handed.Store(e.start)
 	e.mu.proposed = map[int64]*write{}
 	e.mu.forwarded = map[fwdKey]*write{}
-	e.mu.local = map[int64]bool{}
 	ep, err := s.store.ReadEpochs(e.start)
 	if err != nil {
 		return nil, err
@@ -185,37 +183,71 @@ func (e *ensemble) readOnlyEnabled() bool {
 	return strings.EqualFold(e.s.cfg.SystemProperties["readonlymode.enabled"], "true")
 }
 
-// localSession reports whether id is a session made in read-only mode.
-func (e *ensemble) localSession(id int64) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.mu.local[id]
-}
-
-// addLocalSession tracks a session made in read-only mode.
-func (e *ensemble) addLocalSession(id int64) {
-	e.mu.Lock()
-	e.mu.local[id] = true
-	e.mu.Unlock()
-}
-
-// closeLocalSession ends a read-only session at its client's request:
-// answered at once, without a txn.
-func (e *ensemble) closeLocalSession(w *write) {
+// answer answers a client's write here, without a txn.
+func (e *ensemble) answer(w *write, code jute.Code) {
 	s := e.s
-	id := w.client.session
-	e.mu.Lock()
-	delete(e.mu.local, id)
-	e.mu.Unlock()
-	s.smu.Lock()
-	s.smu.tracker.remove(id)
-	s.smu.Unlock()
 	s.applyMu.Lock()
-	w.client.complete(w.slot, s.tree.LastZxid(), w.op, &datatree.Result{})
+	w.client.complete(w.slot, s.tree.LastZxid(), w.op, &datatree.Result{Err: code})
 	s.applyMu.Unlock()
 	s.writeDone(w)
 	w.client.sink.Flush()
-	s.closedSession(id, true)
+}
+
+// localWrite handles what a local session's write needs here, and
+// reports whether it did: its closeSession ends it without a txn; an
+// ephemeral create first upgrades it to a global session (a
+// createSession txn) with localSessionsUpgradingEnabled, or fails with
+// EphemeralOnLocalSession, as ZooKeeper's checkUpgradeSession decides.
+// It runs on the client's Handle goroutine.
+func (e *ensemble) localWrite(req *Request, w *write) bool {
+	s, c := e.s, w.client
+	if req.Op == jute.OpCloseSession {
+		s.smu.Lock()
+		s.smu.local.remove(c.session)
+		s.smu.Unlock()
+		e.answer(w, jute.CodeOK)
+		s.closedSession(c.session, true)
+		return true
+	}
+	if e.readOnly.Load() || !createsEphemeral(req, s.cfg.JuteMaxBuffer) {
+		return false
+	}
+	if !s.cfg.LocalSessionsUpgradingEnabled {
+		e.answer(w, jute.CodeEphemeralOnLocalSession)
+		return true
+	}
+	if code := s.createSession(c.session, c.timeout); code != jute.CodeOK {
+		s.abandonWrite(w)
+		return true
+	}
+	s.smu.Lock()
+	s.smu.local.remove(c.session)
+	s.smu.Unlock()
+	c.local = false
+	s.log.Info().Str("session", sessionHex(c.session)).Msg("local session upgraded to a global one")
+	return false
+}
+
+// createsEphemeral reports whether a create, create2 or multi creates an
+// ephemeral znode (the ops ZooKeeper upgrades a local session for).
+func createsEphemeral(req *Request, maxBuffer int) bool {
+	ephemeral := func(flags int32) bool {
+		m := jute.CreateMode(flags)
+		return m == jute.ModeEphemeral || m == jute.ModeEphemeralSequential
+	}
+	switch req.Op {
+	case jute.OpCreate, jute.OpCreate2:
+		var r jute.CreateRequest
+		return jute.Unmarshal(req.Body, &r, maxBuffer) == nil && ephemeral(r.Flags)
+	case jute.OpMulti:
+		ops, _, _ := opsDecodeMulti(req.Body, maxBuffer)
+		for _, o := range ops {
+			if r, ok := o.req.(*jute.CreateRequest); ok && (o.op == jute.OpCreate || o.op == jute.OpCreate2) && ephemeral(r.Flags) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Status returns what the member is doing.
@@ -264,6 +296,13 @@ func (e *ensemble) setStatus(st quorum.Status) {
 	for _, w := range lost {
 		e.s.abandonWrite(w)
 	}
+	if was.Serving != st.Serving {
+		// NB: local sessions live as long as the member's turn of
+		// serving, as with ZooKeeper's server instance for that turn.
+		e.s.smu.Lock()
+		e.s.smu.local = newSessionTracker(int64(e.s.cfg.TickTime), e.s.sessionMs())
+		e.s.smu.Unlock()
+	}
 	if was.Serving && !st.Serving {
 		e.closeClients("member lost its quorum")
 	}
@@ -308,15 +347,8 @@ func (e *ensemble) readOnlyMode(serving bool) {
 			e.mu.Unlock()
 			return
 		}
-		local := e.mu.local
-		e.mu.local = map[int64]bool{}
 		e.mu.Unlock()
 		e.s.log.Info().Msg("read-only mode ends: the member serves the quorum again")
-		e.s.smu.Lock()
-		for id := range local {
-			e.s.smu.tracker.remove(id)
-		}
-		e.s.smu.Unlock()
 		e.closeClients("read-only mode ended")
 		return
 	}
@@ -340,6 +372,9 @@ func (e *ensemble) readOnlyMode(serving bool) {
 // prepare it here (this member leads). A follower forwards it; a member
 // that is not serving refuses it with a closed connection.
 func (e *ensemble) submit(req *Request, w *write) bool {
+	if w.client != nil && w.client.local && e.localWrite(req, w) {
+		return true
+	}
 	st := e.status()
 	if st.Serving && st.State == quorum.Leading {
 		return false
@@ -350,9 +385,6 @@ func (e *ensemble) submit(req *Request, w *write) bool {
 		return true
 	}
 	switch {
-	case !st.Serving && e.readOnly.Load() && req.Op == jute.OpCloseSession && e.localSession(req.Session):
-		e.closeLocalSession(w)
-		return true
 	case !st.Serving && e.readOnly.Load():
 		e.s.refuseWrite(w, nil)
 		return true

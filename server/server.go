@@ -115,6 +115,10 @@ type Server struct {
 	smu struct {
 		sync.Mutex
 		tracker *sessionTracker
+		// local tracks an ensemble member's local sessions
+		// (localSessionsEnabled, and read-only mode's): they live on
+		// this member only, and no txn makes, touches or closes them.
+		local   *sessionTracker
 		nextID  int64
 		clients map[int64]*Client // session id -> current connection
 	}
@@ -179,6 +183,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	s.tree = datatree.New(datatree.Options{})
 	s.start = time.Now()
 	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), s.sessionMs())
+	s.smu.local = newSessionTracker(int64(cfg.TickTime), s.sessionMs())
 	s.smu.clients = make(map[int64]*Client)
 	sid := int64(standaloneSID)
 	if cfg.Distributed() {
@@ -704,7 +709,12 @@ func (s *Server) trackSessionTxn(txn *Txn, nowMs int64) {
 func (s *Server) checkSession(id int64) jute.Code {
 	s.smu.Lock()
 	defer s.smu.Unlock()
-	if s.smu.tracker.live(id) {
+	if s.smu.tracker.live(id) || s.smu.local.live(id) {
+		return jute.CodeOK
+	}
+	if s.ens != nil && s.cfg.LocalSessionsEnabled && id>>56 != s.cfg.ServerID {
+		// NB: as ZooKeeper's LeaderSessionTracker: a session the leader
+		// does not know may be another member's local session.
 		return jute.CodeOK
 	}
 	if _, known := s.smu.tracker.timeout(id); known {
@@ -744,8 +754,10 @@ func (s *Server) expiryLoop() {
 			return
 		case <-t.C:
 			if s.ens != nil && s.ens.leadingEpoch() == 0 {
-				// NB: only an ensemble's leader expires sessions.
+				// NB: only an ensemble's leader expires global sessions;
+				// every member its local ones, a tick late at most.
 				t.Reset(time.Duration(s.cfg.TickTime) * time.Millisecond)
+				s.expireLocal()
 				continue
 			}
 			s.smu.Lock()
@@ -754,12 +766,28 @@ func (s *Server) expiryLoop() {
 			wait := s.smu.tracker.waitMs(now)
 			s.smu.Unlock()
 			t.Reset(time.Duration(wait) * time.Millisecond)
+			s.expireLocal()
 			for _, id := range ids {
 				s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
 				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},
 					&write{op: jute.OpCloseSession})
 			}
 		}
+	}
+}
+
+// expireLocal ends the local sessions that expired: their connections
+// close, without a txn.
+func (s *Server) expireLocal() {
+	s.smu.Lock()
+	ids := s.smu.local.expire(s.sessionMs())
+	for _, id := range ids {
+		s.smu.local.remove(id)
+	}
+	s.smu.Unlock()
+	for _, id := range ids {
+		s.log.Info().Str("session", sessionHex(id)).Msg("local session expired")
+		s.closedSession(id, false)
 	}
 }
 

@@ -36,13 +36,13 @@ type gkEnsemble struct {
 
 func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemble {
 	t.Helper()
-	return startMixedEnsemble(t, voters, observers, nil, env...)
+	return startMixedEnsemble(t, voters, observers, nil, nil, env...)
 }
 
 // startMixedEnsemble starts an ensemble whose members listed in zk (by
-// index) are Apache ZooKeeper processes; env is added to the gokeeper
-// members' environment.
-func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, env ...string) *gkEnsemble {
+// index) are Apache ZooKeeper processes, with the zoo.cfg lines cfg added
+// to every member's; env is added to the gokeeper members' environment.
+func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []string, env ...string) *gkEnsemble {
 	t.Helper()
 	e := &gkEnsemble{t: t, env: env}
 	n := voters + observers
@@ -61,17 +61,18 @@ func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, env ...st
 		// NB: snapshots every few txns, so that a restarted member's log
 		// starts after zxid 0 and a wiped member needs a SNAP.
 		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers...)
+		extra = append(extra, cfg...)
 		if i > voters {
 			extra = append(extra, "peerType=observer")
 		}
 		e.observer = append(e.observer, i > voters)
 		e.zk = append(e.zk, slices.Contains(zk, i-1))
-		cfg := filepath.Join(t.TempDir(), "zoo.cfg")
-		if err := os.WriteFile(cfg, []byte(gkZooCfg(dir, port, extra...)), 0o644); err != nil {
+		path := filepath.Join(t.TempDir(), "zoo.cfg")
+		if err := os.WriteFile(path, []byte(gkZooCfg(dir, port, extra...)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		e.dirs = append(e.dirs, dir)
-		e.cfgs = append(e.cfgs, cfg)
+		e.cfgs = append(e.cfgs, path)
 		e.addrs = append(e.addrs, "127.0.0.1:"+strconv.Itoa(port))
 		e.procs = append(e.procs, nil)
 	}
@@ -624,7 +625,7 @@ func (e *gkEnsemble) mntrValue(i int, key string) string {
 // members report no digest mismatch.
 func TestProcessMixedEnsemble(t *testing.T) {
 	requireZooKeeper(t)
-	e := startMixedEnsemble(t, 3, 1, []int{0, 1})
+	e := startMixedEnsemble(t, 3, 1, []int{0, 1}, nil)
 	const gkVoter, gkObserver = 2, 3
 	acl := zk.WorldACL(zk.PermAll)
 	var want []string
@@ -770,7 +771,7 @@ func TestProcessMixedEnsemble(t *testing.T) {
 // way, and the members must agree.
 func TestProcessRollingMigration(t *testing.T) {
 	requireZooKeeper(t)
-	e := startMixedEnsemble(t, 3, 0, []int{0, 1, 2})
+	e := startMixedEnsemble(t, 3, 0, []int{0, 1, 2}, nil)
 	e.leader()
 	acl := zk.WorldACL(zk.PermAll)
 	setup := e.connect(0)
@@ -934,4 +935,92 @@ func TestProcessEnsembleReadOnly(t *testing.T) {
 		t.Fatalf("write through member %d after read-only mode: %v", m+1, err)
 	}
 	c.Close()
+}
+
+// TestProcessEnsembleLocalSessions runs three members with
+// localSessionsEnabled and localSessionsUpgradingEnabled: a new session
+// is local to its member (no txn makes it, another member does not know
+// it), its writes go through the leader all the same, its first
+// ephemeral upgrades it to a global session that moves between members,
+// and a local session whose client vanishes expires on its member
+// without a txn.
+func TestProcessEnsembleLocalSessions(t *testing.T) {
+	e := startMixedEnsemble(t, 3, 0, nil, []string{"localSessionsEnabled=true", "localSessionsUpgradingEnabled=true"})
+	lead := e.leader()
+	f, other := (lead+1)%3, (lead+2)%3
+	quiet := func() int64 {
+		z := e.zxidOf(lead)
+		for {
+			time.Sleep(300 * time.Millisecond)
+			n := e.zxidOf(lead)
+			if n == z {
+				return z
+			}
+			z = n
+		}
+	}
+	before := quiet()
+	raw, res, err := rawclient.Connect(e.addrs[f], rawclient.ConnectOptions{TimeoutMs: 4000}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	id, passwd := res.Response.SessionId, res.Response.Passwd
+	if z := quiet(); z != before {
+		t.Errorf("a local session took zxids %#x..%#x: want no txn", before, z)
+	}
+	if fr, _, err := raw.Call(jute.OpCreate, &jute.CreateRequest{Path: "/by-local", Acl: jute.OpenACLUnsafe()}); err != nil || fr.Err() != 0 {
+		t.Fatalf("create through a local session: %v %v", err, fr.Err())
+	}
+	if moved, res2, err := rawclient.Connect(e.addrs[other], rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: passwd}, 10*time.Second); err == nil {
+		if res2.Response.TimeOut != 0 {
+			t.Errorf("member %d took local session 0x%x of member %d: %+v", other+1, id, f+1, res2.Response)
+		}
+		moved.Close()
+	}
+
+	// The first ephemeral upgrades the session: now every member knows it.
+	fr, _, err := raw.Call(jute.OpCreate, &jute.CreateRequest{Path: "/eph", Acl: jute.OpenACLUnsafe(), Flags: int32(jute.ModeEphemeral)})
+	if err != nil || fr.Err() != 0 {
+		t.Fatalf("ephemeral through a local session: %v %v", err, fr.Err())
+	}
+	if !e.procs[f].hasLog(func(m map[string]any) bool {
+		return m["message"] == "local session upgraded to a global one" && m["session"] == fmt.Sprintf("0x%x", id)
+	}) {
+		t.Error("the ephemeral did not upgrade the local session")
+	}
+	raw.Close()
+	var moved *rawclient.Client
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		moved, res, err = rawclient.Connect(e.addrs[other], rawclient.ConnectOptions{TimeoutMs: 4000, SessionID: id, Passwd: passwd, LastZxidSeen: fr.Header.Zxid}, 10*time.Second)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || res.Response.TimeOut == 0 {
+		t.Fatalf("the upgraded session did not move to member %d: %v %+v", other+1, err, res)
+	}
+	fr, _, err = moved.Call(jute.OpExists, &jute.ExistsRequest{Path: "/eph"})
+	var st jute.ExistsResponse
+	if err != nil || fr.Err() != 0 || jute.Unmarshal(fr.Body, &st, len(fr.Body)) != nil || st.Stat.EphemeralOwner != id {
+		t.Fatalf("exists /eph on member %d: %v %v owner %#x, want %#x", other+1, err, fr.Err(), st.Stat.EphemeralOwner, id)
+	}
+	moved.Close()
+
+	// A local session whose client vanishes expires on its member alone.
+	before = quiet()
+	gone, res, err := rawclient.Connect(e.addrs[f], rawclient.ConnectOptions{TimeoutMs: 400}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	session := fmt.Sprintf("0x%x", res.Response.SessionId)
+	if _, ok := e.procs[f].waitLog(10*time.Second, func(m map[string]any) bool {
+		return m["message"] == "local session expired" && m["session"] == session
+	}); !ok {
+		t.Fatalf("local session %s did not expire on member %d", session, f+1)
+	}
+	if z := quiet(); z != before {
+		t.Errorf("a local session's life took zxids %#x..%#x: want no txn", before, z)
+	}
 }

@@ -125,8 +125,6 @@ var badConfigs = []struct {
 	{"no clientPort", "dataDir=$DATA", "", `clientPort: not set`, "ZooKeeper starts without a client port"},
 	{"secureClientPort", "dataDir=$DATA\nclientPort=2181\nsecureClientPort=2281", "", `for secureClientPort: TLS client connections are not supported yet`, "ZooKeeper serves TLS clients there; gokeeper has no TLS yet and says so rather than leave the port closed"},
 	{"secure port on the server line", "dataDir=$DATA\nserver.1=a:1:2;2181;2281", "1", `for secureClientPort`, ""},
-	{"localSessionsEnabled", "dataDir=$DATA\nclientPort=2181\nlocalSessionsEnabled=true", "", `for localSessionsEnabled: local sessions are not supported`, "gokeeper makes every session global"},
-	{"localSessionsUpgradingEnabled", "dataDir=$DATA\nclientPort=2181\nlocalSessionsUpgradingEnabled=true", "", `for localSessionsUpgradingEnabled`, "gokeeper makes every session global"},
 }
 
 func TestLoadConfigBad(t *testing.T) {
