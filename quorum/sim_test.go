@@ -313,16 +313,20 @@ func (s *sim) handleReady(sn *simNode) {
 			s.logf("n%d installs a snapshot at %#x (%d txns)", sn.id, rd.Snapshot.Zxid, len(st))
 			s.checkState(sn, 0)
 		}
+		if s.mutant == "send-first-anywhere" && len(rd.Entries) > 0 && rd.HardState == nil && rd.Snapshot == nil && !rd.Truncate {
+			// Any member's messages, a follower's ACKs included, may
+			// leave before its log is durable.
+			rd.SendFirst = true
+		}
 		if rd.SendFirst {
 			// NB: a leader's proposals leave while its disk works; it may
-			// die before its log is durable.
+			// die before its log is durable (as often as the mutant
+			// above, which TestSimulationMutants shows is caught).
 			for _, m := range rd.Messages {
 				s.route(sn, m)
 			}
 			rd.Messages = nil
-			// NB: as often as the send-before-persist mutant, which
-			// TestSimulationMutants shows is caught.
-			if s.faults && s.rng.Intn(4) == 0 {
+			if s.faults && s.rng.Intn(20) == 0 {
 				s.logf("n%d crashes after sending its proposals, before its log is durable", sn.id)
 				s.stats.tornCrashes++
 				s.crash(sn)
@@ -875,7 +879,7 @@ func TestSimulation(t *testing.T) {
 // sending, persist the epochs, truncate when told, keep what it synced),
 // and some seed must catch it.
 func TestSimulationMutants(t *testing.T) {
-	for _, mutant := range []string{"send-before-persist", "forget-accepted-epoch", "ignore-truncate", "lose-log-tail"} {
+	for _, mutant := range []string{"send-before-persist", "send-first-anywhere", "forget-accepted-epoch", "ignore-truncate", "lose-log-tail"} {
 		t.Run(mutant, func(t *testing.T) {
 			for seed := int64(1); seed <= 1000; seed++ {
 				v, o := simShape(seed)
