@@ -183,13 +183,14 @@ func (e *gkEnsemble) connectTimeout(timeout time.Duration, members ...int) *zk.C
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	deadline := time.After(20 * time.Second)
+	// NB: generous, for a JVM member on a loaded machine.
+	deadline := time.After(40 * time.Second)
 	for c.State() != zk.StateHasSession {
 		select {
 		case <-ev:
 		case <-deadline:
 			c.Close()
-			e.t.Fatalf("no session through %v within 20 s", addrs)
+			e.t.Fatalf("no session through %v within 40 s", addrs)
 		}
 	}
 	e.t.Cleanup(c.Close)
