@@ -688,17 +688,22 @@ func (c Config) Validate() error {
 // reconfigEnabled, ...) mean nothing to a standalone server, in ZooKeeper
 // too, and are the quorum's to honour.
 func (c Config) validateSupported() error {
+	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "portUnification"} {
+		// NB: a quorum that runs in the clear when the operator asked
+		// for TLS or SASL would be worse than no start.
+		if v, ok := c.SystemProperties[k]; ok && strings.EqualFold(strings.TrimSpace(v), "true") {
+			return configErr(k, v, "TLS and SASL on the quorum and election ports are not supported yet")
+		}
+	}
 	switch {
-	case c.SecureClientPort != 0:
-		return configErr("secureClientPort", strconv.Itoa(c.SecureClientPort), "TLS client connections are not supported yet; remove it")
 	case c.LocalSessionsEnabled:
 		return configErr("localSessionsEnabled", "true", "local sessions are not supported; every session is global")
 	case c.LocalSessionsUpgradingEnabled:
 		return configErr("localSessionsUpgradingEnabled", "true", "local sessions are not supported; every session is global")
-	case c.ClientPort == 0 && !c.Distributed():
+	case c.ClientPort == 0 && c.SecureClientPort == 0 && !c.Distributed():
 		// NB: ZooKeeper then starts with no client port at all, which
-		// without TLS leaves clients nothing to connect to.
-		return configErr("clientPort", "", "not set")
+		// leaves clients nothing to connect to.
+		return configErr("clientPort", "", "not set (nor secureClientPort)")
 	}
 	return nil
 }

@@ -123,8 +123,8 @@ var badConfigs = []struct {
 	{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`, ""},
 	{"admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`, "ZooKeeper reads admin.* only when it starts the AdminServer"},
 	{"no clientPort", "dataDir=$DATA", "", `clientPort: not set`, "ZooKeeper starts without a client port"},
-	{"secureClientPort", "dataDir=$DATA\nclientPort=2181\nsecureClientPort=2281", "", `for secureClientPort: TLS client connections are not supported yet`, "ZooKeeper serves TLS clients there; gokeeper has no TLS yet and says so rather than leave the port closed"},
-	{"secure port on the server line", "dataDir=$DATA\nserver.1=a:1:2;2181;2281", "1", `for secureClientPort`, ""},
+	{"sslQuorum", "dataDir=$DATA\nclientPort=2181\nsslQuorum=true", "", `for sslQuorum: TLS and SASL on the quorum and election ports are not supported yet`, "ZooKeeper encrypts its quorum links; gokeeper refuses rather than run them in the clear"},
+	{"quorum SASL", "dataDir=$DATA\nclientPort=2181\nquorum.auth.enableSasl=true", "", `for quorum.auth.enableSasl`, "as sslQuorum"},
 	{"localSessionsEnabled", "dataDir=$DATA\nclientPort=2181\nlocalSessionsEnabled=true", "", `for localSessionsEnabled: local sessions are not supported`, "gokeeper makes every session global"},
 	{"localSessionsUpgradingEnabled", "dataDir=$DATA\nclientPort=2181\nlocalSessionsUpgradingEnabled=true", "", `for localSessionsUpgradingEnabled`, "gokeeper makes every session global"},
 }
@@ -603,9 +603,15 @@ func TestJVMFlags(t *testing.T) {
 			check: func(c server.Config) bool { return c.SnapCount == 100 }, note: "-Dzookeeper.snapCount (SERVER_JVMFLAGS): overridden by zoo.cfg's snapCount"},
 		{name: "zoo.cfg wins over a bad flag", zooCfg: "zookeeper.forceSync=yes\n", jvm: "-Dzookeeper.forceSync=maybe",
 			check: func(c server.Config) bool { return c.ForceSync }},
-		{name: "unknown property", jvm: "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+		{name: "unknown property", jvm: "-Dzookeeper.commitProcessor.numWorkerThreads=4",
 			check: func(c server.Config) bool { return len(c.SystemProperties) == 0 },
-			note:  "-Dzookeeper.serverCnxnFactory (JVMFLAGS): ignored: not a system property gokeeper reads"},
+			note:  "-Dzookeeper.commitProcessor.numWorkerThreads (JVMFLAGS): ignored: not a system property gokeeper reads"},
+		{name: "security properties", jvm: "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory -Dzookeeper.ssl.keyStore.location=/ks.jks -Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider -Djava.security.auth.login.config=/jaas.conf",
+			check: func(c server.Config) bool {
+				p := c.SystemProperties
+				return p["serverCnxnFactory"] != "" && p["ssl.keyStore.location"] == "/ks.jks" &&
+					p["authProvider.1"] != "" && p["java.security.auth.login.config"] == "/jaas.conf"
+			}},
 		{name: "unprefixed property", jvm: "-DsnapCount=5",
 			check: func(c server.Config) bool { return c.SnapCount == server.DefaultConfig().SnapCount },
 			note:  "-DsnapCount (JVMFLAGS): ignored"},

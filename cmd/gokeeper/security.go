@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/gokeeper/gokeeper/internal/zktls"
+	"github.com/gokeeper/gokeeper/server"
+	"github.com/gokeeper/gokeeper/wire"
+)
+
+// Client-port security from ZooKeeper's settings: the secure client port
+// (secureClientPort, ssl.*), read from zoo.cfg keys and -Dzookeeper.*
+// flags alike (both land in Config.SystemProperties, see jvmflags.go).
+
+// Connection factories ZooKeeper users name in serverCnxnFactory. gokeeper
+// has one connection layer that serves plaintext and TLS ports alike, so
+// either is accepted; ZooKeeper needs Netty's for a secure port.
+const (
+	nettyFactory = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+	nioFactory   = "org.apache.zookeeper.server.NIOServerCnxnFactory"
+)
+
+// sysProp looks up a system property by its zoo.cfg key.
+func sysProp(cfg server.Config) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := cfg.SystemProperties[k]
+		return v, ok
+	}
+}
+
+// clientPorts returns the client ports cfg asks for, plaintext first,
+// with the TLS configuration of the secure one, and notes for the start-up
+// log. A bad ssl.* setting (a store that does not open, a wrong password)
+// is an error naming its key.
+func clientPorts(cfg server.Config, wo *wire.Options) ([]wire.Port, []string, error) {
+	var ports []wire.Port
+	var notes []string
+	if f, ok := cfg.SystemProperties["serverCnxnFactory"]; ok && f != nettyFactory && f != nioFactory {
+		notes = append(notes, fmt.Sprintf("serverCnxnFactory %q: ignored, gokeeper has its own connection layer", f))
+	}
+	if v, ok := cfg.SystemProperties["client.secure"]; ok {
+		notes = append(notes, fmt.Sprintf("client.secure=%s: a client setting, ignored by the server (secureClientPort makes the TLS port)", v))
+	}
+	if cfg.ClientPort != 0 {
+		ports = append(ports, wire.Port{Addr: net.JoinHostPort(cfg.ClientPortAddress, strconv.Itoa(cfg.ClientPort))})
+	}
+	if cfg.SecureClientPort == 0 {
+		return ports, notes, nil
+	}
+	o, err := zktls.FromProperties("ssl.", sysProp(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, tnotes, err := o.ServerConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	notes = append(notes, tnotes...)
+	wo.TLSHandshakeTimeout = o.HandshakeDeadline()
+	if v, ok := cfg.SystemProperties["netty.server.outstandingHandshake.limit"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return nil, nil, &server.ConfigError{Key: "netty.server.outstandingHandshake.limit", Value: v, Reason: "not an integer"}
+		}
+		wo.MaxTLSHandshakes = max(n, 0) // NB: ZooKeeper's -1 is no limit
+	}
+	ports = append(ports, wire.Port{Addr: net.JoinHostPort(cfg.SecureClientPortAddress, strconv.Itoa(cfg.SecureClientPort)), TLS: tc})
+	return ports, notes, nil
+}
