@@ -670,6 +670,9 @@ func (c Config) Validate() error {
 	if err := c.validateSupported(); err != nil {
 		return err
 	}
+	if _, err := AuthRegistryFromConfig(c); err != nil {
+		return err
+	}
 	minT, maxT := c.EffectiveMinSessionTimeout(), c.EffectiveMaxSessionTimeout()
 	if minT > maxT {
 		return configErr("minSessionTimeout", strconv.Itoa(minT), fmt.Sprintf("larger than maxSessionTimeout (%d)", maxT))

@@ -176,6 +176,11 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		return lb
 	}
 	s.prepO = prepOptionsFromConfig(cfg, log)
+	reg, err := AuthRegistryFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.prepO.AuthProviders = reg
 	s.tree = datatree.New(datatree.Options{})
 	s.start = time.Now()
 	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), s.sessionMs())

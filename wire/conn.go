@@ -37,7 +37,10 @@ type conn struct {
 	// tls is nc on a secure port, nil on a plaintext one. NB: a TLS
 	// connection has no raw descriptor: its reader keeps its goroutine
 	// and buffer while idle, and every write goes through the writer.
-	tls    *tls.Conn
+	tls *tls.Conn
+	// tlsIDs are the ids the client's certificate earned (x509), given
+	// to the session once attached.
+	tlsIDs []jute.Id
 	raw    syscall.RawConn // nc's descriptor for Flush; nil: always the writer
 	ip     string
 	client *server.Client
@@ -154,6 +157,13 @@ func (c *conn) handshakeTLS() string {
 		c.l.log.Warn().Err(err).Str("client", c.tcp.RemoteAddr().String()).Msg("TLS handshake failed, closing connection")
 		return "tls handshake failed"
 	}
+	ids, err := c.l.srv.AuthenticateTLS(c.tls.ConnectionState().PeerCertificates, c.ip)
+	if err != nil {
+		c.l.srv.Stats.AuthFailed.Add(1)
+		c.l.log.Warn().Err(err).Str("client", c.tcp.RemoteAddr().String()).Msg("x509 authentication failed, closing connection")
+		return "x509 authentication failed"
+	}
+	c.tlsIDs = ids
 	return ""
 }
 
@@ -381,6 +391,7 @@ func (c *conn) handshake(b []byte) (string, bool) {
 		return "session expired", false
 	}
 	c.client = client
+	client.AddAuth(c.tlsIDs)
 	c.attached(client)
 	return "", true
 }

@@ -33,9 +33,9 @@ import (
 // testPKI is a CA, a server certificate for loopback and two client
 // certificates, written as stores in dir.
 type testPKI struct {
-	dir                   string
-	ca                    *zktlstest.CA
-	server, client, admin *zktlstest.Cert
+	dir                          string
+	ca                           *zktlstest.CA
+	server, client, admin, other *zktlstest.Cert
 }
 
 // Store passwords of the test PKI.
@@ -45,9 +45,13 @@ const (
 )
 
 // Subjects of the client certificates, as Java prints them (RFC 2253).
+// NB: zkCli.sh splits an ACL on ',' and ':', so ACLs name one-RDN
+// subjects; the formatting of longer ones is checked against Java in
+// package server.
 const (
-	clientDN = "CN=client,OU=apps,O=gokeeper tests"
-	adminDN  = "CN=admin,OU=ops,O=gokeeper tests"
+	clientDN = "CN=client"
+	adminDN  = "CN=admin"
+	otherDN  = "CN=other,OU=apps,O=gokeeper tests"
 )
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -66,8 +70,9 @@ func newTestPKI(t *testing.T) *testPKI {
 	p := &testPKI{dir: t.TempDir(), ca: ca}
 	p.server = issue(zktlstest.Options{Subject: pkix.Name{CommonName: "localhost"},
 		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}})
-	p.client = issue(zktlstest.Options{Subject: pkix.Name{CommonName: "client", OrganizationalUnit: []string{"apps"}, Organization: []string{"gokeeper tests"}}})
-	p.admin = issue(zktlstest.Options{Subject: pkix.Name{CommonName: "admin", OrganizationalUnit: []string{"ops"}, Organization: []string{"gokeeper tests"}}})
+	p.client = issue(zktlstest.Options{Subject: pkix.Name{CommonName: "client"}})
+	p.admin = issue(zktlstest.Options{Subject: pkix.Name{CommonName: "admin"}})
+	p.other = issue(zktlstest.Options{Subject: pkix.Name{CommonName: "other", OrganizationalUnit: []string{"apps"}, Organization: []string{"gokeeper tests"}}})
 	for _, f := range []struct {
 		name string
 		b    []byte
@@ -80,6 +85,7 @@ func newTestPKI(t *testing.T) *testPKI {
 		{"trust.pem", zktlstest.TrustStorePEM(ca.Cert)},
 		{"client.jks", zktlstest.Must(p.client.KeyStoreJKS(ksPass))},
 		{"admin.p12", zktlstest.Must(p.admin.KeyStorePKCS12(ksPass))},
+		{"other.jks", zktlstest.Must(p.other.KeyStoreJKS(ksPass))},
 	} {
 		zktlstest.WriteFile(p.path(f.name), f.b)
 	}
@@ -517,4 +523,38 @@ func TestIdleTLSConnectionCost(t *testing.T) {
 		t.Errorf("%d goroutines for %d idle TLS sessions, want one each", g2-g1, n)
 	}
 	_ = plain
+}
+
+// TestZkCliX509ACL checks x509 authentication end to end with zkCli.sh,
+// on gokeeper and Apache ZooKeeper alike: a client's certificate subject
+// is its x509 id (whoami prints it as Java does, longer subjects
+// included), an x509 ACL lets that client in and keeps another out, and
+// the subject named by X509AuthenticationProvider.superUser passes every
+// ACL.
+func TestZkCliX509ACL(t *testing.T) {
+	zkCliAvailable(t)
+	pki := newTestPKI(t)
+	for _, target := range zkCliTLSTargets(t) {
+		t.Run(target.name, func(t *testing.T) {
+			lines := append(pki.serverKeys(freePort(t), "jks", "need"), "X509AuthenticationProvider.superUser="+adminDN)
+			secure := target.start(t, lines)
+			out := runZkCliTLS(t, secure, pki.javaClientFlags("client.jks"), zkClientTimeout,
+				"create /x509 secret x509:"+clientDN+":cdrwa", "get /x509", "getAcl /x509", "whoami")
+			if w, missing := missingInOrder(out, []string{"Created /x509", "secret", "'x509,'" + clientDN, ": cdrwa",
+				"Auth scheme: User", "x509: " + clientDN}); missing {
+				t.Fatalf("owner: output lacks %q:\n%s", w, out)
+			}
+			out = runZkCliTLS(t, secure, pki.javaClientFlags("other.jks"), zkClientTimeout, "whoami", "get /x509")
+			if w, missing := missingInOrder(out, []string{"x509: " + otherDN, "Insufficient permission : /x509"}); missing {
+				t.Fatalf("another client: output lacks %q:\n%s", w, out)
+			}
+			if strings.Contains(out, "secret") {
+				t.Fatalf("another client read the node:\n%s", out)
+			}
+			out = runZkCliTLS(t, secure, pki.javaClientFlags("admin.p12"), zkClientTimeout, "get /x509")
+			if !strings.Contains(out, "secret") {
+				t.Fatalf("the x509 superuser could not read the node:\n%s", out)
+			}
+		})
+	}
 }
