@@ -74,6 +74,8 @@ func AuthRegistryFromConfig(cfg Config) (*AuthRegistry, error) {
 			ps = append(ps, IPAuthProvider{})
 		case s == SchemeDigest:
 			ps = append(ps, DigestAuthProvider{})
+		case s == SchemeSASL:
+			ps = append(ps, SASLAuthProvider{LetAnyUserDoX: cfg.SystemProperties["letAnySaslUserDoX"]})
 		case s == SchemeX509:
 			ps = append(ps, X509AuthProvider{SuperUser: cfg.SystemProperties["X509AuthenticationProvider.superUser"]})
 		}

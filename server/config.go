@@ -463,6 +463,13 @@ type Config struct {
 	// container extensions that need the server id to be < 255.
 	ExtendedTypesEnabled bool
 
+	// SASLUsers are the DIGEST-MD5 users of the JAAS file's Server
+	// section (java.security.auth.login.config, section
+	// sasl.serverconfig), user_<name>="<password>" options by name. Nil
+	// without a JAAS Server section: a SASL packet then closes its
+	// connection.
+	SASLUsers map[string]string
+
 	// SystemProperties holds every key gokeeper does not know, as
 	// ZooKeeper does: it sets them as JVM properties named
 	// "zookeeper.<key>". Keys here are the zoo.cfg keys, unprefixed.
@@ -670,7 +677,11 @@ func (c Config) Validate() error {
 	if err := c.validateSupported(); err != nil {
 		return err
 	}
-	if _, err := AuthRegistryFromConfig(c); err != nil {
+	reg, err := AuthRegistryFromConfig(c)
+	if err != nil {
+		return err
+	}
+	if _, err := c.AuthEnforcement(reg); err != nil {
 		return err
 	}
 	minT, maxT := c.EffectiveMinSessionTimeout(), c.EffectiveMaxSessionTimeout()

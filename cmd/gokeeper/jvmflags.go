@@ -93,7 +93,7 @@ func systemPropertyCheck(key string) (func(key, value string) error, bool) {
 	if f, ok := gokeeperSystemProperties[key]; ok {
 		return f, true
 	}
-	if strings.HasPrefix(key, "authProvider.") || jvmOwnProperties[key] {
+	if strings.HasPrefix(key, "authProvider.") || strings.HasPrefix(key, "superUser.") || jvmOwnProperties[key] {
 		return noCheck, true
 	}
 	return nil, false

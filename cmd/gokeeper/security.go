@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/gokeeper/gokeeper/internal/jaas"
 	"github.com/gokeeper/gokeeper/internal/zktls"
 	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
@@ -69,4 +71,57 @@ func clientPorts(cfg server.Config, wo *wire.Options) ([]wire.Port, []string, er
 	}
 	ports = append(ports, wire.Port{Addr: net.JoinHostPort(cfg.SecureClientPortAddress, strconv.Itoa(cfg.SecureClientPort)), TLS: tc})
 	return ports, notes, nil
+}
+
+// JAAS login modules of a Server section.
+const (
+	digestLoginModule = "org.apache.zookeeper.server.auth.DigestLoginModule"
+	krb5LoginModule   = "com.sun.security.auth.module.Krb5LoginModule"
+)
+
+// loadJAAS reads the JAAS file java.security.auth.login.config names (a
+// -D flag) and takes the DIGEST-MD5 users (user_<name>="password") of its
+// Server section (or the one sasl.serverconfig names) into
+// cfg.SASLUsers, as ZooKeeper's SaslServerCallbackHandler does. A file
+// that does not parse, or lacks the section, stops the start as it stops
+// ZooKeeper's; so does a Kerberos login module: GSSAPI is not supported.
+func loadJAAS(cfg *server.Config) error {
+	const key = "java.security.auth.login.config"
+	path, ok := cfg.SystemProperties[key]
+	if !ok {
+		return nil
+	}
+	section := "Server"
+	if s, ok := cfg.SystemProperties["sasl.serverconfig"]; ok && s != "" {
+		section = s
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return &server.ConfigError{Key: key, Value: path, Reason: err.Error()}
+	}
+	jc, err := jaas.Parse(string(text))
+	if err != nil {
+		return &server.ConfigError{Key: key, Value: path, Reason: err.Error()}
+	}
+	entries, ok := jc[section]
+	if !ok {
+		return &server.ConfigError{Key: key, Value: path, Reason: fmt.Sprintf("no JAAS configuration section named '%s'", section)}
+	}
+	users := map[string]string{}
+	for _, e := range entries {
+		switch e.Module {
+		case digestLoginModule:
+		case krb5LoginModule:
+			return &server.ConfigError{Key: key, Value: path, Reason: fmt.Sprintf("section %s: Kerberos (GSSAPI) is not supported yet; only DigestLoginModule (DIGEST-MD5)", section)}
+		default:
+			return &server.ConfigError{Key: key, Value: path, Reason: fmt.Sprintf("section %s: login module %s is not supported; only DigestLoginModule (DIGEST-MD5)", section, e.Module)}
+		}
+		for k, v := range e.Options {
+			if u, ok := strings.CutPrefix(k, "user_"); ok {
+				users[u] = v
+			}
+		}
+	}
+	cfg.SASLUsers = users
+	return nil
 }

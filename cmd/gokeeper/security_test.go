@@ -263,7 +263,9 @@ func runZkCliTLS(t *testing.T, addr, flags string, timeout time.Duration, cmds .
 	cmd.Env = append(os.Environ(), "ZOO_LOG4J_PROP=ERROR,CONSOLE",
 		"JVMFLAGS=-Xmx128m -Xshare:auto -XX:TieredStopAtLevel=1", "CLIENT_JVMFLAGS="+debianNettyClasspath+" "+flags)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\nquit\n")
+	start := time.Now()
 	out, _ := cmd.CombinedOutput()
+	t.Logf("zkCli.sh %v took %v", cmds, time.Since(start).Round(time.Millisecond))
 	return string(out)
 }
 
@@ -305,9 +307,19 @@ func zkCliTLSTargets(t *testing.T) []struct {
 // startSecureGokeeperEnv is startSecureGokeeper with SERVER_JVMFLAGS.
 func startSecureGokeeperEnv(t *testing.T, lines, jvm []string) (*gkProc, string) {
 	t.Helper()
-	if len(jvm) == 0 {
-		return startSecureGokeeper(t, lines...)
+	p := startGokeeperJVM(t, lines, jvm)
+	line, ok := p.waitLog(5*time.Second, func(m map[string]any) bool { return m["message"] == "serving TLS clients" })
+	if !ok {
+		t.Fatalf("gokeeper did not serve TLS clients:\n%s", p.log.String())
 	}
+	return p, gkLogEntry(line)["addr"].(string)
+}
+
+// startGokeeperJVM starts gokeeper with the zoo.cfg lines and the -D
+// flags jvm in SERVER_JVMFLAGS, as zkServer.sh users give them, and
+// waits until it serves clients.
+func startGokeeperJVM(t *testing.T, lines, jvm []string) *gkProc {
+	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(gkZooCfg(t.TempDir(), freePort(t), lines...)), 0o644); err != nil {
 		t.Fatal(err)
@@ -315,18 +327,27 @@ func startSecureGokeeperEnv(t *testing.T, lines, jvm []string) (*gkProc, string)
 	cmd := exec.Command(gokeeperBinary(t), "serve", "--config", cfgPath, "--log-json")
 	cmd.Env = append(os.Environ(), "SERVER_JVMFLAGS="+strings.Join(jvm, " "))
 	p := spawnProc(t, cmd, cfgPath)
-	line, ok := p.waitLog(gkStartTimeout, func(m map[string]any) bool { return m["message"] == "serving TLS clients" })
+	line, ok := p.waitLog(gkStartTimeout, func(m map[string]any) bool { return m["message"] == "serving clients" })
 	if !ok {
-		t.Fatalf("gokeeper did not serve TLS clients:\n%s", p.log.String())
+		t.Fatalf("gokeeper did not serve clients:\n%s", p.log.String())
 	}
-	p.Addr = ""
-	return p, gkLogEntry(line)["addr"].(string)
+	p.Addr = gkLogEntry(line)["addr"].(string)
+	return p
 }
 
 // startSecureZooKeeper starts Apache ZooKeeper 3.8 with a plaintext client
 // port and the zoo.cfg lines (a secure client port among them) and the
 // JVM flags, and returns the secure port's address once it serves.
 func startSecureZooKeeper(t *testing.T, lines []string, jvm ...string) string {
+	t.Helper()
+	_, secure := startZooKeeperCfg(t, lines, jvm...)
+	return secure
+}
+
+// startZooKeeperCfg starts Apache ZooKeeper 3.8 with a plaintext client
+// port, the zoo.cfg lines and the JVM flags, and returns the plaintext
+// and secure (if any) client addresses once it serves.
+func startZooKeeperCfg(t *testing.T, lines []string, jvm ...string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	plain := freePort(t)
@@ -376,7 +397,7 @@ func startSecureZooKeeper(t *testing.T, lines []string, jvm ...string) string {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if r, err := harness.FourLetter("127.0.0.1:"+strconv.Itoa(plain), "ruok", time.Second); err == nil && r == "imok" {
-			return secure
+			return "127.0.0.1:" + strconv.Itoa(plain), secure
 		}
 		select {
 		case <-done:
@@ -554,6 +575,157 @@ func TestZkCliX509ACL(t *testing.T) {
 			out = runZkCliTLS(t, secure, pki.javaClientFlags("admin.p12"), zkClientTimeout, "get /x509")
 			if !strings.Contains(out, "secret") {
 				t.Fatalf("the x509 superuser could not read the node:\n%s", out)
+			}
+		})
+	}
+}
+
+// Users of the JAAS Server section, as in kazoo's SASL tests.
+const serverJAAS = `Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_super="super_secret"
+    user_jaasuser="jaas_password";
+};
+`
+
+// saslTargets are the servers the SASL scenarios run against: gokeeper
+// and Apache ZooKeeper, each started with zoo.cfg lines and a JAAS file
+// given by -Djava.security.auth.login.config; start returns the client
+// address.
+func saslTargets(t *testing.T) []struct {
+	name  string
+	start func(t *testing.T, lines []string, jvm ...string) string
+} {
+	type target = struct {
+		name  string
+		start func(t *testing.T, lines []string, jvm ...string) string
+	}
+	targets := []target{{"gokeeper", func(t *testing.T, lines []string, jvm ...string) string {
+		return startGokeeperJVM(t, lines, jvm).Addr
+	}}}
+	if harness.ZooKeeperInstalled() == nil {
+		targets = append(targets, target{"zookeeper", func(t *testing.T, lines []string, jvm ...string) string {
+			plain, _ := startZooKeeperCfg(t, lines, jvm...)
+			return plain
+		}})
+	} else {
+		t.Log("Apache ZooKeeper not installed: gokeeper only (apt-get install zookeeper)")
+	}
+	return targets
+}
+
+// saslServer returns the zoo.cfg lines and JVM flags of a server with the
+// JAAS users, the SASL provider and super as the SASL superuser.
+func saslServer(t *testing.T, extra ...string) ([]string, []string) {
+	jaas := filepath.Join(t.TempDir(), "jaas.conf")
+	if err := os.WriteFile(jaas, []byte(serverJAAS), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lines := append([]string{"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider", "superUser=super"}, extra...)
+	return lines, []string{"-Djava.security.auth.login.config=" + jaas}
+}
+
+// kazooPython returns /usr/bin/python3 or skips without kazoo and puresasl.
+func kazooPython(t *testing.T) string {
+	t.Helper()
+	python := "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import kazoo, puresasl").Run(); err != nil {
+		t.Skip("kazoo with puresasl not importable by /usr/bin/python3: skipping (apt-get install python3-kazoo python3-pure-sasl)")
+	}
+	return python
+}
+
+// runKazooSASL runs testdata/process/kazoo_sasl.py and checks its ok lines.
+func runKazooSASL(t *testing.T, python, addr, mode string, checks []string) {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("testdata", "process", "kazoo_sasl.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), zkClientTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, script, addr, mode).CombinedOutput()
+	if err != nil {
+		t.Errorf("kazoo_sasl.py: %v", err)
+	}
+	for _, c := range checks {
+		if !strings.Contains(string(out), "ok "+c) {
+			t.Errorf("kazoo_sasl.py did not report %q", "ok "+c)
+		}
+	}
+	if t.Failed() {
+		t.Logf("kazoo_sasl.py output:\n%s", out)
+	}
+}
+
+// TestKazooSASL runs kazoo's SASL DIGEST-MD5 tests against gokeeper and
+// Apache ZooKeeper: a sasl: ACL lets its user in and keeps an anonymous
+// client out, the SASL superuser passes it, the legacy auth_data form
+// works, an unknown user and a wrong password are refused; the refusals
+// are counted in auth_failed_count. Then, with
+// sessionRequireClientSASLAuth, an anonymous client is refused and a SASL
+// one served.
+func TestKazooSASL(t *testing.T) {
+	python := kazooPython(t)
+	for _, target := range saslTargets(t) {
+		t.Run(target.name, func(t *testing.T) {
+			lines, jvm := saslServer(t)
+			addr := target.start(t, lines, jvm...)
+			runKazooSASL(t, python, addr, "", []string{"sasl acl", "sasl owner reads", "sasl superuser",
+				"legacy sasl acl", "unknown user refused", "wrong password refused"})
+			// NB: ZooKeeper 3.8 does not count failed SASL exchanges;
+			// gokeeper does, as issue 17 asks (DIVERGENCES.md).
+			if n := mntrValue(t, addr, "auth_failed_count"); target.name == "gokeeper" && n < 2 {
+				t.Errorf("auth_failed_count = %d after two refused SASL clients", n)
+			}
+		})
+		t.Run(target.name+"/enforce", func(t *testing.T) {
+			lines, jvm := saslServer(t, "sessionRequireClientSASLAuth=true")
+			addr := target.start(t, lines, jvm...)
+			runKazooSASL(t, python, addr, "enforce", []string{"enforce serves sasl"})
+			c, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(gkNopLogger{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, _, err := c.Get("/"); err == nil {
+				t.Error("sessionRequireClientSASLAuth served a client without SASL")
+			}
+		})
+	}
+}
+
+// TestZkCliSASL has the Java client authenticate with the JAAS file's
+// Client section (DIGEST-MD5), against gokeeper and Apache ZooKeeper:
+// whoami shows the sasl id, a sasl: ACL is enforced against a client
+// without SASL, and a wrong password fails authentication.
+func TestZkCliSASL(t *testing.T) {
+	zkCliAvailable(t)
+	clientJAAS := func(user, password string) string {
+		path := filepath.Join(t.TempDir(), "client-jaas.conf")
+		text := "Client {\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n    username=\"" + user +
+			"\"\n    password=\"" + password + "\";\n};\n"
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return "-Djava.security.auth.login.config=" + path
+	}
+	for _, target := range saslTargets(t) {
+		t.Run(target.name, func(t *testing.T) {
+			lines, jvm := saslServer(t)
+			addr := target.start(t, lines, jvm...)
+			out := runZkCliTLS(t, addr, clientJAAS("jaasuser", "jaas_password"), zkClientTimeout,
+				"create /sasl secret sasl:jaasuser:cdrwa", "get /sasl", "whoami")
+			if w, missing := missingInOrder(out, []string{"Created /sasl", "secret", "sasl: jaasuser"}); missing {
+				t.Fatalf("with the JAAS Client section: output lacks %q:\n%s", w, out)
+			}
+			out = runZkCliTLS(t, addr, "", zkClientTimeout, "get /sasl")
+			if !strings.Contains(out, "Insufficient permission : /sasl") {
+				t.Fatalf("a client without SASL was not refused:\n%s", out)
+			}
+			out = runZkCliTLS(t, addr, clientJAAS("jaasuser", "wrong"), zkClientTimeout, "get /sasl")
+			if !strings.Contains(out, "AuthFailed") || strings.Contains(out, "secret") {
+				t.Fatalf("a wrong password was not refused:\n%s", out)
 			}
 		})
 	}

@@ -242,6 +242,9 @@ func LoadConfig(path string, env func(string) string) (server.Config, error) {
 		return server.Config{}, err
 	}
 	cfg.Notes = append(sysNotes, cfg.Notes...)
+	if err := loadJAAS(&cfg); err != nil {
+		return server.Config{}, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, err
 	}

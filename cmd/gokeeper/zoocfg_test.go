@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -606,11 +607,11 @@ func TestJVMFlags(t *testing.T) {
 		{name: "unknown property", jvm: "-Dzookeeper.commitProcessor.numWorkerThreads=4",
 			check: func(c server.Config) bool { return len(c.SystemProperties) == 0 },
 			note:  "-Dzookeeper.commitProcessor.numWorkerThreads (JVMFLAGS): ignored: not a system property gokeeper reads"},
-		{name: "security properties", jvm: "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory -Dzookeeper.ssl.keyStore.location=/ks.jks -Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider -Djava.security.auth.login.config=/jaas.conf",
+		{name: "security properties", jvm: "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory -Dzookeeper.ssl.keyStore.location=/ks.jks -Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider -Dzookeeper.superUser.2=bob",
 			check: func(c server.Config) bool {
 				p := c.SystemProperties
 				return p["serverCnxnFactory"] != "" && p["ssl.keyStore.location"] == "/ks.jks" &&
-					p["authProvider.1"] != "" && p["java.security.auth.login.config"] == "/jaas.conf"
+					p["authProvider.1"] != "" && p["superUser.2"] == "bob"
 			}},
 		{name: "unprefixed property", jvm: "-DsnapCount=5",
 			check: func(c server.Config) bool { return c.SnapCount == server.DefaultConfig().SnapCount },
@@ -645,6 +646,50 @@ func TestJVMFlags(t *testing.T) {
 			}
 			if tc.note != "" && !slices.ContainsFunc(c.Notes, func(n string) bool { return strings.Contains(n, tc.note) }) {
 				t.Errorf("notes %q, want one containing %q", c.Notes, tc.note)
+			}
+		})
+	}
+}
+
+// TestLoadJAAS reads the JAAS file of -Djava.security.auth.login.config:
+// the Server section's DIGEST-MD5 users, or an error naming the property
+// when the file, the section or the mechanism will not do.
+func TestLoadJAAS(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.conf", "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_super=\"super_secret\"\n user_jaasuser=\"jaas_password\";\n};\nZK {\n org.apache.zookeeper.server.auth.DigestLoginModule required user_other=\"x\";\n};\n")
+	krb := write("krb.conf", "Server {\n com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab=\"/k\";\n};\n")
+	for _, tc := range []struct {
+		name  string
+		props map[string]string
+		users map[string]string
+		fail  string
+	}{
+		{"Server section", map[string]string{"java.security.auth.login.config": good}, map[string]string{"super": "super_secret", "jaasuser": "jaas_password"}, ""},
+		{"sasl.serverconfig", map[string]string{"java.security.auth.login.config": good, "sasl.serverconfig": "ZK"}, map[string]string{"other": "x"}, ""},
+		{"missing section", map[string]string{"java.security.auth.login.config": good, "sasl.serverconfig": "Nope"}, nil, "no JAAS configuration section named 'Nope'"},
+		{"missing file", map[string]string{"java.security.auth.login.config": filepath.Join(dir, "none")}, nil, "java.security.auth.login.config"},
+		{"kerberos", map[string]string{"java.security.auth.login.config": krb}, nil, "GSSAPI"},
+		{"no JAAS", map[string]string{}, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := server.DefaultConfig()
+			cfg.SystemProperties = tc.props
+			err := loadJAAS(&cfg)
+			if tc.fail != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.fail) || !strings.Contains(err.Error(), "java.security.auth.login.config") {
+					t.Fatalf("got %v, want an error naming the property and %q", err, tc.fail)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(cfg.SASLUsers, tc.users) {
+				t.Fatalf("users %v, %v; want %v", cfg.SASLUsers, err, tc.users)
 			}
 		})
 	}
