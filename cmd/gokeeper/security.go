@@ -46,6 +46,9 @@ func clientPorts(cfg server.Config, wo *wire.Options) ([]wire.Port, []string, er
 	if v, ok := cfg.SystemProperties["client.secure"]; ok {
 		notes = append(notes, fmt.Sprintf("client.secure=%s: a client setting, ignored by the server (secureClientPort makes the TLS port)", v))
 	}
+	if v := cfg.SystemProperties["client.portUnification"]; strings.EqualFold(strings.TrimSpace(v), "true") {
+		notes = append(notes, "client.portUnification=true: not supported yet, clientPort serves plaintext only (use secureClientPort for TLS)")
+	}
 	if cfg.ClientPort != 0 {
 		ports = append(ports, wire.Port{Addr: net.JoinHostPort(cfg.ClientPortAddress, strconv.Itoa(cfg.ClientPort))})
 	}

@@ -259,7 +259,10 @@ func runZkCliTLS(t *testing.T, addr, flags string, timeout time.Duration, cmds .
 	// NB: -waitforconnection: commands typed before the TLS handshake is
 	// done would meet ConnectionLoss; a client that cannot connect gives
 	// up after -timeout.
-	cmd := exec.CommandContext(ctx, zkCliPath, "-waitforconnection", "-timeout", "10000", "-server", addr)
+	// NB: the connection wait is half the run's bound: a loaded machine
+	// (make test under -race) can take many seconds to start the JVM
+	// and shake hands.
+	cmd := exec.CommandContext(ctx, zkCliPath, "-waitforconnection", "-timeout", strconv.Itoa(int(timeout.Milliseconds()/2)), "-server", addr)
 	cmd.Env = append(os.Environ(), "ZOO_LOG4J_PROP=ERROR,CONSOLE",
 		"JVMFLAGS=-Xmx128m -Xshare:auto -XX:TieredStopAtLevel=1", "CLIENT_JVMFLAGS="+debianNettyClasspath+" "+flags)
 	cmd.Stdin = strings.NewReader(strings.Join(cmds, "\n") + "\nquit\n")
@@ -433,7 +436,7 @@ func TestZkCliTLS(t *testing.T) {
 				if w, missing := missingInOrder(out, []string{"Created /tls", "hello"}); missing {
 					t.Fatalf("with a client certificate: output lacks %q:\n%s", w, out)
 				}
-				out = runZkCliTLS(t, secure, pki.javaClientFlags(""), 20*time.Second, "ls /")
+				out = runZkCliTLS(t, secure, pki.javaClientFlags(""), 30*time.Second, "ls /")
 				ok := strings.Contains(out, "[tls, zookeeper]") || strings.Contains(out, "[zookeeper, tls]")
 				if auth == "need" && ok {
 					t.Fatalf("clientAuth=need served a client without a certificate:\n%s", out)
