@@ -340,7 +340,7 @@ func (a *Admin) serverStats() object {
 	st.put("max_latency", maxL)
 	st.put("min_latency", int64(minL))
 	st.put("num_alive_client_connections", int64(a.conns.ConnectionCount()))
-	st.put("auth_failed_count", a.authFailed.Load())
+	st.put("auth_failed_count", a.authFailed.Load()+a.srv.Stats.AuthFailed.Load())
 	st.put("non_mtlsremote_conn_count", int64(0))
 	st.put("non_mtlslocal_conn_count", int64(0))
 	st.put("uptime", s.Uptime().Milliseconds())

@@ -31,14 +31,18 @@
 // auth_failed_count, min_latency, max_file_descriptor_count,
 // approximate_data_size, open_file_descriptor_count, local_sessions,
 // uptime, max_latency, min_client_response_size, bytes_received_count,
-// unsuccessful_handshake, connection_rejected, and the summaries updatelatency and
+// unsuccessful_handshake, connection_rejected, outstanding_tls_handshake,
+// tls_handshake_exceeded (both of the secure client port), and the
+// summaries updatelatency and
 // readlatency (avg_, min_, max_, cnt_, sum_, p50_, p95_, p99_, p999_;
 // on /metrics a summary with quantiles 0.5, 0.9 and 0.99).
 // Some are constant because gokeeper lacks the feature they count:
 // local_sessions (no local sessions), connection_drop_probability (no
-// probabilistic load shedding), outstanding_tls_handshake,
-// non_mtls_remote_conn_count and non_mtls_local_conn_count (no TLS
-// client port yet).
+// probabilistic load shedding), non_mtls_remote_conn_count and
+// non_mtls_local_conn_count (ZooKeeper counts them only on a port that
+// may be TLS; gokeeper does not count them yet). auth_failed_count counts
+// failed auth packets, failed TLS handshakes, refused client
+// certificates and failed SASL exchanges, as ZooKeeper does.
 //
 // Left out, because gokeeper has no such part, are the keys of
 // ZooKeeper's ServerMetrics that count the internals of its request
@@ -89,8 +93,7 @@
 //     revalidate_count, connection_drop_count,
 //     connection_token_deficit, sessionless_connections_expired,
 //     cnxn_closed_without_zk_server_running, socket_closing_time,
-//     netty_queued_buffer_capacity, tls_handshake_exceeded,
-//     insecure_admin_count;
+//     netty_queued_buffer_capacity, insecure_admin_count;
 //   - watch bookkeeping ZooKeeper does lazily and gokeeper does not:
 //     watch_bytes, dead_watchers_queued, dead_watchers_cleared,
 //     dead_watchers_cleaner_latency, add_dead_watcher_stall_time,

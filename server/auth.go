@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/sha1"
+	"crypto/x509"
 	"encoding/base64"
 	"net"
 	"slices"
@@ -54,6 +55,9 @@ type AuthAttempt struct {
 	// SuperDigest is zookeeper.DigestAuthenticationProvider.superDigest
 	// ("super:<base64 sha1>"), or "" for none.
 	SuperDigest string
+	// PeerCertificates is the client's verified TLS certificate chain,
+	// leaf first; nil on a plaintext port or without a certificate.
+	PeerCertificates []*x509.Certificate
 }
 
 // AuthRegistry maps schemes to providers (ZooKeeper's ProviderRegistry). It

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/internal/sasl"
 	"github.com/gokeeper/gokeeper/jute"
 )
 
@@ -32,6 +33,9 @@ type Client struct {
 	// local is set while the session is local to this member (set by
 	// Connect, cleared by an upgrade on Handle's goroutine).
 	local bool
+	// sasl is the connection's SASL exchange, from its first SASL packet
+	// (Handle's goroutine only).
+	sasl *sasl.DigestMD5
 
 	mu struct {
 		sync.Mutex
@@ -242,10 +246,16 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 
 	op := jute.OpCode(hdr.Type)
 	if op == jute.OpSASL {
-		// NB: this server has no SASL; ZooKeeper without a SASL server
-		// drops such a connection without an answer.
-		s.log.Warn().Str("session", sessionHex(c.session)).Str("client", c.remoteIP).Msg("SASL is not supported, closing connection")
-		c.sink.Close("sasl not supported")
+		c.handleSASL(hdr.Xid, body)
+		return
+	}
+	if op != jute.OpAuth && !c.enforced() {
+		// NB: as ZooKeeper's AuthenticationHelper: answered, then the
+		// connection closes; the session lives on until it expires.
+		s.log.Warn().Str("session", sessionHex(c.session)).Str("client", c.remoteIP).Strs("schemes", s.enforce.Schemes).
+			Msg("client has no id of the schemes authentication is enforced for, closing connection")
+		c.sink.Reply(hdr.Xid, 0, jute.CodeSessionClosedRequireSASLAuth, nil)
+		c.sink.Close("authentication required")
 		return
 	}
 	if op != jute.OpAuth && (c.closeSent || !live) {

@@ -463,6 +463,13 @@ type Config struct {
 	// container extensions that need the server id to be < 255.
 	ExtendedTypesEnabled bool
 
+	// SASLUsers are the DIGEST-MD5 users of the JAAS file's Server
+	// section (java.security.auth.login.config, section
+	// sasl.serverconfig), user_<name>="<password>" options by name. Nil
+	// without a JAAS Server section: a SASL packet then closes its
+	// connection.
+	SASLUsers map[string]string
+
 	// SystemProperties holds every key gokeeper does not know, as
 	// ZooKeeper does: it sets them as JVM properties named
 	// "zookeeper.<key>". Keys here are the zoo.cfg keys, unprefixed.
@@ -670,6 +677,13 @@ func (c Config) Validate() error {
 	if err := c.validateSupported(); err != nil {
 		return err
 	}
+	reg, err := AuthRegistryFromConfig(c)
+	if err != nil {
+		return err
+	}
+	if _, err := c.AuthEnforcement(reg); err != nil {
+		return err
+	}
 	minT, maxT := c.EffectiveMinSessionTimeout(), c.EffectiveMaxSessionTimeout()
 	if minT > maxT {
 		return configErr("minSessionTimeout", strconv.Itoa(minT), fmt.Sprintf("larger than maxSessionTimeout (%d)", maxT))
@@ -688,13 +702,18 @@ func (c Config) Validate() error {
 // reconfigEnabled, ...) mean nothing to a standalone server, in ZooKeeper
 // too, and are the quorum's to honour.
 func (c Config) validateSupported() error {
+	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "portUnification"} {
+		// NB: a quorum that runs in the clear when the operator asked
+		// for TLS or SASL would be worse than no start.
+		if v, ok := c.SystemProperties[k]; ok && strings.EqualFold(strings.TrimSpace(v), "true") {
+			return configErr(k, v, "TLS and SASL on the quorum and election ports are not supported yet")
+		}
+	}
 	switch {
-	case c.SecureClientPort != 0:
-		return configErr("secureClientPort", strconv.Itoa(c.SecureClientPort), "TLS client connections are not supported yet; remove it")
-	case c.ClientPort == 0 && !c.Distributed():
+	case c.ClientPort == 0 && c.SecureClientPort == 0 && !c.Distributed():
 		// NB: ZooKeeper then starts with no client port at all, which
-		// without TLS leaves clients nothing to connect to.
-		return configErr("clientPort", "", "not set")
+		// leaves clients nothing to connect to.
+		return configErr("clientPort", "", "not set (nor secureClientPort)")
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ type Server struct {
 	tree  *datatree.Tree
 	store *persistence.Store
 	prepO PrepOptions
+	// enforce is the auth enforcement of enforce.auth.* and
+	// sessionRequireClientSASLAuth.
+	enforce AuthEnforcement
 	// now is the wall clock: znode ctime/mtime, TTLs and what operators
 	// read. Nothing that must not jump (session expiry, latencies) uses it.
 	now func() time.Time
@@ -180,6 +183,14 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		return lb
 	}
 	s.prepO = prepOptionsFromConfig(cfg, log)
+	reg, err := AuthRegistryFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.prepO.AuthProviders = reg
+	if s.enforce, err = cfg.AuthEnforcement(reg); err != nil {
+		return nil, err
+	}
 	s.tree = datatree.New(datatree.Options{})
 	s.start = time.Now()
 	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), s.sessionMs())

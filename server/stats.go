@@ -13,6 +13,11 @@ import (
 type Stats struct {
 	PacketsReceived atomic.Int64
 	PacketsSent     atomic.Int64
+	// AuthFailed counts clients refused by authentication outside auth
+	// packets: a failed TLS handshake, an x509 certificate refused, a
+	// failed SASL exchange (ZooKeeper's ServerStats.authFailedCount, which
+	// also counts failed auth packets: package admin adds those).
+	AuthFailed atomic.Int64
 
 	// latency is the block replies record into since the last Reset,
 	// which swaps in a fresh one: a record racing a Reset lands wholly in

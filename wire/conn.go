@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,8 +29,18 @@ var errFrameLength = errors.New("wire: frame length out of range")
 // writer, so a batch of replies costs one write and no goroutine switch,
 // and an idle connection has no writer.
 type conn struct {
-	l      *Listener
-	nc     net.Conn
+	l  *Listener
+	nc net.Conn // the connection the frames travel on: tcp, or tls over it
+	// tcp is the accepted socket; closing it aborts the connection at
+	// once, which closing a TLS connection (a close_notify first) may not.
+	tcp net.Conn
+	// tls is nc on a secure port, nil on a plaintext one. NB: a TLS
+	// connection has no raw descriptor: its reader keeps its goroutine
+	// and buffer while idle, and every write goes through the writer.
+	tls *tls.Conn
+	// tlsIDs are the ids the client's certificate earned (x509), given
+	// to the session once attached.
+	tlsIDs []jute.Id
 	raw    syscall.RawConn // nc's descriptor for Flush; nil: always the writer
 	ip     string
 	client *server.Client
@@ -72,9 +83,12 @@ type conn struct {
 	stats connStats // ServerCnxn statistics for cons/crst (stats.go)
 }
 
-func newConn(l *Listener, nc net.Conn, ip string) *conn {
-	c := &conn{l: l, nc: nc, ip: ip, done: make(chan struct{}), drained: make(chan struct{}, 1)}
-	if sc, ok := nc.(syscall.Conn); ok {
+func newConn(l *Listener, nc net.Conn, ip string, tlsCfg *tls.Config) *conn {
+	c := &conn{l: l, nc: nc, tcp: nc, ip: ip, done: make(chan struct{}), drained: make(chan struct{}, 1)}
+	if tlsCfg != nil {
+		c.tls = tls.Server(nc, tlsCfg)
+		c.nc = c.tls
+	} else if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
 	c.stats.init(time.Now())
@@ -85,7 +99,10 @@ func newConn(l *Listener, nc net.Conn, ip string) *conn {
 // idle poller resumes it (idle.go).
 func (c *conn) serve() {
 	c.fr = newFrameReader(c.nc, c.raw)
-	reason := c.open()
+	reason := c.handshakeTLS()
+	if reason == "" {
+		reason = c.open()
+	}
 	if reason == "" {
 		var idle bool
 		if reason, idle = c.readRequests(false); idle {
@@ -107,12 +124,47 @@ func (c *conn) resume() {
 func (c *conn) finish(reason string) {
 	c.Close(reason)
 	<-c.done
-	c.nc.Close()
+	c.tcp.Close()
 	if c.client != nil {
 		c.client.Detach()
 	}
 	c.fr.close()
 	c.l.connDone(c)
+}
+
+// handshakeTLS runs the TLS handshake of a secure port's connection,
+// within Options.TLSHandshakeTimeout. It returns "" once done (or on a
+// plaintext port), else why the connection must close: a failed
+// handshake is logged with the client's address and counted, as
+// ZooKeeper counts it (unsuccessful_handshake, auth_failed_count).
+func (c *conn) handshakeTLS() string {
+	if c.tls == nil {
+		return ""
+	}
+	st := c.l.Stats()
+	timeout := c.l.opts.TLSHandshakeTimeout
+	if timeout <= 0 {
+		timeout = c.l.opts.HandshakeTimeout
+	}
+	st.OutstandingTLSHandshakes.Add(1)
+	c.nc.SetDeadline(time.Now().Add(timeout))
+	err := c.tls.Handshake()
+	st.OutstandingTLSHandshakes.Add(-1)
+	c.nc.SetDeadline(time.Time{})
+	if err != nil {
+		st.UnsuccessfulHandshakes.Add(1)
+		c.l.srv.Stats.AuthFailed.Add(1)
+		c.l.log.Warn().Err(err).Str("client", c.tcp.RemoteAddr().String()).Msg("TLS handshake failed, closing connection")
+		return "tls handshake failed"
+	}
+	ids, err := c.l.srv.AuthenticateTLS(c.tls.ConnectionState().PeerCertificates, c.ip)
+	if err != nil {
+		c.l.srv.Stats.AuthFailed.Add(1)
+		c.l.log.Warn().Err(err).Str("client", c.tcp.RemoteAddr().String()).Msg("x509 authentication failed, closing connection")
+		return "x509 authentication failed"
+	}
+	c.tlsIDs = ids
+	return ""
 }
 
 // readFrame reads the next frame; it is valid until the next call.
@@ -339,6 +391,7 @@ func (c *conn) handshake(b []byte) (string, bool) {
 		return "session expired", false
 	}
 	c.client = client
+	client.AddAuth(c.tlsIDs)
 	c.attached(client)
 	return "", true
 }
@@ -405,7 +458,7 @@ func (c *conn) finishFrameLocked(start int) {
 		c.mu.Unlock()
 		c.l.log.Warn().Str("client", c.ip).Int("max_bytes", c.l.opts.MaxOutstandingBytes).
 			Msg("client does not read its replies, closing connection")
-		c.nc.Close()
+		c.tcp.Close()
 		c.signal()
 		return
 	}
@@ -534,7 +587,10 @@ func (c *conn) writeLoop() {
 			c.mu.writer, c.mu.finished = false, true
 			c.mu.Unlock()
 			// NB: a half-close lets the client read everything before EOF.
-			if tc, ok := c.nc.(*net.TCPConn); ok {
+			if c.tls != nil {
+				c.tls.CloseWrite() // NB: close_notify; fails harmlessly before a handshake
+			}
+			if tc, ok := c.tcp.(*net.TCPConn); ok {
 				tc.CloseWrite()
 			}
 			c.nc.SetReadDeadline(time.Now()) // wakes the reader
@@ -560,7 +616,7 @@ func (c *conn) writeLoop() {
 			}
 			c.mu.out = c.mu.out[:0]
 			c.mu.Unlock()
-			c.nc.Close()
+			c.tcp.Close()
 			close(c.done)
 			c.wakeIdle()
 			return

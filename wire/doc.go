@@ -45,6 +45,17 @@
 // when the socket becomes readable, when the connection must close, or
 // when it has been silent past its session's read limit (idle.go).
 //
+// A secure client port (Port.TLS, secureClientPort) runs a TLS handshake
+// first, on the connection's own goroutine, bounded by
+// Options.TLSHandshakeTimeout; a failed one is logged with the client's
+// address and counted, and nothing else is affected. Then the same frames
+// flow inside TLS. NB: an idle TLS connection keeps its reader goroutine,
+// as the state of a TLS read lives in crypto/tls, not in the socket; it
+// keeps no read buffer (it waits reading a few bytes), and every write
+// goes through the writer goroutine. Measured (TestIdleTLSConnectionCost):
+// about 11.5 KB of heap and one goroutine stack per idle TLS session,
+// against 3.4 KB and none for a plaintext one.
+//
 // Instead of a length, a connection's first four bytes may be a
 // four-letter word ("ruok", "srvr", "mntr", ...): the answer is written
 // as plain text and the connection is closed.

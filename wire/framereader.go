@@ -21,18 +21,20 @@ const readBufSize = 16 << 10
 // buffered: an idle connection holds none.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
-// frameReader reads length-prefixed frames from a connection. NB: with a
-// descriptor to read (raw), it holds a buffer only while there are bytes
-// in it: it waits for the socket to become readable with no buffer, takes
-// one from readBufs to read, and gives it back once every byte read has
-// been consumed. Idle connections, most of them in a large deployment,
-// then cost no buffer at all.
+// frameReader reads length-prefixed frames from a connection. NB: it
+// holds a buffer only while there are bytes in it, and gives it back to
+// readBufs once every byte read has been consumed. With a descriptor to
+// read (raw), it waits for the socket to become readable with no buffer
+// and takes one to read; without (a TLS connection), it waits in a read
+// of a few bytes into head, then takes one for the rest. Idle
+// connections, most of them in a large deployment, then cost no buffer.
 type frameReader struct {
 	nc  net.Conn
-	raw syscall.RawConn // nil: read through nc, into a buffer kept for good
+	raw syscall.RawConn // nil: read through nc
 
-	buf  *[]byte // nil when empty (raw only)
+	buf  *[]byte // nil when empty
 	r, w int     // unread bytes are (*buf)[r:w]
+	head [8]byte // what a read through nc with no buffer reads into
 
 	// park, once set (after the handshake), is told when the reader
 	// waits with an empty buffer, on clock's time; the idle sweep may
@@ -51,11 +53,7 @@ type frameReader struct {
 var errIdle = errors.New("wire: connection idle")
 
 func newFrameReader(nc net.Conn, raw syscall.RawConn) *frameReader {
-	fr := &frameReader{nc: nc, raw: raw}
-	if raw == nil {
-		fr.buf = readBufs.Get().(*[]byte)
-	}
-	return fr
+	return &frameReader{nc: nc, raw: raw}
 }
 
 // setDeadline sets the connection's read deadline.
@@ -70,7 +68,7 @@ func (fr *frameReader) buffered() int { return fr.w - fr.r }
 // release gives the buffer back if it holds nothing unread. NB: the frame
 // returned last is in the buffer: call release only once it is done with.
 func (fr *frameReader) release() {
-	if fr.raw != nil && fr.buf != nil && fr.r == fr.w {
+	if fr.buf != nil && fr.r == fr.w {
 		readBufs.Put(fr.buf)
 		fr.buf, fr.r, fr.w = nil, 0, 0
 	}
@@ -102,6 +100,18 @@ func (fr *frameReader) fill(need int) error {
 
 // readSome reads once into the buffer, after its unread bytes.
 func (fr *frameReader) readSome() error {
+	if fr.raw == nil && fr.buf == nil {
+		n, err := fr.nc.Read(fr.head[:])
+		if n > 0 {
+			fr.buf = readBufs.Get().(*[]byte)
+			fr.r, fr.w = 0, copy(*fr.buf, fr.head[:n])
+			return nil
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
 	if fr.raw == nil {
 		n, err := fr.nc.Read((*fr.buf)[fr.w:])
 		fr.w += n

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -43,6 +44,14 @@ type Options struct {
 	// HandshakeTimeout bounds how long a new connection may take to send
 	// its ConnectRequest (or four-letter word).
 	HandshakeTimeout time.Duration
+	// TLSHandshakeTimeout bounds a TLS handshake on a secure port; 0
+	// means HandshakeTimeout.
+	TLSHandshakeTimeout time.Duration
+	// MaxTLSHandshakes is zookeeper.netty.server.outstandingHandshake.limit:
+	// a connection to a secure port that would make more TLS handshakes
+	// run at once is closed and counted in TLSHandshakeExceeded; 0 means
+	// no limit.
+	MaxTLSHandshakes int
 	// Logger receives one line per refused or failed connection.
 	Logger zerolog.Logger
 }
@@ -79,12 +88,29 @@ var fourLetterCodes = func() map[uint32]string {
 	return m
 }()
 
-// Listener accepts client connections for one server.
+// Port is one client port a Listener serves.
+type Port struct {
+	// Addr is the address to listen on, host:port.
+	Addr string
+	// TLS, if set, makes it a secure client port (secureClientPort):
+	// every connection begins with a TLS handshake.
+	TLS *tls.Config
+}
+
+// port is a listening socket and how its connections are served.
+type port struct {
+	ln  net.Listener
+	tls *tls.Config
+}
+
+// Listener accepts client connections for one server, on one or more
+// ports (clientPort and secureClientPort). Connections of every port
+// share the limits, the counters and the idle poller.
 type Listener struct {
-	srv  *server.Server
-	opts Options
-	log  zerolog.Logger
-	ln   net.Listener
+	srv   *server.Server
+	opts  Options
+	log   zerolog.Logger
+	ports []port
 
 	// fourLetter answers a four-letter word (nil: none are answered).
 	fourLetter atomic.Pointer[func(word string) string]
@@ -106,13 +132,27 @@ type Listener struct {
 // clock returns the monotonic time since the listener opened.
 func (l *Listener) clock() time.Duration { return time.Since(l.start) }
 
-// Listen opens the client port.
+// Listen opens the (plaintext) client port.
 func Listen(addr string, srv *server.Server, o Options) (*Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
+	return ListenPorts(srv, o, Port{Addr: addr})
+}
+
+// ListenPorts opens the client ports; the first is the one Addr reports.
+func ListenPorts(srv *server.Server, o Options, ports ...Port) (*Listener, error) {
+	if len(ports) == 0 {
+		return nil, errors.New("wire: no client port")
 	}
-	l := &Listener{srv: srv, opts: o, log: o.Logger, ln: ln, closed: make(chan struct{}), start: time.Now()}
+	l := &Listener{srv: srv, opts: o, log: o.Logger, closed: make(chan struct{}), start: time.Now()}
+	for _, p := range ports {
+		ln, err := net.Listen("tcp", p.Addr)
+		if err != nil {
+			for _, q := range l.ports {
+				q.ln.Close()
+			}
+			return nil, err
+		}
+		l.ports = append(l.ports, port{ln: ln, tls: p.TLS})
+	}
 	l.mu.perIP = make(map[string]int)
 	l.mu.conns = make(map[*conn]struct{})
 	if o.IdleAfter > 0 {
@@ -129,21 +169,46 @@ func Listen(addr string, srv *server.Server, o Options) (*Listener, error) {
 // this port; it is called only for the words in FourLetterWords.
 func (l *Listener) SetFourLetter(fn func(word string) string) { l.fourLetter.Store(&fn) }
 
-// Addr returns the address the listener is bound to.
-func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+// Addr returns the address the first port is bound to.
+func (l *Listener) Addr() net.Addr { return l.ports[0].ln.Addr() }
 
-// Serve accepts connections until Close. An accept error (out of file
-// descriptors: EMFILE, ENFILE; out of buffers: ENOBUFS) refuses that one
-// connection: it is logged and counted in ConnectionRejected, and
-// accepting resumes after a pause that doubles from 5 ms up to a second
-// while the errors last (ZooKeeper's accept thread pauses 10 ms).
+// Addrs returns the address of every port, in ListenPorts' order.
+func (l *Listener) Addrs() []net.Addr {
+	out := make([]net.Addr, len(l.ports))
+	for i, p := range l.ports {
+		out[i] = p.ln.Addr()
+	}
+	return out
+}
+
+// Serve accepts connections on every port until Close. An accept error
+// (out of file descriptors: EMFILE, ENFILE; out of buffers: ENOBUFS)
+// refuses that one connection: it is logged and counted in
+// ConnectionRejected, and accepting resumes after a pause that doubles
+// from 5 ms up to a second while the errors last (ZooKeeper's accept
+// thread pauses 10 ms).
 func (l *Listener) Serve() error {
+	errc := make(chan error, len(l.ports))
+	for i := range l.ports[1:] {
+		go func() { errc <- l.serve(&l.ports[i+1]) }()
+	}
+	err := l.serve(&l.ports[0])
+	for range l.ports[1:] {
+		if e := <-errc; err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// serve accepts connections on one port until Close.
+func (l *Listener) serve(p *port) error {
 	var pause time.Duration
 	for {
-		nc, err := l.ln.Accept()
+		nc, err := p.ln.Accept()
 		if err == nil {
 			pause = 0
-			l.accept(nc)
+			l.accept(nc, p)
 			continue
 		}
 		l.mu.Lock()
@@ -153,6 +218,7 @@ func (l *Listener) Serve() error {
 			return nil
 		}
 		if errors.Is(err, net.ErrClosed) {
+			l.Close() // NB: one port gone closes the others, so Serve returns
 			return err
 		}
 		pause = min(max(2*pause, 5*time.Millisecond), time.Second)
@@ -168,7 +234,7 @@ func (l *Listener) Serve() error {
 	}
 }
 
-func (l *Listener) accept(nc net.Conn) {
+func (l *Listener) accept(nc net.Conn, p *port) {
 	ip := remoteIP(nc)
 	l.mu.Lock()
 	if l.mu.closed {
@@ -190,8 +256,15 @@ func (l *Listener) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	if p.tls != nil && l.opts.MaxTLSHandshakes > 0 && l.stats.OutstandingTLSHandshakes.Load() >= int64(l.opts.MaxTLSHandshakes) {
+		l.mu.Unlock()
+		l.stats.TLSHandshakeExceeded.Add(1)
+		l.log.Warn().Str("client", ip).Int("max", l.opts.MaxTLSHandshakes).Msg("too many TLS handshakes under way, closing")
+		nc.Close()
+		return
+	}
 	l.mu.perIP[ip]++
-	c := newConn(l, nc, ip)
+	c := newConn(l, nc, ip, p.tls)
 	l.mu.conns[c] = struct{}{}
 	l.mu.Unlock()
 	l.wg.Add(1)
@@ -225,9 +298,14 @@ func (l *Listener) Close() error {
 		conns = append(conns, c)
 	}
 	l.mu.Unlock()
-	err := l.ln.Close()
+	var err error
+	for _, p := range l.ports {
+		if e := p.ln.Close(); err == nil {
+			err = e
+		}
+	}
 	for _, c := range conns {
-		c.nc.Close()
+		c.tcp.Close()
 		c.wakeIdle()
 	}
 	l.wg.Wait()

@@ -74,6 +74,13 @@ type ListenerStats struct {
 	// ConnectionRejected counts connections refused on accept: accept
 	// errors, maxCnxns and maxClientCnxns (connection_rejected).
 	ConnectionRejected atomic.Int64
+	// OutstandingTLSHandshakes is the number of TLS handshakes under way
+	// (outstanding_tls_handshake).
+	OutstandingTLSHandshakes atomic.Int64
+	// TLSHandshakeExceeded counts connections refused because
+	// Options.MaxTLSHandshakes handshakes were under way
+	// (tls_handshake_exceeded).
+	TLSHandshakeExceeded atomic.Int64
 
 	observer atomic.Pointer[RequestObserver]
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gokeeper/gokeeper/internal/zktls"
 	"github.com/gokeeper/gokeeper/server"
 )
 
@@ -63,6 +64,48 @@ var gokeeperSystemProperties = map[string]func(key, value string) error{
 	},
 }
 
+// noCheck accepts any value: the property is checked where it is used.
+func noCheck(string, string) error { return nil }
+
+// securitySystemProperties are the security settings gokeeper reads, by
+// their zoo.cfg key (the system property without "zookeeper."). Their
+// values are checked when the TLS configuration, the auth providers and
+// the JAAS file are loaded at start-up, each error naming its key.
+var securitySystemProperties = []string{
+	"serverCnxnFactory", "client.secure", "client.portUnification",
+	"netty.server.outstandingHandshake.limit", "ssl.authProvider",
+	"superUser", "X509AuthenticationProvider.superUser",
+	"kerberos.removeHostFromPrincipal", "kerberos.removeRealmFromPrincipal",
+	"sessionRequireClientSASLAuth", "enforce.auth.enabled", "enforce.auth.schemes",
+	"SASLAuthenticationProvider.superPassword", "sasl.serverconfig",
+	"allowSaslFailedClients", "letAnySaslUserDoX", "DigestAuthenticationProvider.enabled",
+}
+
+// jvmOwnProperties are the JVM properties without the zookeeper. prefix
+// that gokeeper reads: the JAAS file's path.
+var jvmOwnProperties = map[string]bool{"java.security.auth.login.config": true}
+
+func init() {
+	for _, k := range securitySystemProperties {
+		gokeeperSystemProperties[k] = noCheck
+	}
+	for _, k := range zktls.Properties {
+		gokeeperSystemProperties["ssl."+k] = noCheck
+	}
+}
+
+// systemPropertyCheck returns the check of a system property gokeeper
+// reads, given its zoo.cfg key; authProvider.N are read whatever N.
+func systemPropertyCheck(key string) (func(key, value string) error, bool) {
+	if f, ok := gokeeperSystemProperties[key]; ok {
+		return f, true
+	}
+	if strings.HasPrefix(key, "authProvider.") || strings.HasPrefix(key, "superUser.") || jvmOwnProperties[key] {
+		return noCheck, true
+	}
+	return nil, false
+}
+
 // sysProperty is one -D flag gokeeper reads: key is its zoo.cfg key.
 type sysProperty struct {
 	flag   string // as given, "-Dzookeeper.snapCount=1000"
@@ -82,7 +125,8 @@ func (p sysProperty) apply(cfg *server.Config) error {
 	if set, ok := zooCfgKeys[p.key]; ok {
 		return set(cfg, p.name(), p.value)
 	}
-	if err := gokeeperSystemProperties[p.key](p.name(), p.value); err != nil {
+	check, _ := systemPropertyCheck(p.key)
+	if err := check(p.name(), p.value); err != nil {
 		return err
 	}
 	if cfg.SystemProperties == nil {
@@ -150,12 +194,12 @@ func systemPropertyKey(name string) (string, bool) {
 	}
 	rest, ok := strings.CutPrefix(name, "zookeeper.")
 	if !ok {
-		return name, false
+		return name, jvmOwnProperties[name]
 	}
 	if _, known := zooCfgKeys[key]; known && !zooCfgOnlyKeys[key] {
 		return key, true
 	}
-	if _, known := gokeeperSystemProperties[rest]; known {
+	if _, known := systemPropertyCheck(rest); known {
 		return rest, true
 	}
 	return rest, false

@@ -36,7 +36,12 @@ func serveCmd(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	LogConfigNotes(log, cfg.Notes)
+	wo := wire.DefaultOptions()
+	ports, portNotes, err := clientPorts(cfg, &wo)
+	if err != nil {
+		return err
+	}
+	LogConfigNotes(log, append(cfg.Notes, portNotes...))
 	if *pprofAddr != "" {
 		if err := startPprof(*pprofAddr, log); err != nil {
 			return err
@@ -52,14 +57,11 @@ func serveCmd(args []string, stderr io.Writer) error {
 	}
 	srv.Start()
 
-	wo := wire.DefaultOptions()
 	wo.MaxBuffer = cfg.JuteMaxBuffer
 	wo.MaxClientCnxns = cfg.MaxClientCnxns
 	wo.MaxCnxns = cfg.MaxCnxns
 	wo.Logger = log
-	host := cfg.ClientPortAddress
-	addr := net.JoinHostPort(host, strconv.Itoa(cfg.ClientPort))
-	ln, err := wire.Listen(addr, srv, wo)
+	ln, err := wire.ListenPorts(srv, wo, ports...)
 	if err != nil {
 		srv.Close()
 		return fmt.Errorf("client port: %w", err)
@@ -67,7 +69,14 @@ func serveCmd(args []string, stderr io.Writer) error {
 	adm := admin.New(srv, ln, log)
 	adm.ConfigPath = *cfgPath
 	ln.SetFourLetter(adm.FourLetter().Answer)
-	log.Info().Str("addr", ln.Addr().String()).Bool("ensemble", cfg.Distributed()).Msg("serving clients")
+	for i, a := range ln.Addrs() {
+		ev := log.Info().Str("addr", a.String()).Bool("ensemble", cfg.Distributed())
+		if ports[i].TLS != nil {
+			ev.Str("client_auth", ports[i].TLS.ClientAuth.String()).Msg("serving TLS clients")
+		} else {
+			ev.Msg("serving clients")
+		}
+	}
 
 	errc := make(chan error, 3)
 	go func() { errc <- ln.Serve() }()

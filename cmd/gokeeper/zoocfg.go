@@ -242,6 +242,9 @@ func LoadConfig(path string, env func(string) string) (server.Config, error) {
 		return server.Config{}, err
 	}
 	cfg.Notes = append(sysNotes, cfg.Notes...)
+	if err := loadJAAS(&cfg); err != nil {
+		return server.Config{}, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, err
 	}
@@ -537,7 +540,8 @@ func configFromProperties(props []property, path, envMyID string, sys []sysPrope
 			cfg.MetricsProviderConfig[rest] = p.value
 			continue
 		}
-		if check, ok := gokeeperSystemProperties[key]; ok {
+		check, known := systemPropertyCheck(key)
+		if known {
 			if err := check(p.key, p.value); err != nil {
 				return cfg, err
 			}
@@ -546,7 +550,9 @@ func configFromProperties(props []property, path, envMyID string, sys []sysPrope
 			cfg.SystemProperties = map[string]string{}
 		}
 		cfg.SystemProperties[p.key] = p.value
-		cfg.Notes = append(cfg.Notes, fmt.Sprintf("%q is not a zoo.cfg key: kept as system property zookeeper.%s, as ZooKeeper does", p.key, p.key))
+		if !known {
+			cfg.Notes = append(cfg.Notes, fmt.Sprintf("%q is not a zoo.cfg key: kept as system property zookeeper.%s, as ZooKeeper does", p.key, p.key))
+		}
 	}
 	if cfg.SnapCount < 2 && cfg.SnapCount > 0 {
 		cfg.Notes = append(cfg.Notes, fmt.Sprintf("snapCount %d raised to 2", cfg.SnapCount))

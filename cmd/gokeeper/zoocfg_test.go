@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,8 +124,8 @@ var badConfigs = []struct {
 	{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`, ""},
 	{"admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`, "ZooKeeper reads admin.* only when it starts the AdminServer"},
 	{"no clientPort", "dataDir=$DATA", "", `clientPort: not set`, "ZooKeeper starts without a client port"},
-	{"secureClientPort", "dataDir=$DATA\nclientPort=2181\nsecureClientPort=2281", "", `for secureClientPort: TLS client connections are not supported yet`, "ZooKeeper serves TLS clients there; gokeeper has no TLS yet and says so rather than leave the port closed"},
-	{"secure port on the server line", "dataDir=$DATA\nserver.1=a:1:2;2181;2281", "1", `for secureClientPort`, ""},
+	{"sslQuorum", "dataDir=$DATA\nclientPort=2181\nsslQuorum=true", "", `for sslQuorum: TLS and SASL on the quorum and election ports are not supported yet`, "ZooKeeper encrypts its quorum links; gokeeper refuses rather than run them in the clear"},
+	{"quorum SASL", "dataDir=$DATA\nclientPort=2181\nquorum.auth.enableSasl=true", "", `for quorum.auth.enableSasl`, "as sslQuorum"},
 }
 
 func TestLoadConfigBad(t *testing.T) {
@@ -601,9 +602,15 @@ func TestJVMFlags(t *testing.T) {
 			check: func(c server.Config) bool { return c.SnapCount == 100 }, note: "-Dzookeeper.snapCount (SERVER_JVMFLAGS): overridden by zoo.cfg's snapCount"},
 		{name: "zoo.cfg wins over a bad flag", zooCfg: "zookeeper.forceSync=yes\n", jvm: "-Dzookeeper.forceSync=maybe",
 			check: func(c server.Config) bool { return c.ForceSync }},
-		{name: "unknown property", jvm: "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+		{name: "unknown property", jvm: "-Dzookeeper.commitProcessor.numWorkerThreads=4",
 			check: func(c server.Config) bool { return len(c.SystemProperties) == 0 },
-			note:  "-Dzookeeper.serverCnxnFactory (JVMFLAGS): ignored: not a system property gokeeper reads"},
+			note:  "-Dzookeeper.commitProcessor.numWorkerThreads (JVMFLAGS): ignored: not a system property gokeeper reads"},
+		{name: "security properties", jvm: "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory -Dzookeeper.ssl.keyStore.location=/ks.jks -Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider -Dzookeeper.superUser.2=bob",
+			check: func(c server.Config) bool {
+				p := c.SystemProperties
+				return p["serverCnxnFactory"] != "" && p["ssl.keyStore.location"] == "/ks.jks" &&
+					p["authProvider.1"] != "" && p["superUser.2"] == "bob"
+			}},
 		{name: "unprefixed property", jvm: "-DsnapCount=5",
 			check: func(c server.Config) bool { return c.SnapCount == server.DefaultConfig().SnapCount },
 			note:  "-DsnapCount (JVMFLAGS): ignored"},
@@ -637,6 +644,50 @@ func TestJVMFlags(t *testing.T) {
 			}
 			if tc.note != "" && !slices.ContainsFunc(c.Notes, func(n string) bool { return strings.Contains(n, tc.note) }) {
 				t.Errorf("notes %q, want one containing %q", c.Notes, tc.note)
+			}
+		})
+	}
+}
+
+// TestLoadJAAS reads the JAAS file of -Djava.security.auth.login.config:
+// the Server section's DIGEST-MD5 users, or an error naming the property
+// when the file, the section or the mechanism will not do.
+func TestLoadJAAS(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.conf", "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n user_super=\"super_secret\"\n user_jaasuser=\"jaas_password\";\n};\nZK {\n org.apache.zookeeper.server.auth.DigestLoginModule required user_other=\"x\";\n};\n")
+	krb := write("krb.conf", "Server {\n com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab=\"/k\";\n};\n")
+	for _, tc := range []struct {
+		name  string
+		props map[string]string
+		users map[string]string
+		fail  string
+	}{
+		{"Server section", map[string]string{"java.security.auth.login.config": good}, map[string]string{"super": "super_secret", "jaasuser": "jaas_password"}, ""},
+		{"sasl.serverconfig", map[string]string{"java.security.auth.login.config": good, "sasl.serverconfig": "ZK"}, map[string]string{"other": "x"}, ""},
+		{"missing section", map[string]string{"java.security.auth.login.config": good, "sasl.serverconfig": "Nope"}, nil, "no JAAS configuration section named 'Nope'"},
+		{"missing file", map[string]string{"java.security.auth.login.config": filepath.Join(dir, "none")}, nil, "java.security.auth.login.config"},
+		{"kerberos", map[string]string{"java.security.auth.login.config": krb}, nil, "GSSAPI"},
+		{"no JAAS", map[string]string{}, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := server.DefaultConfig()
+			cfg.SystemProperties = tc.props
+			err := loadJAAS(&cfg)
+			if tc.fail != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.fail) || !strings.Contains(err.Error(), "java.security.auth.login.config") {
+					t.Fatalf("got %v, want an error naming the property and %q", err, tc.fail)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(cfg.SASLUsers, tc.users) {
+				t.Fatalf("users %v, %v; want %v", cfg.SASLUsers, err, tc.users)
 			}
 		})
 	}
