@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,4 +51,81 @@ func TestStopKillsProcessGroup(t *testing.T) {
 	if !errors.Is(err, ErrNotReady) {
 		t.Fatalf("err = %v, want ErrNotReady", err)
 	}
+}
+
+func TestServerLines(t *testing.T) {
+	got := ServerLines([]MemberPorts{{Quorum: 11, Election: 12}, {Quorum: 21, Election: 22}, {Quorum: 31, Election: 32}})
+	want := "server.1=127.0.0.1:11:12\nserver.2=127.0.0.1:21:22\nserver.3=127.0.0.1:31:32\n"
+	if got != want {
+		t.Errorf("ServerLines = %q, want %q", got, want)
+	}
+}
+
+func TestFreeDistinctPorts(t *testing.T) {
+	a, err := freeDistinctPorts(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := freeDistinctPorts(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range append(a, b...) {
+		if seen[p] {
+			t.Fatalf("port %d handed out twice in %v %v", p, a, b)
+		}
+		seen[p] = true
+	}
+}
+
+// checkEnsemble checks that e has one leader and two followers, that
+// Follower finds one, and that Stop ends every member.
+func checkEnsemble(t *testing.T, e *Ensemble) {
+	t.Helper()
+	modes := e.Modes()
+	slices.Sort(modes)
+	if !slices.Equal(modes, []string{"follower", "follower", "leader"}) {
+		t.Fatalf("modes = %q", modes)
+	}
+	f := e.Follower()
+	if f == nil || Mode(f) != "follower" {
+		t.Fatalf("Follower() = %v", f)
+	}
+	if got := strings.Count(e.ConnectString(), ","); got != 2 {
+		t.Errorf("connect string %q", e.ConnectString())
+	}
+	e.Stop()
+	for _, m := range e.Members {
+		if !m.Exited() {
+			t.Errorf("%s still running after Stop", m.Name)
+		}
+	}
+}
+
+func TestStartEnsembles(t *testing.T) {
+	if os.Getenv("GOKEEPER_COMPAT") == "" {
+		t.Skip("set GOKEEPER_COMPAT=1 to start ensembles of Apache ZooKeeper and gokeeper")
+	}
+	t.Run("zookeeper", func(t *testing.T) {
+		e, err := StartZooKeeperEnsemble(t.TempDir(), DefaultSettings(), 3, 60*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Stop)
+		checkEnsemble(t, e)
+	})
+	t.Run("gokeeper", func(t *testing.T) {
+		dir := t.TempDir()
+		bin, err := BuildGokeeper("../..", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := StartGokeeperEnsemble(bin, dir, DefaultSettings(), 3, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Stop)
+		checkEnsemble(t, e)
+	})
 }
