@@ -69,6 +69,7 @@ func TestMain(m *testing.M) {
 		if _, ok := <-sigs; ok {
 			env.zk.Stop()
 			env.gk.Stop()
+			stopEnsembles()
 			os.Exit(1)
 		}
 	}()
@@ -88,6 +89,9 @@ func TestMain(m *testing.M) {
 	summary := fmt.Sprintf("compat summary: scenarios run=%d, zookeeper self-check identical=%d, divergences=%d (unlisted=%d, allowed by DIVERGENCES.md=%d), gokeeper skipped=%d; %s\n",
 		env.scenarios.Load(), env.selfChecks.Load(), env.diverged.Load(), env.diverged.Load()-env.allowed.Load(),
 		env.allowed.Load(), env.gkSkipped.Load(), gk)
+	if ens.ran {
+		summary += ensembleSummary()
+	}
 	fmt.Print(summary)
 	if f := os.Getenv("GOKEEPER_COMPAT_SUMMARY"); f != "" {
 		_ = os.WriteFile(f, []byte(summary), 0o644)
