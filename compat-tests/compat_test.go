@@ -86,7 +86,7 @@ func TestMain(m *testing.M) {
 	if env.gkErr != nil {
 		gk = "gokeeper: SKIPPED (" + firstLine(env.gkErr.Error()) + ")"
 	}
-	summary := fmt.Sprintf("compat summary: scenarios run=%d, zookeeper self-check identical=%d, divergences=%d (unlisted=%d, allowed by DIVERGENCES.md=%d), gokeeper skipped=%d; %s\n",
+	summary := fmt.Sprintf("compat summary (standalone ZooKeeper and gokeeper): scenarios run=%d, zookeeper self-check identical=%d, divergences=%d (unlisted=%d, allowed by DIVERGENCES.md=%d), gokeeper skipped=%d; %s\n",
 		env.scenarios.Load(), env.selfChecks.Load(), env.diverged.Load(), env.diverged.Load()-env.allowed.Load(),
 		env.allowed.Load(), env.gkSkipped.Load(), gk)
 	if ens.ran {
