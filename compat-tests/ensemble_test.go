@@ -121,6 +121,13 @@ func newEnsembleTargets(e *harness.Ensemble) (ensembleTargets, error) {
 	tf, tl := target(f), target(l)
 	tf.Name = e.Name + "-ensemble-follower"
 	tl.Name = e.Name + "-ensemble-leader"
+	// NB: three JVMs (or three gokeepers) answer more slowly than one
+	// when the machine is busy: pings and handshakes of a ZooKeeper
+	// ensemble were seen to stall past 5 s on 2 shared cores. Replies get
+	// 15 s; a connection the server leaves open still costs 5 s.
+	for _, tg := range []*scenario.Target{&tf, &tl} {
+		tg.IOTimeout, tg.CloseWait = 15*time.Second, 5*time.Second
+	}
 	// NB: /zookeeper/config lists every member's quorum and election
 	// ports, which differ between the two ensembles: each becomes M<myid>.
 	for i, m := range e.Ports {

@@ -29,6 +29,9 @@ type Target struct {
 	MaxSessionTimeoutMs int32
 	// IOTimeout bounds every read of every client (default 5 s).
 	IOTimeout time.Duration
+	// CloseWait is how long ExpectClosed waits for the server to close
+	// the connection (default IOTimeout): the whole wait when it does not.
+	CloseWait time.Duration
 	// Aliases are old, new pairs (as for strings.NewReplacer) replaced in
 	// node data before it is recorded: an ensemble's server.N addresses,
 	// which /zookeeper/config holds, become the same tokens on ensembles
@@ -117,6 +120,9 @@ type Session struct {
 func Execute(target Target, sc Scenario, root string) *Transcript {
 	if target.IOTimeout == 0 {
 		target.IOTimeout = 5 * time.Second
+	}
+	if target.CloseWait == 0 {
+		target.CloseWait = target.IOTimeout
 	}
 	r := &Run{
 		Target: target,
