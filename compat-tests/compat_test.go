@@ -34,6 +34,8 @@ var env struct {
 	zkErr      error
 	gk         *harness.Server
 	gkErr      error
+	gkBin      string // the gokeeper binary TestMain built, or ""
+	gkBuildErr error
 	settings   harness.Settings
 	roots      atomic.Int64
 	scenarios  atomic.Int64
@@ -57,8 +59,9 @@ func TestMain(m *testing.M) {
 	env.settings = harness.DefaultSettings()
 	env.zk, env.zkErr = harness.StartZooKeeper(dir, env.settings, 60*time.Second)
 	if bin, err := harness.BuildGokeeper(moduleRoot(), dir); err != nil {
-		env.gkErr = err
+		env.gkErr, env.gkBuildErr = err, err
 	} else {
+		env.gkBin = bin
 		env.gk, env.gkErr = harness.StartGokeeper(bin, dir, env.settings, 15*time.Second)
 	}
 	// Stop the servers on SIGINT/SIGTERM too (Ctrl-C, CI cancellation);

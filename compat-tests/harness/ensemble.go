@@ -203,16 +203,6 @@ func (e *Ensemble) Leader() *Server {
 	return nil
 }
 
-// ConnectString lists every member's client address, comma-separated, as
-// a client's connect string does.
-func (e *Ensemble) ConnectString() string {
-	addrs := make([]string, len(e.Members))
-	for i, m := range e.Members {
-		addrs[i] = m.Addr
-	}
-	return strings.Join(addrs, ",")
-}
-
 // Stop stops every member's process group, all at once, and waits for
 // them. It is safe on a nil or partly started ensemble and more than once.
 func (e *Ensemble) Stop() {

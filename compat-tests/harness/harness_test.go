@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,55 +76,4 @@ func TestFreeDistinctPorts(t *testing.T) {
 		}
 		seen[p] = true
 	}
-}
-
-// checkEnsemble checks that e has one leader and two followers, that
-// Follower finds one, and that Stop ends every member.
-func checkEnsemble(t *testing.T, e *Ensemble) {
-	t.Helper()
-	modes := e.Modes()
-	slices.Sort(modes)
-	if !slices.Equal(modes, []string{"follower", "follower", "leader"}) {
-		t.Fatalf("modes = %q", modes)
-	}
-	f := e.Follower()
-	if f == nil || Mode(f) != "follower" {
-		t.Fatalf("Follower() = %v", f)
-	}
-	if got := strings.Count(e.ConnectString(), ","); got != 2 {
-		t.Errorf("connect string %q", e.ConnectString())
-	}
-	e.Stop()
-	for _, m := range e.Members {
-		if !m.Exited() {
-			t.Errorf("%s still running after Stop", m.Name)
-		}
-	}
-}
-
-func TestStartEnsembles(t *testing.T) {
-	if os.Getenv("GOKEEPER_COMPAT") == "" {
-		t.Skip("set GOKEEPER_COMPAT=1 to start ensembles of Apache ZooKeeper and gokeeper")
-	}
-	t.Run("zookeeper", func(t *testing.T) {
-		e, err := StartZooKeeperEnsemble(t.TempDir(), DefaultSettings(), 3, 60*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Stop)
-		checkEnsemble(t, e)
-	})
-	t.Run("gokeeper", func(t *testing.T) {
-		dir := t.TempDir()
-		bin, err := BuildGokeeper("../..", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := StartGokeeperEnsemble(bin, dir, DefaultSettings(), 3, 30*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Stop)
-		checkEnsemble(t, e)
-	})
 }
