@@ -77,6 +77,9 @@ type Settings struct {
 	ContainerMaxPerMinute int
 	// ExtendedTypes is zookeeper.extendedTypesEnabled (TTL nodes).
 	ExtendedTypes bool
+	// ForceSync is forceSync: fsync the txn log before a write is
+	// acknowledged.
+	ForceSync bool
 }
 
 // DefaultSettings returns the settings the compat suite uses: a short tick
@@ -90,6 +93,7 @@ func DefaultSettings() Settings {
 		ContainerCheckIntervalMs: 100,
 		ContainerMaxPerMinute:    100000,
 		ExtendedTypes:            true,
+		ForceSync:                true,
 	}
 }
 
@@ -127,6 +131,7 @@ func (s Settings) ZooCfg(dataDir string, p Ports) string {
 	fmt.Fprintf(&b, "admin.serverAddress=127.0.0.1\n")
 	fmt.Fprintf(&b, "admin.serverPort=%d\n", p.Admin)
 	fmt.Fprintf(&b, "autopurge.purgeInterval=0\n")
+	fmt.Fprintf(&b, "forceSync=%s\n", map[bool]string{true: "yes", false: "no"}[s.ForceSync])
 	props := s.SystemProperties()
 	keys := make([]string, 0, len(props))
 	for k := range props {

@@ -16,7 +16,7 @@ func TestZooCfgHasEveryKey(t *testing.T) {
 		"maxClientCnxns=0", "minSessionTimeout=1000", "maxSessionTimeout=20000",
 		"4lw.commands.whitelist=*", "admin.serverAddress=127.0.0.1", "admin.serverPort=5678",
 		"zookeeper.extendedTypesEnabled=true", "znode.container.checkIntervalMs=100",
-		"znode.container.maxPerMinute=100000",
+		"znode.container.maxPerMinute=100000", "forceSync=yes",
 	} {
 		if !strings.Contains(cfg, want+"\n") {
 			t.Errorf("zoo.cfg lacks %q:\n%s", want, cfg)
