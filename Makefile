@@ -51,22 +51,31 @@ SEEDS ?= 1-10000
 sim:
 	$(GO) test -count=1 -timeout 60m -run '^TestSimulation$$' -v ./quorum -seeds=$(SEEDS) | grep -Ev '^(=== RUN|--- PASS)'
 
-# compat runs the differential suite (compat-tests/), then the real clients
-# (zkCli.sh, kazoo recipes, the C client cli_mt) against gokeeper; the
-# summary counts each real-client check (leaf subtest; a failed test whose
-# subtests all passed counts as one failed check). It fails if either does.
+# compat runs the differential suite (compat-tests/): every scenario
+# against standalone Apache ZooKeeper (twice) and gokeeper, then against a
+# 3-member ZooKeeper ensemble (twice) and a 3-member gokeeper ensemble,
+# sessions on a follower; then the real clients (zkCli.sh, kazoo recipes,
+# the C client cli_mt) against a standalone gokeeper and against a
+# 3-member gokeeper ensemble (-realclients.target=ensemble: the clients
+# get all three addresses). The summary has one line per run; it counts
+# each real-client check (leaf subtest; a failed test whose subtests all
+# passed counts as one failed check). It fails if any run does.
 compat:
 	@test -f /usr/share/java/zookeeper.jar || { echo "make compat: installing Apache ZooKeeper (Debian package zookeeper)"; apt-get install -y zookeeper || { apt-get update && apt-get install -y zookeeper; }; }
 	@{ test -x /usr/lib/zookeeper/bin/cli_mt && /usr/bin/python3 -c 'import kazoo' 2>/dev/null; } || { echo "make compat: installing the real clients (Debian packages zookeeper-bin, python3-kazoo)"; apt-get install -y zookeeper-bin python3-kazoo || { apt-get update && apt-get install -y zookeeper-bin python3-kazoo; } || echo "make compat: could not install them; their checks will be skipped"; }
-	@mkdir -p bin && rm -f bin/compat-summary.txt bin/compat-realclients.log; \
-	GOKEEPER_COMPAT=1 GOKEEPER_COMPAT_SUMMARY=$(CURDIR)/bin/compat-summary.txt $(GO) test -count=1 -timeout 20m ./compat-tests/...; rc=$$?; \
-	echo "make compat: real clients (go test ./cmd/gokeeper -run 'TestZkCli|TestKazooRecipes|TestCliMt'; log in bin/compat-realclients.log)"; \
-	$(GO) test -count=1 -v -timeout 5m -run '^(TestZkCli|TestKazooRecipes|TestCliMt)$$' ./cmd/gokeeper > bin/compat-realclients.log 2>&1; rcc=$$?; \
-	grep -E '^ *--- (FAIL|SKIP)' bin/compat-realclients.log; \
-	if [ $$rcc -ne 0 ]; then grep -v '^ *{"level"' bin/compat-realclients.log | tail -80; fi; \
-	awk '/^ *--- (PASS|FAIL|SKIP): /{n=$$3; s[n]=$$2; p=n; if (sub(/\/[^\/]*$$/,"",p)) {kid[p]=1; if ($$2=="FAIL:") kf[p]=1}} END{for (n in s) if (!(n in kid) || (s[n]=="FAIL:" && !(n in kf))) c[s[n]]++; printf "real clients: %d checks passed, %d failed, %d skipped\n", c["PASS:"], c["FAIL:"], c["SKIP:"]}' bin/compat-realclients.log >> bin/compat-summary.txt; \
-	if [ $$rcc -ne 0 ]; then echo "real clients: go test exited $$rcc (see bin/compat-realclients.log)" >> bin/compat-summary.txt; fi; \
-	cat bin/compat-summary.txt 2>/dev/null; [ $$rc -eq 0 ] && [ $$rcc -eq 0 ]
+	@mkdir -p bin && rm -f bin/compat-summary.txt bin/compat-realclients-*.log; \
+	GOKEEPER_COMPAT=1 GOKEEPER_COMPAT_SUMMARY=$(CURDIR)/bin/compat-summary.txt $(GO) test -count=1 -timeout 30m ./compat-tests/...; rc=$$?; \
+	for target in standalone ensemble; do \
+		log=bin/compat-realclients-$$target.log; \
+		case $$target in standalone) what="a standalone gokeeper";; *) what="a 3-member gokeeper ensemble, connect string of all three";; esac; \
+		echo "make compat: real clients against $$what (go test ./cmd/gokeeper -run 'TestZkCli|TestKazooRecipes|TestCliMt' -realclients.target=$$target; log in $$log)"; \
+		$(GO) test -count=1 -v -timeout 5m -run '^(TestZkCli|TestKazooRecipes|TestCliMt)$$' ./cmd/gokeeper -realclients.target=$$target > $$log 2>&1; r=$$?; \
+		grep -E '^ *--- (FAIL|SKIP)' $$log; \
+		if [ $$r -ne 0 ]; then grep -v '^ *{"level"' $$log | tail -80; rc=1; fi; \
+		awk -v what="$$what" '/^ *--- (PASS|FAIL|SKIP): /{n=$$3; s[n]=$$2; p=n; if (sub(/\/[^\/]*$$/,"",p)) {kid[p]=1; if ($$2=="FAIL:") kf[p]=1}} END{for (n in s) if (!(n in kid) || (s[n]=="FAIL:" && !(n in kf))) c[s[n]]++; printf "real clients against %s: %d checks passed, %d failed, %d skipped\n", what, c["PASS:"], c["FAIL:"], c["SKIP:"]}' $$log >> bin/compat-summary.txt; \
+		if [ $$r -ne 0 ]; then echo "real clients against $$what: go test exited $$r (see $$log)" >> bin/compat-summary.txt; fi; \
+	done; \
+	cat bin/compat-summary.txt 2>/dev/null; [ $$rc -eq 0 ]
 
 # compat-fuzz runs the randomized differential fuzzer for SEEDS ("1,7,100-200").
 compat-fuzz:

@@ -34,6 +34,8 @@ var env struct {
 	zkErr      error
 	gk         *harness.Server
 	gkErr      error
+	gkBin      string // the gokeeper binary TestMain built, or ""
+	gkBuildErr error
 	settings   harness.Settings
 	roots      atomic.Int64
 	scenarios  atomic.Int64
@@ -57,8 +59,9 @@ func TestMain(m *testing.M) {
 	env.settings = harness.DefaultSettings()
 	env.zk, env.zkErr = harness.StartZooKeeper(dir, env.settings, 60*time.Second)
 	if bin, err := harness.BuildGokeeper(moduleRoot(), dir); err != nil {
-		env.gkErr = err
+		env.gkErr, env.gkBuildErr = err, err
 	} else {
+		env.gkBin = bin
 		env.gk, env.gkErr = harness.StartGokeeper(bin, dir, env.settings, 15*time.Second)
 	}
 	// Stop the servers on SIGINT/SIGTERM too (Ctrl-C, CI cancellation);
@@ -69,6 +72,7 @@ func TestMain(m *testing.M) {
 		if _, ok := <-sigs; ok {
 			env.zk.Stop()
 			env.gk.Stop()
+			stopEnsembles()
 			os.Exit(1)
 		}
 	}()
@@ -85,9 +89,12 @@ func TestMain(m *testing.M) {
 	if env.gkErr != nil {
 		gk = "gokeeper: SKIPPED (" + firstLine(env.gkErr.Error()) + ")"
 	}
-	summary := fmt.Sprintf("compat summary: scenarios run=%d, zookeeper self-check identical=%d, divergences=%d (unlisted=%d, allowed by DIVERGENCES.md=%d), gokeeper skipped=%d; %s\n",
+	summary := fmt.Sprintf("compat summary (standalone ZooKeeper and gokeeper): scenarios run=%d, zookeeper self-check identical=%d, divergences=%d (unlisted=%d, allowed by DIVERGENCES.md=%d), gokeeper skipped=%d; %s\n",
 		env.scenarios.Load(), env.selfChecks.Load(), env.diverged.Load(), env.diverged.Load()-env.allowed.Load(),
 		env.allowed.Load(), env.gkSkipped.Load(), gk)
+	if ens.ran {
+		summary += ensembleSummary()
+	}
 	fmt.Print(summary)
 	if f := os.Getenv("GOKEEPER_COMPAT_SUMMARY"); f != "" {
 		_ = os.WriteFile(f, []byte(summary), 0o644)

@@ -191,7 +191,13 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	if s.enforce, err = cfg.AuthEnforcement(reg); err != nil {
 		return nil, err
 	}
-	s.tree = datatree.New(datatree.Options{})
+	var topts datatree.Options
+	if cfg.Distributed() {
+		// NB: a member's /zookeeper/config holds the membership, as
+		// ZooKeeper's initConfigInZKDatabase sets it at start.
+		topts = datatree.Options{ConfigData: []byte(cfg.MembershipString()), ConfigZxid: cfg.ConfigVersion, ConfigTime: s.now().UnixMilli()}
+	}
+	s.tree = datatree.New(topts)
 	s.start = time.Now()
 	s.smu.tracker = newSessionTracker(int64(cfg.TickTime), s.sessionMs())
 	s.smu.local = newSessionTracker(int64(cfg.TickTime), s.sessionMs())

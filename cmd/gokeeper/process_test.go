@@ -347,11 +347,11 @@ type gkNopLogger struct{}
 
 func (gkNopLogger) Printf(string, ...any) {}
 
-// gkConnect opens a go-zookeeper session to addr and waits until it has
-// one.
+// gkConnect opens a go-zookeeper session to addr (one address, or a
+// connect string listing several) and waits until it has one.
 func gkConnect(t *testing.T, addr string) *zk.Conn {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(gkNopLogger{}))
+	c, ev, err := zk.Connect(strings.Split(addr, ","), 10*time.Second, zk.WithLogger(gkNopLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,15 @@ package main
 // queue and watcher recipes), and the C client cli_mt (zookeeper-bin)
 // creates, reads and watches a node. Every check is a subtest, which
 // `make compat` counts. Each skips with a message when its client is not
-// installed.
-// GOKEEPER_ZKCLI_REFERENCE=1 also runs the zkCli.sh scenario against
-// Apache ZooKeeper 3.8, to show the expectations are ZooKeeper's.
+// installed. -realclients.target=ensemble runs them against a
+// three-member ensemble instead of one server (make compat runs both).
+// TestZkCliReference runs the zkCli.sh scenario against Apache ZooKeeper
+// 3.8, to show the expectations are ZooKeeper's.
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +35,32 @@ const (
 	// zkClientTimeout bounds one client process.
 	zkClientTimeout = 60 * time.Second
 )
+
+// realClientsTarget is what TestZkCli, TestKazooRecipes and TestCliMt
+// run against.
+var realClientsTarget = flag.String("realclients.target", "standalone",
+	"what the real-client tests run against: standalone (one gokeeper) or ensemble (three members, the clients given all three)")
+
+// startRealClientsTarget starts the gokeeper the real clients connect to
+// and returns the connect string they get: one server's address, or
+// every member's of a three-member ensemble, as users write it (each
+// client picks a member and moves on when it fails). The ensemble has the
+// standalone server's tickTime and snapshot settings, so session timeouts
+// negotiate alike.
+func startRealClientsTarget(t *testing.T) string {
+	t.Helper()
+	switch *realClientsTarget {
+	case "standalone":
+		return startGokeeper(t, t.TempDir()).Addr
+	case "ensemble":
+		e := startMixedEnsemble(t, 3, 0, nil, []string{"tickTime=2000", "snapCount=100000", "snapSizeLimitInKb=4194304"})
+		e.leader()
+		t.Logf("a three-member ensemble: %s", strings.Join(e.addrs, ","))
+		return strings.Join(e.addrs, ",")
+	}
+	t.Fatalf("-realclients.target=%q: want standalone or ensemble", *realClientsTarget)
+	return ""
+}
 
 // zkCliStep is one zkCli.sh process of a scenario file.
 type zkCliStep struct {
@@ -155,8 +183,7 @@ func runZkCliScenario(t *testing.T, addr string) {
 // TestZkCli drives the Java command-line client against gokeeper.
 func TestZkCli(t *testing.T) {
 	zkCliAvailable(t)
-	p := startGokeeper(t, t.TempDir())
-	runZkCliScenario(t, p.Addr)
+	runZkCliScenario(t, startRealClientsTarget(t))
 }
 
 // TestZkCliReference runs the zkCli.sh scenario against Apache ZooKeeper
@@ -203,13 +230,13 @@ func TestKazooRecipes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startGokeeper(t, t.TempDir())
+	hosts := startRealClientsTarget(t)
 	for _, kc := range kazooChecks {
 		t.Run(kc.recipe, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), zkClientTimeout)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, python, script, p.Addr, kc.recipe).CombinedOutput()
+			out, err := exec.CommandContext(ctx, python, script, hosts, kc.recipe).CombinedOutput()
 			if ctx.Err() != nil {
 				t.Fatalf("kazoo %s recipe did not finish within %v:\n%s", kc.recipe, zkClientTimeout, out)
 			}
@@ -239,8 +266,8 @@ func TestCliMt(t *testing.T) {
 	if _, err := os.Stat(cliMtPath); err != nil {
 		t.Skipf("%s missing: skipping the C client test (apt-get install zookeeper-bin)", cliMtPath)
 	}
-	p := startGokeeper(t, t.TempDir())
-	cmd := exec.Command(cliMtPath, p.Addr)
+	hosts := startRealClientsTarget(t)
+	cmd := exec.Command(cliMtPath, hosts)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -329,10 +356,14 @@ func TestCliMt(t *testing.T) {
 				}
 			}
 		}},
-		// The node is really there: read it through a second, Go client.
+		// The node is really there: read it through a second, Go client
+		// (after a sync: on an ensemble it may talk to another member).
 		{"go client reads", func(t *testing.T) {
-			c := gkConnect(t, p.Addr)
+			c := gkConnect(t, hosts)
 			defer c.Close()
+			if _, err := c.Sync("/cst"); err != nil {
+				t.Errorf("sync /cst: %v", err)
+			}
 			data, _, err := c.Get("/cst")
 			if err != nil || string(data) != "hello-c" {
 				t.Errorf("/cst = %q, %v; want hello-c", data, err)

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -76,6 +77,9 @@ type Settings struct {
 	ContainerMaxPerMinute int
 	// ExtendedTypes is zookeeper.extendedTypesEnabled (TTL nodes).
 	ExtendedTypes bool
+	// ForceSync is forceSync: fsync the txn log before a write is
+	// acknowledged.
+	ForceSync bool
 }
 
 // DefaultSettings returns the settings the compat suite uses: a short tick
@@ -89,6 +93,7 @@ func DefaultSettings() Settings {
 		ContainerCheckIntervalMs: 100,
 		ContainerMaxPerMinute:    100000,
 		ExtendedTypes:            true,
+		ForceSync:                true,
 	}
 }
 
@@ -126,6 +131,7 @@ func (s Settings) ZooCfg(dataDir string, p Ports) string {
 	fmt.Fprintf(&b, "admin.serverAddress=127.0.0.1\n")
 	fmt.Fprintf(&b, "admin.serverPort=%d\n", p.Admin)
 	fmt.Fprintf(&b, "autopurge.purgeInterval=0\n")
+	fmt.Fprintf(&b, "forceSync=%s\n", map[bool]string{true: "yes", false: "no"}[s.ForceSync])
 	props := s.SystemProperties()
 	keys := make([]string, 0, len(props))
 	for k := range props {
@@ -140,7 +146,8 @@ func (s Settings) ZooCfg(dataDir string, p Ports) string {
 
 // Server is one running server process.
 type Server struct {
-	// Name is "zookeeper" or "gokeeper".
+	// Name is "zookeeper" or "gokeeper"; an ensemble member's adds its
+	// myid ("zookeeper.2").
 	Name string
 	// Addr is the client address, 127.0.0.1:port.
 	Addr string
@@ -165,18 +172,45 @@ func FreePort() (int, error) {
 }
 
 func freePorts() (Ports, error) {
-	c, err := FreePort()
+	p, err := freeDistinctPorts(2)
 	if err != nil {
 		return Ports{}, err
 	}
-	a, err := FreePort()
-	if err != nil {
-		return Ports{}, err
+	return Ports{Client: p[0], Admin: p[1]}, nil
+}
+
+// handedOut holds every port freeDistinctPorts returned in this process,
+// so that servers started one after another (or at once) never get the
+// same port even when the kernel offers it again.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// freeDistinctPorts returns n loopback TCP ports that were free a moment
+// ago and that it has not returned before.
+func freeDistinctPorts(n int) ([]int, error) {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
 	}
-	if a == c {
-		return freePorts()
+	var out []int
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 100*n {
+			return nil, fmt.Errorf("harness: no %d distinct free ports", n)
+		}
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		if handedOut.ports[p] {
+			continue
+		}
+		handedOut.ports[p] = true
+		out = append(out, p)
 	}
-	return Ports{Client: c, Admin: a}, nil
+	return out, nil
 }
 
 // ZooKeeperInstalled reports whether the Debian zookeeper jars are present.
@@ -198,15 +232,26 @@ func StartZooKeeper(dir string, s Settings, ready time.Duration) (*Server, error
 	if err := ZooKeeperInstalled(); err != nil {
 		return nil, err
 	}
+	srvDir, err := os.MkdirTemp(dir, "zookeeper-")
+	if err != nil {
+		return nil, err
+	}
+	mk, err := zooKeeperCommand(srvDir, s)
+	if err != nil {
+		return nil, err
+	}
+	return startProcess("zookeeper", srvDir, s, ready, mk)
+}
+
+// zooKeeperCommand writes srvDir/log4j.properties (the server logs to
+// srvDir/server.log) and returns what starts Apache ZooKeeper on a zoo.cfg
+// with the JVM flags and system properties of s.
+func zooKeeperCommand(srvDir string, s Settings) (func(cfg string) *exec.Cmd, error) {
 	var cp []string
 	for _, j := range ZooKeeperJars {
 		if _, err := os.Stat(j); err == nil {
 			cp = append(cp, j)
 		}
-	}
-	srvDir, err := os.MkdirTemp(dir, "zookeeper-")
-	if err != nil {
-		return nil, err
 	}
 	cp = append(cp, srvDir)
 	log4j := "log4j.rootLogger=WARN, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n" +
@@ -227,9 +272,9 @@ func StartZooKeeper(dir string, s Settings, ready time.Duration) (*Server, error
 		args = append(args, "-D"+k+"="+props[k])
 	}
 	args = append(args, "-cp", strings.Join(cp, ":"), "org.apache.zookeeper.server.quorum.QuorumPeerMain")
-	return startProcess("zookeeper", srvDir, s, ready, func(cfg string) *exec.Cmd {
+	return func(cfg string) *exec.Cmd {
 		return exec.Command("java", append(args, cfg)...)
-	})
+	}, nil
 }
 
 // StartGokeeper starts the gokeeper binary at bin in a new directory under
@@ -271,8 +316,23 @@ func startProcess(name, srvDir string, s Settings, ready time.Duration, mk func(
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
+	srv, err := spawn(name, srvDir, s.ZooCfg(dataDir, ports), ports, mk)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.waitReady(ready); err != nil {
+		srv.Stop()
+		return nil, fmt.Errorf("%w: %s: %v\n%s", ErrNotReady, name, err, srv.LogTail(2000))
+	}
+	return srv, nil
+}
+
+// spawn writes cfg to srvDir/zoo.cfg and starts the server in its own
+// process group, its output in srvDir/stdout.log. It does not wait for
+// the server to serve.
+func spawn(name, srvDir, cfgText string, ports Ports, mk func(cfg string) *exec.Cmd) (*Server, error) {
 	cfg := filepath.Join(srvDir, "zoo.cfg")
-	if err := os.WriteFile(cfg, []byte(s.ZooCfg(dataDir, ports)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(cfgText), 0o644); err != nil {
 		return nil, err
 	}
 	logf, err := os.Create(filepath.Join(srvDir, "stdout.log"))
@@ -301,10 +361,6 @@ func startProcess(name, srvDir string, s Settings, ready time.Duration, mk func(
 		_ = cmd.Wait()
 		close(srv.done)
 	}()
-	if err := srv.waitReady(ready); err != nil {
-		srv.Stop()
-		return nil, fmt.Errorf("%w: %s: %v\n%s", ErrNotReady, name, err, srv.LogTail(2000))
-	}
 	return srv, nil
 }
 

@@ -22,7 +22,8 @@ import (
 //     kept raw and so shows up in the diff;
 //   - session ids become s1, s2, ... in order of first appearance;
 //   - the scenario's root path becomes /R;
-//   - session passwords are reduced to their length.
+//   - session passwords are reduced to their length;
+//   - the target's aliases (its own addresses) are replaced in node data.
 //
 // A Normalizer is owned by one scenario run.
 type Normalizer struct {
@@ -31,6 +32,7 @@ type Normalizer struct {
 	haveBase bool
 	sessions map[int64]string
 	start    time.Time
+	aliases  *strings.Replacer
 }
 
 // NewNormalizer returns a Normalizer for a run rooted at root that started
@@ -101,6 +103,9 @@ func quoteIfNeeded(s string) string {
 func (n *Normalizer) Data(b []byte) string {
 	if b == nil {
 		return "null"
+	}
+	if n.aliases != nil {
+		b = []byte(n.aliases.Replace(string(b)))
 	}
 	if len(b) <= 64 {
 		s := string(b)

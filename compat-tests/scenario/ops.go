@@ -237,7 +237,7 @@ func (s *Session) ExpectClosed() {
 		s.run.add(s.Name + " closed=true")
 		return
 	}
-	frames, closed := s.Client.WaitClosed(s.run.Target.IOTimeout)
+	frames, closed := s.Client.WaitClosed(s.run.Target.CloseWait)
 	for i := range frames {
 		s.run.add(s.Name + " " + s.run.norm.Frame(&frames[i]))
 	}

@@ -29,6 +29,14 @@ type Target struct {
 	MaxSessionTimeoutMs int32
 	// IOTimeout bounds every read of every client (default 5 s).
 	IOTimeout time.Duration
+	// CloseWait is how long ExpectClosed waits for the server to close
+	// the connection (default IOTimeout): the whole wait when it does not.
+	CloseWait time.Duration
+	// Aliases are old, new pairs (as for strings.NewReplacer) replaced in
+	// node data before it is recorded: an ensemble's server.N addresses,
+	// which /zookeeper/config holds, become the same tokens on ensembles
+	// that listen on other ports.
+	Aliases []string
 }
 
 // Scenario is one named differential test.
@@ -113,11 +121,17 @@ func Execute(target Target, sc Scenario, root string) *Transcript {
 	if target.IOTimeout == 0 {
 		target.IOTimeout = 5 * time.Second
 	}
+	if target.CloseWait == 0 {
+		target.CloseWait = target.IOTimeout
+	}
 	r := &Run{
 		Target: target,
 		Root:   root,
 		norm:   NewNormalizer(root, time.Now()),
 		tr:     &Transcript{Scenario: sc.Name, Target: target.Name},
+	}
+	if len(target.Aliases) > 0 {
+		r.norm.aliases = strings.NewReplacer(target.Aliases...)
 	}
 	defer r.cleanup()
 	setup := r.connect(rawclient.ConnectOptions{TimeoutMs: 10000}, false)
@@ -130,8 +144,25 @@ func Execute(target Target, sc Scenario, root string) *Transcript {
 		r.sessions = nil
 		r.cleanupLater = append(r.cleanupLater, setup)
 	}
-	sc.Run(r)
+	r.runRecorded(sc)
 	return r.tr
+}
+
+// runRecorded runs sc. A panic in its code is recorded as the last line
+// of the transcript instead of ending the suite.
+//
+// NB: scenario code uses the session Connect returns without checking
+// for nil; when a server is too slow to answer a handshake within
+// IOTimeout, the next step panics on it. The transcript then differs from
+// any complete one, so the run fails, and the next scenarios still run.
+func (r *Run) runRecorded(sc Scenario) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.step++
+			r.add(fmt.Sprintf("! scenario aborted: %v", p))
+		}
+	}()
+	sc.Run(r)
 }
 
 // Log appends a free-form line to the transcript (normalised for paths).

@@ -153,3 +153,34 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("JSONShape = %q", got)
 	}
 }
+
+func TestNormalizerDataAliases(t *testing.T) {
+	cfg := func(q1, e1, q2, e2 int) []byte {
+		return []byte("server.1=127.0.0.1:" + strconv.Itoa(q1) + ":" + strconv.Itoa(e1) + ":participant\n" +
+			"server.2=127.0.0.1:" + strconv.Itoa(q2) + ":" + strconv.Itoa(e2) + ":participant\nversion=0")
+	}
+	a := NewNormalizer("", time.Now())
+	a.aliases = strings.NewReplacer("127.0.0.1:41001:41002", "M1", "127.0.0.1:41003:41004", "M2")
+	b := NewNormalizer("", time.Now())
+	b.aliases = strings.NewReplacer("127.0.0.1:5001:5002", "M1", "127.0.0.1:5003:5004", "M2")
+	da, db := a.Data(cfg(41001, 41002, 41003, 41004)), b.Data(cfg(5001, 5002, 5003, 5004))
+	if da != db || !strings.Contains(da, "server.1=M1:participant") {
+		t.Errorf("config data on two ensembles: %s and %s", da, db)
+	}
+	if got := NewNormalizer("", time.Now()).Data(cfg(5001, 5002, 5003, 5004)); got == db {
+		t.Errorf("data without aliases was rewritten: %s", got)
+	}
+}
+
+func TestExecuteRecordsPanic(t *testing.T) {
+	// NB: nothing listens on port 1: every connect fails at once.
+	tg := Target{Name: "nowhere", Addr: "127.0.0.1:1", IOTimeout: time.Second}
+	tr := Execute(tg, Scenario{Name: "nil-session", Run: func(r *Run) {
+		c := r.Connect()
+		c.Exists(r.P(""), false)
+	}}, "/compat-0-r")
+	last := tr.Entries[len(tr.Entries)-1].Text
+	if !strings.HasPrefix(last, "! scenario aborted: ") || !strings.Contains(tr.String(), "c1 connect") {
+		t.Errorf("transcript of a scenario that panics:\n%s", tr)
+	}
+}

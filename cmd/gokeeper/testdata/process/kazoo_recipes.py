@@ -41,6 +41,16 @@ def ok(check):
     print("ok " + check, flush=True)
 
 
+def synced(c, path):
+    """Returns c after a sync of path: c's server then has every write
+    acknowledged before. On an ensemble c may talk to another member than
+    the client that wrote; ZooKeeper promises each client its own writes
+    only, so a read of another client's write that no watch event
+    announced syncs first (a no-op on one server)."""
+    c.sync(path)
+    return c
+
+
 def run_threads(targets):
     """Runs each callable in its own thread; re-raises the first error."""
     errors = []
@@ -73,7 +83,9 @@ def recipe_lock():
     assert not lb.acquire(blocking=False), "b took a held lock"
     two = threading.Event()
 
-    @a.ChildrenWatch(ROOT + "/handover")
+    # NB: b's try above made and removed a node: a's watch must not count
+    # it.
+    @synced(a, ROOT + "/handover").ChildrenWatch(ROOT + "/handover")
     def contenders(children):
         if len(children) == 2:
             two.set()
@@ -121,9 +133,10 @@ def recipe_lock():
 
     run_threads([worker(a, "a"), worker(b, "b"), worker(c, "c")])
     assert not overlap, "lock held by %s clients at once" % overlap
-    data, stat = a.get(ROOT + "/guarded")
+    data, stat = synced(a, ROOT + "/guarded").get(ROOT + "/guarded")
     assert data == b"15" and stat.version == 15, (data, stat.version)
-    assert a.get_children(ROOT + "/mutex") == [], a.get_children(ROOT + "/mutex")
+    kids = synced(a, ROOT + "/mutex").get_children(ROOT + "/mutex")
+    assert kids == [], kids
     ok("lock mutual exclusion")
 
 
@@ -212,7 +225,7 @@ def recipe_barrier():
     a, b, c = client(), client(), client()
     ba = a.Barrier(ROOT + "/gate")
     ba.create()
-    assert not b.Barrier(ROOT + "/gate").wait(timeout=0.3), "b passed an existing barrier"
+    assert not synced(b, ROOT + "/gate").Barrier(ROOT + "/gate").wait(timeout=0.3), "b passed an existing barrier"
     waiting = threading.Barrier(3)
     released = []
 
@@ -257,7 +270,8 @@ def recipe_barrier():
 
     run_threads([member(a, "a"), member(b, "b"), member(c, "c")])
     assert not early, early
-    assert a.get_children(ROOT + "/double") == [], a.get_children(ROOT + "/double")
+    kids = synced(a, ROOT + "/double").get_children(ROOT + "/double")
+    assert kids == [], kids
     ok("double barrier")
 
 
@@ -277,7 +291,7 @@ def recipe_counter():
     counter = cls[0].Counter(ROOT + "/n")
     counter -= 5
     assert counter.value == 75, counter.value
-    data, _ = cls[3].get(ROOT + "/n")
+    data, _ = synced(cls[3], ROOT + "/n").get(ROOT + "/n")
     assert data == b"75", data
     ok("counter sum")
 
@@ -292,13 +306,13 @@ def recipe_queue():
         q.put(v, priority=pri)
     assert len(q) == len(puts), len(q)
     want = [v for v, _ in sorted(puts, key=lambda p: p[1])]  # stable: put order
-    qb, qc = b.Queue(ROOT + "/q"), c.Queue(ROOT + "/q")
+    qb, qc = synced(b, ROOT + "/q").Queue(ROOT + "/q"), synced(c, ROOT + "/q").Queue(ROOT + "/q")
     got = []
     for i in range(len(puts)):
         got.append((qb if i % 2 == 0 else qc).get())
     assert got == want, (got, want)
     assert qb.get() is None and qc.get() is None, "items after the last"
-    assert a.get_children(ROOT + "/q") == []
+    assert synced(a, ROOT + "/q").get_children(ROOT + "/q") == []
     ok("queue order")
 
     # LockingQueue: a puts 20 items at once (put_all is a multi); b and c
@@ -332,6 +346,7 @@ def recipe_queue():
     for name, vs in taken.items():
         assert vs == sorted(vs), (name, vs)
     assert sorted(taken["b"] + taken["c"]) == items, taken
+    synced(a, ROOT + "/lq")
     assert len(lq) == 0, len(lq)
     ok("locking queue exactly once")
 
@@ -400,7 +415,7 @@ def recipe_watch():
         if event.type == "DELETED":
             gone.set()
 
-    assert c.exists(ROOT + "/eph", watch=on_delete) is not None
+    assert synced(c, ROOT + "/eph").exists(ROOT + "/eph", watch=on_delete) is not None
     stop(a)
     assert gone.wait(WAIT), "a's ephemeral outlived its session"
     assert c.exists(ROOT + "/eph") is None
