@@ -604,12 +604,15 @@ func requireZooKeeper(t *testing.T) {
 	}
 }
 
-// mntrValue returns a key of member i's mntr.
+// mntrValue returns a key of member i's mntr, waiting up to 20 s for a
+// member that does not serve yet or answers slowly.
 func (e *gkEnsemble) mntrValue(i int, key string) string {
-	out, _ := fourLetterWord(e.addrs[i], "mntr", false, 2*time.Second)
-	for _, l := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(l, key+"\t"); ok {
-			return v
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, _ := fourLetterWord(e.addrs[i], "mntr", false, 5*time.Second)
+		for _, l := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(l, key+"\t"); ok {
+				return v
+			}
 		}
 	}
 	return ""
@@ -786,6 +789,9 @@ func TestProcessRollingMigration(t *testing.T) {
 	w := e.connect(0, 1, 2)
 	var mu sync.Mutex
 	var acked []string
+	// NB: check pauses the writer, so that the members it compares can
+	// agree.
+	var pause sync.Mutex
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -796,7 +802,10 @@ func TestProcessRollingMigration(t *testing.T) {
 				return
 			default:
 			}
-			if p, err := w.Create("/w/n-", nil, zk.FlagSequence, acl); err == nil {
+			pause.Lock()
+			p, err := w.Create("/w/n-", nil, zk.FlagSequence, acl)
+			pause.Unlock()
+			if err == nil {
 				mu.Lock()
 				acked = append(acked, strings.TrimPrefix(p, "/w/"))
 				mu.Unlock()
@@ -807,6 +816,8 @@ func TestProcessRollingMigration(t *testing.T) {
 	}()
 	check := func(way string) {
 		t.Helper()
+		pause.Lock()
+		defer pause.Unlock()
 		mu.Lock()
 		want := slices.Clone(acked)
 		mu.Unlock()
