@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/persistence"
 	"github.com/gokeeper/gokeeper/quorum"
@@ -99,6 +100,10 @@ type Config struct {
 	// the sessions touched since the last call. Called from the loop.
 	Touches func() []byte
 	Logger  zerolog.Logger
+	// Metrics is the registry the peer records ZooKeeper's quorum
+	// metrics in (election_time, proposal_count, ...); nil records
+	// nowhere.
+	Metrics *metrics.Registry
 }
 
 // Peer runs a quorum.Node: the election messages through its Elector,
@@ -130,11 +135,13 @@ type Peer struct {
 	failed   error
 	statusMu sync.Mutex
 	status   quorum.Status
+	m        *peerMetrics
 }
 
 type proposal struct {
-	last int64
-	done func(error)
+	last    int64
+	done    func(error)
+	entries []quorum.Entry // for the metrics once committed
 }
 
 // event is what the loop is woken by, besides ticks and votes.
@@ -181,6 +188,7 @@ func New(cfg Config, storage Storage, elector Elector, hs quorum.HardState, appl
 		cfg: cfg, log: log, node: node, storage: storage, elector: elector, ln: cfg.Listener, addrs: addrs,
 		events: make(chan event, 1024), stop: make(chan struct{}),
 		conns: map[uint64]*conn{}, applied: applied,
+		m: newPeerMetrics(cfg.Metrics, time.Now()),
 	}
 	p.wg.Add(2)
 	go p.acceptLoop()
@@ -317,6 +325,7 @@ func (p *Peer) handleEvent(ev event) {
 	switch {
 	case ev.msg != nil:
 		m := *ev.msg
+		p.m.received(p.status, m, time.Now())
 		if (m.Type == jute.PacketFollowerInfo || m.Type == jute.PacketObserverInfo) && p.status.State != quorum.Leading {
 			p.parked = append(p.parked, m)
 			return
@@ -334,8 +343,9 @@ func (p *Peer) handleEvent(ev event) {
 		p.leader.CompareAndSwap(c, nil)
 		p.parked = slices.DeleteFunc(p.parked, func(m quorum.Message) bool { return m.Conn == c.id })
 	case ev.done != nil:
-		for _, e := range ev.entries {
+		for i, e := range ev.entries {
 			if err := p.node.Propose(e.Zxid, e.Data); err != nil {
+				p.m.proposed(ev.entries[:i])
 				if errors.Is(err, quorum.ErrNotLeader) {
 					err = ErrNotLeader
 				}
@@ -343,8 +353,9 @@ func (p *Peer) handleEvent(ev event) {
 				return
 			}
 		}
+		p.m.proposed(ev.entries)
 		if len(ev.entries) > 0 {
-			p.pending = append(p.pending, proposal{last: ev.entries[len(ev.entries)-1].Zxid, done: ev.done})
+			p.pending = append(p.pending, proposal{last: ev.entries[len(ev.entries)-1].Zxid, done: ev.done, entries: ev.entries})
 		} else {
 			ev.done(nil)
 		}
@@ -357,6 +368,7 @@ func (p *Peer) handleReady() {
 		rd := p.node.Ready()
 		if err := p.persist(&rd); err != nil {
 			p.failed = err
+			p.m.unrecoverable.Add(1)
 			p.log.Error().Err(err).Msg("cannot make the quorum state durable: stopping this member")
 			return
 		}
@@ -381,6 +393,7 @@ func (p *Peer) handleReady() {
 		}
 		p.node.Advance()
 	}
+	p.m.learnersNow(p.node.LearnerCounts())
 }
 
 func (p *Peer) persist(rd *quorum.Ready) error {
@@ -401,6 +414,7 @@ func (p *Peer) persist(rd *quorum.Ready) error {
 		if err := p.storage.Append(rd.Entries); err != nil {
 			return err
 		}
+		p.m.logged(p.status, rd.Entries, time.Now())
 	}
 	if rd.HardState != nil {
 		if err := p.storage.WriteEpochs(*rd.HardState); err != nil {
@@ -413,11 +427,14 @@ func (p *Peer) persist(rd *quorum.Ready) error {
 // apply applies through zxid and completes the proposals it commits.
 func (p *Peer) apply(zxid int64) error {
 	if err := p.storage.Apply(zxid); err != nil {
+		p.m.unrecoverable.Add(1)
 		p.log.Error().Err(err).Str("zxid", zx(zxid)).Msg("cannot apply committed txns: stopping this member")
 		return err
 	}
 	p.applied = zxid
+	now := time.Now()
 	for len(p.pending) > 0 && p.pending[0].last <= zxid {
+		p.m.committed(p.pending[0].entries, now)
 		p.pending[0].done(nil)
 		p.pending = p.pending[1:]
 	}
@@ -425,6 +442,7 @@ func (p *Peer) apply(zxid int64) error {
 }
 
 func (p *Peer) setStatus(st quorum.Status) {
+	p.m.status(p.status, st, time.Now())
 	p.statusMu.Lock()
 	p.status = st
 	p.statusMu.Unlock()
@@ -466,6 +484,7 @@ func (p *Peer) send(m quorum.Message) {
 		}
 		return
 	}
+	p.m.sent(p.status, m)
 	c := p.conns[m.Conn]
 	if c == nil {
 		if m.Conn&dialBit == 0 || (m.Type != jute.PacketFollowerInfo && m.Type != jute.PacketObserverInfo) {
