@@ -86,16 +86,21 @@ type slot struct {
 // password wrong: send the response (timeout 0) and close.
 func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (*Client, jute.ConnectResponse, error) {
 	var resp jute.ConnectResponse
-	if last := s.tree.LastZxid(); req.LastZxidSeen > last {
-		return nil, resp, ErrZxidAhead
-	}
 	select {
 	case <-s.stop:
 		return nil, resp, ErrClosed
 	default:
 	}
 	if s.ens != nil && !s.ens.serving() {
+		s.m.closedNotServing.Add(1)
 		return nil, resp, ErrNotServing
+	}
+	s.m.connectionRequests.Add(1)
+	if last := s.tree.LastZxid(); req.LastZxidSeen > last {
+		return nil, resp, ErrZxidAhead
+	}
+	if req.SessionId != 0 {
+		s.m.connectionRevalidate.Add(1)
 	}
 	timeout := min(max(req.TimeOut, int32(s.cfg.EffectiveMinSessionTimeout())), int32(s.cfg.EffectiveMaxSessionTimeout()))
 	c := &Client{s: s, timeout: timeout, sink: sink, remoteIP: remoteIP}

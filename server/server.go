@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/persistence"
 	"github.com/gokeeper/gokeeper/quorum"
@@ -128,6 +129,14 @@ type Server struct {
 	snapLogged int64 // store.LoggedBytes() when the last snapshot began (applier only)
 
 	Stats Stats
+	// metrics is the registry of ZooKeeper's metrics that the server,
+	// its store and its peer record in; m holds the server's own.
+	metrics *metrics.Registry
+	m       serverMetrics
+	// prepWaits and prepTimes collect the prep stage's per-write values
+	// of a batch (prep goroutine only); applyLatencies the applier's
+	// (applier only): each summary takes a batch's under one lock.
+	prepWaits, prepTimes, applyLatencies []int64
 
 	// ens is the member's part in an ensemble; nil when standalone.
 	ens *ensemble
@@ -146,6 +155,7 @@ type write struct {
 	client *Client                // nil for server-initiated txns
 	slot   *slot                  // the client's reply slot
 	done   func(*datatree.Result) // optional, runs under applyMu after apply
+	queued time.Duration          // when it was queued for prep, on the sinceStart clock
 }
 
 // New opens the store, recovers the tree (newest snapshot plus the log
@@ -168,7 +178,9 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		applyGen: 1, // NB: a new Client's touchedIn is 0
 		stop:     make(chan struct{}),
 		inFlight: make(chan struct{}, max(cfg.GlobalOutstandingLimit, 1)),
+		metrics:  metrics.NewRegistry(),
 	}
+	s.m = newServerMetrics(s.metrics)
 	s.pendings.New = func() any { return new(pending) }
 	s.logBatches.New = func() any {
 		lb := &logBatch{s: s}
@@ -187,6 +199,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	s.smu.nextID = makeSessionIDBase(sid, s.now().UnixMilli())
 
 	po := persistenceOptions(cfg, log)
+	po.Metrics = s.metrics
 	if fs != nil {
 		po.FS = fs
 	}
@@ -204,6 +217,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	s.zxid = jute.MakeZxid(epoch, 0)
 	s.prep = NewPrepper(s.tree, s.prepO)
 	s.prep.checkSession = s.checkSession
+	s.prep.changesQueued, s.prep.changesRemoved = s.m.changesQueued, s.m.changesGone
 	s.resetSnapThresholds()
 	if cfg.Distributed() {
 		// NB: epoch 0 is never led: the first leadership resets it.
@@ -218,9 +232,11 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	return s, nil
 }
 
-// recover loads the newest snapshot and replays the log after it.
+// recover loads the newest snapshot and replays the log after it, and
+// records how long each took (dbinittime, startup_*).
 func (s *Server) recover() error {
-	nowMs := s.sessionMs()
+	start := s.sinceStart()
+	nowMs := start.Milliseconds()
 	snapZxid, ok, err := s.store.LoadLatestSnapshot(
 		func(sess persistence.Session) { s.smu.tracker.add(sess.ID, sess.Timeout, nowMs) },
 		func(n *persistence.Node) error {
@@ -232,23 +248,34 @@ func (s *Server) recover() error {
 	if ok {
 		s.tree.SetLastZxid(snapZxid)
 	}
-	if s.cfg.Distributed() {
+	loaded := s.sinceStart()
+	s.m.snapLoadTime.Add(msSince(start, loaded))
+	var txns int64
+	if !s.cfg.Distributed() {
 		// NB: an ensemble member's state is what was committed; the log
-		// after it is applied as its leader commits it.
-		return nil
-	}
-	// NB: the log replayed counts towards the next snapshot's bytes, as if
-	// it had been logged before the snapshot's LoggedBytes reading.
-	return s.store.Replay(snapZxid, func(e persistence.Entry) error {
-		s.snapLogged -= int64(len(e.Data))
-		txn, err := DecodeTxn(e.Data)
+		// after it is applied as its leader commits it. The log replayed
+		// counts towards the next snapshot's bytes, as if it had been
+		// logged before the snapshot's LoggedBytes reading.
+		err = s.store.Replay(snapZxid, func(e persistence.Entry) error {
+			s.snapLogged -= int64(len(e.Data))
+			txn, err := DecodeTxn(e.Data)
+			if err != nil {
+				return fmt.Errorf("server: txn 0x%x in the log: %w", e.Zxid, err)
+			}
+			s.tree.Apply(&txn.Hdr, txn.Body)
+			s.trackSessionTxn(&txn, nowMs)
+			txns++
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("server: txn 0x%x in the log: %w", e.Zxid, err)
+			return err
 		}
-		s.tree.Apply(&txn.Hdr, txn.Body)
-		s.trackSessionTxn(&txn, nowMs)
-		return nil
-	})
+	}
+	end := s.sinceStart()
+	s.m.txnsLoaded.Add(txns)
+	s.m.txnsLoadTime.Add(msSince(loaded, end))
+	s.m.dbInitTime.Add(msSince(start, end))
+	return nil
 }
 
 // Start runs the applier, session expiry, container cleanup and, when
@@ -347,6 +374,8 @@ func (s *Server) submit(req *Request, w *write) {
 		s.refuseWrite(w, ErrClosed)
 		return
 	}
+	w.queued = s.sinceStart()
+	s.m.prepQueued.Add(1)
 	select {
 	case s.prepCh <- w:
 	case <-s.stop:
@@ -378,6 +407,7 @@ func (s *Server) prepLoop() {
 				break fill
 			}
 		}
+		s.m.prepQueueSize.Add(int64(len(batch) + len(s.prepCh)))
 		s.prepBatch(batch)
 		clear(batch)
 	}
@@ -403,11 +433,13 @@ func (s *Server) prepBatch(batch []*write) {
 	lb := s.logBatches.Get().(*logBatch)
 	lb.ws = append(lb.ws[:0], batch...)
 	size := 0
+	t := s.sinceStart()
 	for _, w := range lb.ws {
 		s.zxid++
-		s.prepOne(w)
+		t = s.prepOne(w, t)
 		size += txnSize(&w.txn)
 	}
+	s.prepped()
 	// NB: one buffer for the batch, sized up front; each entry is a slice
 	// of it that the store owns until the callback.
 	buf := slices.Grow(lb.buf[:0], size)
@@ -421,15 +453,30 @@ func (s *Server) prepBatch(batch []*write) {
 	s.store.Append(lb.entries, lb.done)
 }
 
-// prepOne prepares a write with the zxid s.zxid.
-func (s *Server) prepOne(w *write) {
+// prepOne prepares a write with the zxid s.zxid. start is when its
+// preparation began, on the sinceStart clock; it returns when it ended.
+// NB: one clock reading per write: a batch's next write starts when the
+// one before it ended.
+func (s *Server) prepOne(w *write, start time.Duration) time.Duration {
+	s.prepWaits = append(s.prepWaits, msSince(w.queued, start))
 	w.txn = s.prep.Prep(w.req, s.zxid)
+	end := s.sinceStart()
+	s.prepTimes = append(s.prepTimes, msSince(start, end))
 	if w.req.Op == jute.OpCloseSession {
+		s.m.closeSessionPrepTime.Add(msSince(start, end))
 		s.smu.Lock()
 		s.smu.tracker.setClosing(w.req.Session)
 		s.smu.Unlock()
 	}
 	w.req = nil
+	return end
+}
+
+// prepped records the prep stage's values of the batch just prepared.
+func (s *Server) prepped() {
+	s.m.prepQueueTime.AddAll(s.prepWaits)
+	s.m.prepProcessTime.AddAll(s.prepTimes)
+	s.prepWaits, s.prepTimes = s.prepWaits[:0], s.prepTimes[:0]
 }
 
 // proposeBatch is prepBatch on an ensemble's leader: the txns go to the
@@ -452,11 +499,13 @@ func (s *Server) proposeBatch(batch []*write) {
 	}
 	ws := slices.Clone(batch)
 	entries := make([]quorum.Entry, len(ws))
+	t := s.sinceStart()
 	for i, w := range ws {
 		s.zxid++
-		s.prepOne(w)
+		t = s.prepOne(w, t)
 		entries[i] = quorum.Entry{Zxid: w.txn.Hdr.Zxid, Data: EncodeTxn(nil, &w.txn)}
 	}
+	s.prepped()
 	s.ens.propose(ws, entries)
 }
 
@@ -506,6 +555,7 @@ func (s *Server) logFailed(err error) {
 	}
 	s.wmu.Unlock()
 	if first {
+		s.m.unrecoverable.Add(1)
 		s.log.Error().Err(err).Msg("txn log failed: refusing all writes until restart")
 	}
 }
@@ -588,12 +638,15 @@ func (s *Server) applyLoop() {
 		}
 		// NB: read before applyLocked, which may recycle the write.
 		last := batch[len(batch)-1].txn.Hdr.Zxid
+		nowMs := s.now().UnixMilli()
 		s.applyMu.Lock()
 		for _, w := range batch {
-			s.applyLocked(w)
+			s.applyLocked(w, nowMs)
 		}
 		s.applyMu.Unlock()
 		s.flushTouched()
+		s.m.propagationLatency.AddAll(s.applyLatencies)
+		s.applyLatencies = s.applyLatencies[:0]
 
 		s.prep.Applied(last)
 		s.maybeSnapshot(len(batch))
@@ -625,9 +678,14 @@ func (s *Server) flushTouched() {
 const applyBatch = 128
 
 // applyLocked applies one committed txn, queues the watch events it fired
-// and its reply. The caller holds applyMu exclusively.
-func (s *Server) applyLocked(w *write) {
+// and its reply. The caller holds applyMu exclusively; nowMs is the wall
+// clock, for propagation_latency.
+func (s *Server) applyLocked(w *write, nowMs int64) {
+	if ms := latencyMs(nowMs, w.txn.Hdr.Time); ms >= 0 {
+		s.applyLatencies = append(s.applyLatencies, ms)
+	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
+	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
 		if c, ok := s.watchers.Load(ev.Watcher); ok && c.(*Client).mayRead(ev.ACL) {
@@ -726,6 +784,7 @@ func (s *Server) expiryLoop() {
 			wait := s.smu.tracker.waitMs(now)
 			s.smu.Unlock()
 			t.Reset(time.Duration(wait) * time.Millisecond)
+			s.m.staleSessionsExpired.Add(int64(len(ids)))
 			for _, id := range ids {
 				s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
 				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},
