@@ -113,6 +113,7 @@ func Listen(addr string, srv *server.Server, o Options) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{srv: srv, opts: o, log: o.Logger, ln: ln, closed: make(chan struct{}), start: time.Now()}
+	l.stats = newListenerStats(srv.Metrics())
 	l.mu.perIP = make(map[string]int)
 	l.mu.conns = make(map[*conn]struct{})
 	if o.IdleAfter > 0 {
