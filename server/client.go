@@ -29,6 +29,12 @@ type Client struct {
 	// closeSent is set once the client has sent closeSession (Handle's
 	// goroutine only).
 	closeSent bool
+	// closing is set once the server starts closing the session (it
+	// expired, or its closeSession was prepared; set under the server's
+	// smu) or touch finds it closing or gone: every request after is
+	// dropped. NB: touch skips the tracker while the session stays in
+	// one expiry bucket, so the tracker alone would let some through.
+	closing atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -379,6 +385,9 @@ func (q *slotQueue) pop() {
 // changes nothing, so only touches that move the session take its lock.
 // It reports false when it found the session closing or gone.
 func (c *Client) touch(nowMs int64) bool {
+	if c.closing.Load() {
+		return false
+	}
 	bucket := (nowMs + int64(c.timeout)) / int64(c.s.cfg.TickTime)
 	if c.lastBucket.Swap(bucket) == bucket {
 		return true
@@ -386,6 +395,12 @@ func (c *Client) touch(nowMs int64) bool {
 	c.s.smu.Lock()
 	live := c.s.smu.tracker.touch(c.session, c.timeout, nowMs)
 	c.s.smu.Unlock()
+	if !live {
+		// NB: a closing or gone session never comes back to this
+		// connection (Connect refuses it): the answer holds for every
+		// request after, in this bucket or not.
+		c.closing.Store(true)
+	}
 	return live
 }
 

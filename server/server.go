@@ -465,7 +465,7 @@ func (s *Server) prepOne(w *write, start time.Duration) time.Duration {
 	if w.req.Op == jute.OpCloseSession {
 		s.m.closeSessionPrepTime.Add(msSince(start, end))
 		s.smu.Lock()
-		s.smu.tracker.setClosing(w.req.Session)
+		s.setClosingLocked(w.req.Session)
 		s.smu.Unlock()
 	}
 	w.req = nil
@@ -781,17 +781,37 @@ func (s *Server) expiryLoop() {
 			s.smu.Lock()
 			now := s.sessionMs()
 			ids := s.smu.tracker.expire(now)
+			for _, id := range ids {
+				s.setClosingLocked(id)
+			}
 			wait := s.smu.tracker.waitMs(now)
 			s.smu.Unlock()
 			t.Reset(time.Duration(wait) * time.Millisecond)
-			s.m.staleSessionsExpired.Add(int64(len(ids)))
 			for _, id := range ids {
-				s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
-				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},
-					&write{op: jute.OpCloseSession})
+				s.expire(id)
 			}
 		}
 	}
+}
+
+// setClosingLocked marks a session closing, in the tracker and on its
+// connection, which drops every request after (ZooKeeper's touchSession
+// fails for a closing session). The caller holds smu.
+func (s *Server) setClosingLocked(id int64) {
+	s.smu.tracker.setClosing(id)
+	if c := s.smu.clients[id]; c != nil {
+		c.closing.Store(true)
+	}
+}
+
+// expire closes a session the tracker found expired, and marked closing:
+// its closeSession txn, as ZooKeeper's SessionTrackerImpl hands it to
+// ZooKeeperServer's expire.
+func (s *Server) expire(id int64) {
+	s.m.staleSessionsExpired.Add(1)
+	s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
+	s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},
+		&write{op: jute.OpCloseSession})
 }
 
 // containerLoop deletes empty containers and expired TTL nodes with
