@@ -65,10 +65,25 @@ type pending struct {
 
 // release drops one of p's two holds.
 func (p *pending) release(s *Server) {
-	if p.refs.Add(-1) == 0 {
-		*p = pending{}
-		s.pendings.Put(p)
+	switch n := p.refs.Add(-1); {
+	case n == 0:
+		s.putPending(p)
+	case n < 0:
+		panic("server: a write's pending released more than twice")
 	}
+}
+
+// getPending takes a pending from the pool; putPending puts one back
+// once no one holds it.
+func (s *Server) getPending() *pending {
+	s.pendingsLive.Add(1)
+	return s.pendings.Get().(*pending)
+}
+
+func (s *Server) putPending(p *pending) {
+	*p = pending{}
+	s.pendingsLive.Add(-1)
+	s.pendings.Put(p)
 }
 
 // slot is one request waiting for its turn to be answered. NB: every
@@ -261,13 +276,14 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	}
 	// NB: one reused allocation for everything a write carries through
 	// the pipeline.
-	p := s.pendings.Get().(*pending)
+	p := s.getPending()
 	p.sl, p.req = sl, req
 	p.sl.owner = p
 	p.refs.Store(2)
 	c.mu.Lock()
 	if !c.enqueueLocked(&p.sl) {
 		c.mu.Unlock()
+		s.putPending(p) // NB: the connection answers nothing more; no one else holds p
 		return
 	}
 	p.req.Auth = c.mu.auth

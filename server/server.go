@@ -97,8 +97,11 @@ type Server struct {
 	// logBatches keeps *logBatch values for reuse: the write path would
 	// otherwise allocate a buffer as large as its txns for every batch.
 	logBatches sync.Pool
-	// pendings keeps *pending values for reuse (see pending).
-	pendings sync.Pool
+	// pendings keeps *pending values for reuse (see pending);
+	// pendingsLive counts those taken and not yet put back, 0 whenever
+	// no write is in flight.
+	pendings     sync.Pool
+	pendingsLive atomic.Int64
 
 	// wmu guards the write path's state shared with other goroutines.
 	wmu struct {
