@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
@@ -60,10 +61,10 @@ type Connections interface {
 	Connections() []wire.ConnectionInfo
 	// ResetConnectionStats clears every connection's statistics.
 	ResetConnectionStats()
-	// Stats returns the port-wide counters.
-	Stats() *wire.ListenerStats
 	// SetRequestObserver installs the function told about every reply.
 	SetRequestObserver(wire.RequestObserver)
+	// Stats returns the port-wide counters.
+	Stats() *wire.ListenerStats
 }
 
 // Admin answers ZooKeeper's operator interfaces for one server: the
@@ -85,14 +86,19 @@ type Admin struct {
 	// it for compatibility, it selects nothing.
 	traceMask atomic.Int64
 
-	readLatency   *summary // readlatency: reads and pings, ms
-	updateLatency *summary // updatelatency: writes, ms
+	readLatency   *metrics.Summary // readlatency: reads and pings, ms
+	updateLatency *metrics.Summary // updatelatency: writes, ms
 	authFailed    atomic.Int64
+	resp          metrics.BufferStats // client_response_stats
 
-	resp struct {
-		sync.Mutex
-		last, min, max int64 // client_response_stats; -1 before any
-	}
+	// snapshotErrors and snapshotLimited count the snapshot command's
+	// failures and refusals (snapshot_error_count,
+	// snapshot_rate_limited_count).
+	snapshotErrors, snapshotLimited *metrics.Counter
+	// counters and summaries are the ServerMetrics gokeeper prints, in
+	// ZooKeeper's order (metrics.go).
+	counters  []*metrics.Counter
+	summaries []*metrics.Summary
 
 	snap struct {
 		sync.Mutex
@@ -103,16 +109,19 @@ type Admin struct {
 // New returns the admin for srv, whose client port is conns, and starts
 // observing the port's replies.
 func New(srv *server.Server, conns Connections, log zerolog.Logger) *Admin {
+	reg := srv.Metrics()
 	a := &Admin{
-		srv:           srv,
-		conns:         conns,
-		log:           log,
-		slowThreshold: slowRequestThreshold(srv.Config()),
-		readLatency:   newSummary("readlatency", true),
-		updateLatency: newSummary("updatelatency", true),
+		srv:             srv,
+		conns:           conns,
+		log:             log,
+		slowThreshold:   slowRequestThreshold(srv.Config()),
+		readLatency:     reg.Summary("readlatency", metrics.Advanced),
+		updateLatency:   reg.Summary("updatelatency", metrics.Advanced),
+		snapshotErrors:  reg.Counter("snapshot_error_count"),
+		snapshotLimited: reg.Counter("snapshot_rate_limited_count"),
 	}
+	a.counters, a.summaries = exportedMetrics(reg)
 	a.traceMask.Store(defaultTraceMask)
-	a.resetResponseStats()
 	conns.SetRequestObserver(a.observe)
 	return a
 }
@@ -138,20 +147,14 @@ func (a *Admin) observe(op jute.OpCode, session int64, xid int32, zxid int64, co
 	ms := latency.Milliseconds()
 	if op != jute.OpAuth {
 		if server.IsWrite(op) {
-			a.updateLatency.add(ms)
+			a.updateLatency.Add(ms)
 		} else {
-			a.readLatency.add(ms)
+			a.readLatency.Add(ms)
 		}
 	} else if code == jute.CodeAuthFailed {
 		a.authFailed.Add(1)
 	}
-	a.resp.Lock()
-	a.resp.last = int64(size)
-	if a.resp.min < 0 || int64(size) < a.resp.min {
-		a.resp.min = int64(size)
-	}
-	a.resp.max = max(a.resp.max, int64(size))
-	a.resp.Unlock()
+	a.resp.Set(int64(size))
 	if a.slowThreshold > 0 && latency >= a.slowThreshold { // NB: 0 turns the log off
 		a.log.Warn().Str("op", op.String()).Str("session", hex(session)).Int32("xid", xid).
 			Str("zxid", hex(zxid)).Int32("err", int32(code)).Dur("latency", latency).
@@ -159,28 +162,19 @@ func (a *Admin) observe(op jute.OpCode, session int64, xid int32, zxid int64, co
 	}
 }
 
-func (a *Admin) resetResponseStats() {
-	a.resp.Lock()
-	a.resp.last, a.resp.min, a.resp.max = -1, -1, -1
-	a.resp.Unlock()
-}
-
-func (a *Admin) responseStats() (last, min, max int64) {
-	a.resp.Lock()
-	defer a.resp.Unlock()
-	return a.resp.last, a.resp.min, a.resp.max
-}
-
 // resetServerStats is ZooKeeper's ServerStats.reset (srst,
-// /commands/stat_reset): packet counters, latencies and response sizes.
+// /commands/stat_reset): packet counters, latencies, response sizes and,
+// as ZooKeeper's default metrics provider resets them, every metric's
+// reading in mntr (Prometheus's counters go on: they never go down).
 func (a *Admin) resetServerStats() {
 	a.srv.Stats.Reset()
-	a.resetResponseStats()
+	a.resp.Reset()
+	a.srv.Metrics().Reset()
 }
 
-// serverState is the mode srvr/mntr report. A standalone server is the
-// only kind package server runs today; the quorum will fill in leader,
-// follower and observer. A server whose txn log failed serves reads
+// serverState is the mode srvr/mntr report: standalone, leader,
+// follower, observer (server.Server.Mode), or "" while an ensemble
+// member does not serve. A server whose txn log failed serves reads
 // only, and says "read-only" as ZooKeeper's ReadOnlyZooKeeperServer does.
 func (a *Admin) serverState() string {
 	if a.srv.ReadOnly() {
@@ -198,82 +192,134 @@ const (
 	kindInfo // a string: mntr and monitor only
 )
 
-// monitorValue is one value of ZooKeeper's dumpMonitorValues plus the
+// monitorValue is one value of ZooKeeper's dumpMonitorValues or of the
 // metrics provider's dump, named without mntr's "zk_" prefix.
 type monitorValue struct {
 	name string
 	kind metricKind
-	val  any // string, int64 or float64
+	// val is a string, int64 or float64; nil for a gauge that has no
+	// value in this state, which mntr leaves out and Prometheus exports
+	// as 0, as ZooKeeper's providers do with a null gauge.
+	val any
+	// total is a counter's count since start, for Prometheus.
+	total int64
 }
 
-// monitorValues returns every value mntr prints, in ZooKeeper 3.8's order
-// for the keys it shares with ZooKeeper, then gokeeper's Go runtime
-// values; the latency summaries are appended by the callers that print
-// them (see summaries).
+// monitorValues returns what mntr prints before the summaries, in
+// ZooKeeper 3.8's order: dumpMonitorValues's strings, the gauges this
+// member has (metrics.go's zkGauges), then the counters.
 func (a *Admin) monitorValues() []monitorValue {
+	s := a.srv
+	out := []monitorValue{
+		{name: "version", kind: kindInfo, val: FullVersion()},
+		{name: "server_state", kind: kindInfo, val: a.serverState()},
+	}
+	gauges := a.gauges()
+	qs, quorum := s.QuorumStats()
+	if quorum {
+		out = append(out, monitorValue{name: "peer_state", kind: kindInfo, val: qs.PeerState})
+		if qs.ObserverMasterID != 0 {
+			out = append(out, monitorValue{name: "observer_master_id", kind: kindInfo, val: qs.ObserverMasterID})
+		}
+		gauges["quorum_size"] = int64(qs.QuorumSize)
+		switch {
+		case qs.Leader != nil:
+			l := qs.Leader
+			gauges["learners"] = int64(l.Learners)
+			gauges["synced_followers"] = int64(l.SyncedFollowers)
+			// NB: gokeeper has no non-voting followers (ZooKeeper's come
+			// from reconfig) and answers a sync on the member it reaches,
+			// so its leader holds no pending syncs.
+			gauges["synced_non_voting_followers"] = int64(0)
+			gauges["synced_observers"] = int64(l.SyncedObservers)
+			gauges["pending_syncs"] = int64(0)
+			gauges["leader_uptime"] = l.Uptime.Milliseconds()
+			gauges["last_proposal_size"] = l.LastProposalSize
+			gauges["min_proposal_size"] = l.MinProposalSize
+			gauges["max_proposal_size"] = l.MaxProposalSize
+		case s.Mode() == "follower":
+			// NB: a follower registers synced_observers for the observers
+			// of its ObserverMaster, which gokeeper lacks: null, as
+			// ZooKeeper's is without one.
+			gauges["synced_observers"] = nil
+		}
+	}
+	for _, name := range zkGauges {
+		if v, ok := gauges[name]; ok {
+			out = append(out, monitorValue{name: name, kind: kindGauge, val: v})
+		}
+	}
+	for _, c := range a.counters {
+		out = append(out, monitorValue{name: c.Name(), kind: kindCounter, val: c.Get(), total: c.Total()})
+	}
+	return out
+}
+
+// gauges returns the gauges every server has (ZooKeeperServer's
+// registerMetrics), by name.
+func (a *Admin) gauges() map[string]any {
 	s := a.srv
 	t := s.Tree()
 	minL, avgL, maxL := s.Stats.Latency()
 	open, maxFD := fileDescriptors()
-	last, minR, maxR := a.responseStats()
-	ls := a.conns.Stats()
-	conns := int64(a.conns.ConnectionCount())
-	g := func(name string, v any) monitorValue { return monitorValue{name, kindGauge, v} }
-	c := func(name string, v int64) monitorValue { return monitorValue{name, kindCounter, v} }
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return []monitorValue{
-		{"version", kindInfo, FullVersion()},
-		{"server_state", kindInfo, a.serverState()},
-		g("ephemerals_count", int64(t.EphemeralCount())),
-		g("num_alive_connections", conns),
-		g("avg_latency", avgL),
-		g("outstanding_requests", int64(s.OutstandingRequests())),
-		g("znode_count", int64(t.NodeCount())),
-		g("global_sessions", int64(s.SessionCount())),
-		g("non_mtls_remote_conn_count", int64(0)),
-		g("last_client_response_size", last),
-		g("packets_sent", s.Stats.PacketsSent.Load()),
-		g("packets_received", s.Stats.PacketsReceived.Load()),
-		g("max_client_response_size", maxR),
-		g("connection_drop_probability", 0.0),
-		g("watch_count", int64(t.WatchCount())),
-		g("auth_failed_count", a.authFailed.Load()+s.Stats.AuthFailed.Load()),
-		g("min_latency", int64(minL)),
-		g("max_file_descriptor_count", maxFD),
-		g("approximate_data_size", t.ApproximateDataSize()),
-		g("open_file_descriptor_count", open),
-		g("local_sessions", int64(0)),
-		g("uptime", s.Uptime().Milliseconds()),
-		g("max_latency", maxL),
-		g("outstanding_tls_handshake", ls.OutstandingTLSHandshakes.Load()),
-		g("min_client_response_size", minR),
-		g("non_mtls_local_conn_count", int64(0)),
-		c("connection_rejected", ls.ConnectionRejected.Load()),
-		c("bytes_received_count", ls.BytesReceived.Load()),
-		c("unsuccessful_handshake", ls.UnsuccessfulHandshakes.Load()),
-		c("tls_handshake_exceeded", ls.TLSHandshakeExceeded.Load()),
-		// Go runtime equivalents of ZooKeeper's JVM values (see doc.go).
-		g("go_goroutines", int64(runtime.NumGoroutine())),
-		g("go_heap_alloc_bytes", int64(ms.HeapAlloc)),
-		g("go_heap_sys_bytes", int64(ms.HeapSys)),
-		c("go_gc_cycles", int64(ms.NumGC)),
-		c("go_gc_pause_total_ms", int64(ms.PauseTotalNs/1e6)),
+	last, minR, maxR := a.resp.Get()
+	return map[string]any{
+		"ephemerals_count":            int64(t.EphemeralCount()),
+		"num_alive_connections":       int64(a.conns.ConnectionCount()),
+		"avg_latency":                 avgL,
+		"outstanding_requests":        int64(s.OutstandingRequests()),
+		"znode_count":                 int64(t.NodeCount()),
+		"global_sessions":             int64(s.SessionCount()),
+		"non_mtls_remote_conn_count":  int64(0),
+		"last_client_response_size":   last,
+		"packets_sent":                s.Stats.PacketsSent.Load(),
+		"packets_received":            s.Stats.PacketsReceived.Load(),
+		"max_client_response_size":    maxR,
+		"connection_drop_probability": 0.0,
+		"watch_count":                 int64(t.WatchCount()),
+		"auth_failed_count":           a.authFailed.Load() + s.Stats.AuthFailed.Load(),
+		"min_latency":                 int64(minL),
+		"max_file_descriptor_count":   maxFD,
+		"approximate_data_size":       t.ApproximateDataSize(),
+		"open_file_descriptor_count":  open,
+		"local_sessions":              int64(0),
+		"uptime":                      s.Uptime().Milliseconds(),
+		"max_latency":                 maxL,
+		"outstanding_tls_handshake":   a.conns.Stats().OutstandingTLSHandshakes.Load(),
+		"min_client_response_size":    minR,
+		"non_mtls_local_conn_count":   int64(0),
 	}
 }
 
-// summaries are the latency summaries, in ZooKeeper's dump order.
-func (a *Admin) summaries() []*summary { return []*summary{a.updateLatency, a.readLatency} }
+// runtimeValues are the Go runtime's equivalents of ZooKeeper's JVM
+// values, which mntr prints last (doc.go); Prometheus gets the Go
+// collector's own go_* metrics instead.
+func runtimeValues() []monitorValue {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return []monitorValue{
+		{name: "go_goroutines", kind: kindGauge, val: int64(runtime.NumGoroutine())},
+		{name: "go_heap_alloc_bytes", kind: kindGauge, val: int64(ms.HeapAlloc)},
+		{name: "go_heap_sys_bytes", kind: kindGauge, val: int64(ms.HeapSys)},
+		{name: "go_gc_cycles", kind: kindCounter, val: int64(ms.NumGC)},
+		{name: "go_gc_pause_total_ms", kind: kindCounter, val: int64(ms.PauseTotalNs / 1e6)},
+	}
+}
 
 // monitor returns the monitor command's values as one object: what mntr
 // prints (without "zk_") and /commands/monitor returns.
 func (a *Admin) monitor() object {
 	var o object
 	for _, v := range a.monitorValues() {
-		o.put(v.name, v.val)
+		if v.val != nil {
+			o.put(v.name, v.val)
+		}
 	}
-	for _, s := range a.summaries() {
-		s.dump(&o)
+	for _, s := range a.summaries {
+		dumpSummary(&o, s)
+	}
+	for _, v := range runtimeValues() {
+		o.put(v.name, v.val)
 	}
 	return o
 }

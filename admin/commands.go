@@ -323,7 +323,7 @@ func (a *Admin) serverStats() object {
 	s := a.srv
 	minL, avgL, maxL := s.Stats.Latency()
 	d, l := s.DirSizes()
-	last, minR, maxR := a.responseStats()
+	last, minR, maxR := a.resp.Get()
 	resp := object{{"last_buffer_size", last}, {"min_buffer_size", minR}, {"max_buffer_size", maxR}}
 	var st object
 	st.put("packets_sent", s.Stats.PacketsSent.Load())
@@ -395,17 +395,20 @@ func (a *Admin) snapshotCommand(args map[string]string) response {
 	a.snap.Lock()
 	if !a.snap.last.IsZero() && time.Since(a.snap.last) < interval {
 		a.snap.Unlock()
+		a.snapshotLimited.Add(1)
 		return response{status: 429}
 	}
 	a.snap.last = time.Now()
 	a.snap.Unlock()
 	zxid, err := a.srv.TakeSnapshot()
 	if err != nil {
+		a.snapshotErrors.Add(1)
 		a.log.Warn().Err(err).Msg("snapshot command failed")
 		return response{status: 500}
 	}
 	info, err := a.srv.SnapshotFile(zxid)
 	if err != nil || info.Size == 0 {
+		a.snapshotErrors.Add(1)
 		a.log.Warn().Err(err).Str("zxid", hex(zxid)).Msg("snapshot command: no snapshot file")
 		return response{status: 500}
 	}

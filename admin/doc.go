@@ -16,101 +16,147 @@
 //     class or "prometheus".
 //
 // Every interface reads one set of values (Admin.monitorValues and the
-// latency summaries), so mntr, /commands/monitor and /metrics agree.
+// summaries), so mntr, /commands/monitor and /metrics agree.
 // The golden outputs of Apache ZooKeeper 3.8.0 are in testdata/zk,
 // captured by testdata/capture.py; the tests compare gokeeper's answers
 // with them structurally (keys, order, value types, line shapes).
 //
 // # mntr and /metrics
 //
-// gokeeper prints these ZooKeeper keys with the same meaning, measured:
-// version, server_state, ephemerals_count, num_alive_connections,
-// avg_latency, outstanding_requests, znode_count, global_sessions,
-// last_client_response_size, packets_sent, packets_received,
-// max_client_response_size, connection_drop_probability, watch_count,
-// auth_failed_count, min_latency, max_file_descriptor_count,
-// approximate_data_size, open_file_descriptor_count, local_sessions,
-// uptime, max_latency, min_client_response_size, bytes_received_count,
-// unsuccessful_handshake, connection_rejected, outstanding_tls_handshake,
-// tls_handshake_exceeded (both of the secure client port), and the
-// summaries updatelatency and
-// readlatency (avg_, min_, max_, cnt_, sum_, p50_, p95_, p99_, p999_;
-// on /metrics a summary with quantiles 0.5, 0.9 and 0.99).
-// Some are constant because gokeeper lacks the feature they count:
-// local_sessions (no local sessions), connection_drop_probability (no
-// probabilistic load shedding), non_mtls_remote_conn_count and
-// non_mtls_local_conn_count (ZooKeeper counts them only on a port that
-// may be TLS; gokeeper does not count them yet). auth_failed_count counts
-// failed auth packets, failed TLS handshakes, refused client
-// certificates and failed SASL exchanges, as ZooKeeper does.
+// mntr, /commands/monitor and /metrics carry ZooKeeper's metrics under
+// ZooKeeper's names, measured (metrics.go lists them, in ZooKeeper's
+// order; internal/metrics holds the counters and summaries, which every
+// layer records into):
 //
-// Left out, because gokeeper has no such part, are the keys of
-// ZooKeeper's ServerMetrics that count the internals of its request
-// processor pipeline, its NIO/Netty layer, its quorum and its JVM:
+//   - what ZooKeeper's dumpMonitorValues prints: version, server_state
+//     (standalone, leader, follower, observer, read-only) and, in an
+//     ensemble, peer_state ("leading - broadcast", "following -
+//     synchronization - diff", "looking") and an observer's
+//     observer_master_id;
+//   - the gauges of ZooKeeperServer, and in an ensemble quorum_size;
+//     on the leader learners, synced_followers, synced_observers,
+//     synced_non_voting_followers (always 0: gokeeper has no
+//     non-voting followers, which ZooKeeper's reconfig makes),
+//     pending_syncs (always 0: not counted yet), leader_uptime and
+//     last_, min_ and max_proposal_size; outstanding_tls_handshake of
+//     the secure client port. Constant: local_sessions (not counted
+//     yet), connection_drop_probability (no probabilistic load
+//     shedding), non_mtls_remote_conn_count and non_mtls_local_conn_count
+//     (not counted yet);
+//   - every ServerMetrics counter and summary that has a meaning here,
+//     counted where gokeeper does the same work: the client port
+//     (bytes_received_count, response_bytes, watch_bytes,
+//     connection_request_count, connection_revalidate_count,
+//     connection_rejected, connection_drop_count, unsuccessful_handshake,
+//     sessionless_connections_expired (connections silent past the
+//     handshake or session timeout), cnxn_closed_without_zk_server_running
+//     (ConnectRequests refused while the member does not serve),
+//     readlatency, updatelatency), the prep stage (prep_processor_*,
+//     prep_process_time, close_session_prep_time,
+//     outstanding_changes_queued and _removed), the txn log
+//     (sync_processor_*, sync_process_time, fsynctime (a commit's write
+//     and sync), snapshottime), applying (propagation_latency, the
+//     node_*_watch_count summaries), sessions (stale_sessions_expired),
+//     start (dbinittime, startup_snap_load_time, startup_txns_load_time,
+//     startup_txns_loaded), failures (unrecoverable_error_count: the txn
+//     log or the quorum state could not be made durable), the snapshot
+//     command (snapshot_error_count, snapshot_rate_limited_count) and the
+//     quorum (election_time, looking_count, unavailable_time,
+//     leader_unavailable_time, follower_sync_time, observer_sync_time,
+//     diff_count (DIFF and TRUNC, as ZooKeeper counts them), snap_count,
+//     proposal_count, commit_count, quorum_ack_latency,
+//     proposal_ack_creation_latency, learner_proposal_received_count,
+//     learner_commit_received_count, proposal_latency,
+//     commit_propagation_latency). A member prints every one of them in
+//     every mode, at zero where it does not apply, as ZooKeeper does.
 //
-//   - quorum and learners (meaningless for a standalone server; the
-//     quorum package will add them): proposal_count, looking_count,
-//     learner_proposal_received_count, learner_commit_received_count,
-//     quit_leading_due_to_disloyal_voter, diff_count, snap_count,
-//     commit_count, ensemble_auth_success, ensemble_auth_fail,
-//     ensemble_auth_skip, skip_learner_request_to_next_processor_count,
-//     proposal_process_time, leader_unavailable_time, follower_sync_time,
-//     observer_sync_time, election_time, quorum_ack_latency,
-//     commit_propagation_latency, propagation_latency, proposal_latency,
-//     proposal_ack_creation_latency, om_commit_process_time_ms,
-//     om_proposal_process_time_ms, inflight_snap_count,
-//     inflight_diff_count, learner_request_processor_queue_size,
-//     unavailable_time, requests_not_forwarded_to_commit_processor;
-//   - the request processor pipeline (gokeeper has one write path, prep
-//     -> log -> apply, and no commit processor or session queues):
-//     prep_processor_request_queued, prep_processor_queue_size,
-//     prep_processor_queue_time_ms, prep_process_time,
-//     sync_processor_request_queued, sync_processor_queue_size,
-//     sync_processor_batch_size, sync_processor_queue_time_ms,
-//     sync_processor_queue_flush_time_ms,
-//     sync_processor_queue_and_flush_time_ms, sync_process_time,
-//     request_commit_queued, commit_process_time,
-//     read_commit_proc_req_queued, write_commit_proc_req_queued,
-//     commit_commit_proc_req_queued, read_commit_proc_issued,
-//     write_commit_proc_issued, read_commitproc_time_ms,
-//     write_commitproc_time_ms, local_write_committed_time_ms,
-//     server_write_committed_time_ms, read_final_proc_time_ms,
-//     write_final_proc_time_ms, write_batch_time_in_commit_processor,
+// mntr prints a summary as avg_, min_, max_, cnt_ and sum_ and, for
+// ZooKeeper's advanced ones, p50_, p95_, p99_ and p999_ (over the latest
+// 1028 values); srst starts them and the counters over, as ZooKeeper's
+// default metrics provider does. /metrics exports them as ZooKeeper's
+// Prometheus provider (simpleclient 0.9) does: gauges as gauges,
+// counters as counters under their own names (no _total), summaries
+// with quantile 0.5 (advanced: 0.5, 0.9 and 0.99; over the same latest
+// values, where ZooKeeper's client keeps ten minutes), _sum and _count.
+// Counters and summary counts there never go down, as ZooKeeper's do
+// not: srst leaves them alone. So the alert rules of ZooKeeper's
+// monitoring guide (testdata/zk/alert-rules.yml) work unchanged, but for
+// the JVM's.
+//
+// A stage that takes its queue as a batch records a queue size once per
+// batch, with every request waiting (prep_processor_queue_size,
+// sync_processor_queue_size), where ZooKeeper records one per request
+// taken; times are per request, as ZooKeeper's.
+//
+// # Not exported
+//
+// These of ZooKeeper's metrics are not printed, because what they count
+// does not exist in gokeeper:
+//
+//   - its request throttler (zookeeper.request_throttle_max_requests,
+//     throttledOpWaitTime; gokeeper's globalOutstandingLimit stops
+//     reading a connection instead) and its large-request limit
+//     (largeRequestMaxBytes): throttled_ops, stale_requests,
+//     stale_requests_dropped, stale_replies,
+//     request_throttle_wait_count, request_throttle_queue_time_ms,
+//     large_requests_rejected;
+//   - its CommitProcessor and the session queues in it (gokeeper has
+//     one write path, prep -> log -> apply, and answers reads in session
+//     order without a commit stage): request_commit_queued,
+//     commit_process_time, read_commit_proc_req_queued,
+//     write_commit_proc_req_queued, commit_commit_proc_req_queued,
+//     read_commit_proc_issued, write_commit_proc_issued,
+//     read_commitproc_time_ms, write_commitproc_time_ms,
+//     local_write_committed_time_ms, server_write_committed_time_ms,
+//     read_final_proc_time_ms, write_final_proc_time_ms,
+//     write_batch_time_in_commit_processor,
 //     concurrent_request_processing_in_commit_processor,
 //     time_waiting_empty_pool_in_commit_processor_read_ms,
 //     session_queues_drained, reads_issued_from_session_queue,
 //     reads_after_write_in_session_queue, requests_in_session_queue,
-//     pending_session_queue_size, outstanding_changes_queued,
-//     outstanding_changes_removed, stale_requests, stale_requests_dropped,
-//     stale_replies, stale_sessions_expired, close_session_prep_time,
-//     request_throttle_wait_count, request_throttle_queue_time_ms,
-//     throttled_ops, large_requests_rejected, digest_mismatches_count;
-//   - the connection layer's internals: response_packet_cache_hits,
+//     pending_session_queue_size, requests_not_forwarded_to_commit_processor,
+//     skip_learner_request_to_next_processor_count, proposal_process_time
+//     (the hand-over from prep to the proposal processor);
+//   - its Java quorum internals: the learner handler's packet queue
+//     (learner_handler_qp_size, learner_handler_qp_time_ms), the
+//     follower's request processor queue
+//     (learner_request_processor_queue_size; a follower forwards a write
+//     as it arrives), the learner sync throttle (inflight_snap_count,
+//     inflight_diff_count), REVALIDATE packets (revalidate_count; a
+//     follower revalidates a reconnecting session itself), the epoch wait
+//     that quits leading on a disloyal voter
+//     (quit_leading_due_to_disloyal_voter), the ObserverMaster
+//     (om_proposal_process_time_ms, om_commit_process_time_ms), the
+//     learner's socket close timing (socket_closing_time), ensemble
+//     authentication (ensemble_auth_success, ensemble_auth_fail,
+//     ensemble_auth_skip) and the per-follower ACK latency summary set
+//     (ack_latency);
+//   - its connection layer: the response cache (response_packet_cache_hits,
 //     response_packet_cache_misses,
 //     response_packet_get_children_cache_hits,
-//     response_packet_get_children_cache_misses, response_bytes,
-//     connection_request_count, connection_revalidate_count,
-//     revalidate_count, connection_drop_count,
-//     connection_token_deficit, sessionless_connections_expired,
-//     cnxn_closed_without_zk_server_running, socket_closing_time,
-//     netty_queued_buffer_capacity, insecure_admin_count;
-//   - watch bookkeeping ZooKeeper does lazily and gokeeper does not:
-//     watch_bytes, dead_watchers_queued, dead_watchers_cleared,
-//     dead_watchers_cleaner_latency, add_dead_watcher_stall_time,
-//     node_created_watch_count, node_deleted_watch_count,
-//     node_changed_watch_count, node_children_watch_count;
-//   - persistence timings, which the persistence package measures and
-//     logs (fsync.warningthresholdms) but does not export yet: fsynctime,
-//     snapshottime, dbinittime, startup_txns_load_time,
-//     startup_txns_loaded, startup_snap_load_time,
-//     unrecoverable_error_count;
-//   - per-namespace accounting (zookeeper.metricsProvider namespaces):
-//     app_read_per_namespace, app_write_per_namespace;
+//     response_packet_get_children_cache_misses), the connection
+//     throttle (connection_token_deficit), Netty and TLS
+//     (netty_queued_buffer_capacity; tls_handshake_exceeded, counted in
+//     wire.ListenerStats but not exported yet) and the
+//     AdminServer's port unification (insecure_admin_count);
+//   - watch bookkeeping ZooKeeper does lazily and gokeeper does at once
+//     (a closed connection's watches are removed as it closes):
+//     dead_watchers_queued, dead_watchers_cleared,
+//     dead_watchers_cleaner_latency, add_dead_watcher_stall_time;
+//   - the digest log (zookeeper.digest.enabled): digest_mismatches_count;
+//   - ZooKeeper 3.9's restore command: restore_time,
+//     restore_error_count, restore_rate_limited_count;
+//   - per-namespace accounting, whose summary sets, gauge sets and
+//     counter sets (one value per top-level znode) gokeeper does not keep
+//     yet: read_per_namespace, write_per_namespace,
+//     quota_count_limit_per_namespace, quota_bytes_limit_per_namespace,
+//     quota_count_usage_per_namespace, quota_bytes_usage_per_namespace,
+//     quota_exceeded_error_per_namespace;
 //   - the JVM: jvm_pause_time_ms. Its Go equivalents are printed under
 //     their own names: go_goroutines, go_heap_alloc_bytes,
 //     go_heap_sys_bytes, go_gc_cycles and go_gc_pause_total_ms (mntr
-//     prints them as zk_go_*); /metrics exports the Go client's go_* and
-//     process_* metrics instead of ZooKeeper's jvm_* ones.
+//     prints them as zk_go_*, last); /metrics exports the Go client's
+//     go_* and process_* metrics instead of ZooKeeper's jvm_* ones.
 //
 // # JVM-only output elsewhere
 //

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/server"
 )
 
@@ -24,26 +25,35 @@ func PrometheusEnabled(cfg server.Config) bool {
 	return c == server.DefaultPrometheusProvider || strings.EqualFold(c, PrometheusAlias)
 }
 
-// summaryQuantiles are the quantiles ZooKeeper 3.8's Prometheus provider
-// publishes for an advanced summary (readlatency, updatelatency).
-var summaryQuantiles = []float64{0.5, 0.9, 0.99}
+// The quantiles ZooKeeper's Prometheus provider publishes for a
+// summary: the median for a basic one, 0.5, 0.9 and 0.99 for an advanced
+// one (readlatency, updatelatency, the *_latency and *_time_ms ones).
+var (
+	basicQuantiles    = []float64{0.5}
+	advancedQuantiles = []float64{0.5, 0.9, 0.99}
+)
 
 // zkCollector exports the admin's monitor values under ZooKeeper's
-// metric names: the gauges ZooKeeperServer.registerMetrics registers,
-// the ServerMetrics counters gokeeper measures, and the latency
-// summaries. It is an unchecked collector: the set is computed per
-// scrape.
+// metric names, as ZooKeeper 3.8's PrometheusMetricsProvider (Prometheus
+// simpleclient 0.9) does: each gauge a gauge, each counter a counter
+// under its own name (no _total), each summary a summary with its
+// quantiles, _sum and _count. Counters and summaries count since start:
+// srst does not reset them, as it does not ZooKeeper's. It is an
+// unchecked collector: the set is computed per scrape.
 type zkCollector struct{ a *Admin }
 
 func (zkCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c zkCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, v := range c.a.monitorValues() {
-		if v.kind == kindInfo || strings.HasPrefix(v.name, "go_") {
-			continue // NB: the Go collector exports the runtime's own go_* metrics
+		if v.kind == kindInfo {
+			continue // NB: dumpMonitorValues's, mntr and monitor only
 		}
 		var f float64
+		t := prometheus.GaugeValue
 		switch x := v.val.(type) {
+		case nil:
+			// NB: a null gauge is 0 on ZooKeeper's endpoint.
 		case int64:
 			f = float64(x)
 		case float64:
@@ -51,20 +61,23 @@ func (c zkCollector) Collect(ch chan<- prometheus.Metric) {
 		default:
 			continue
 		}
-		t := prometheus.GaugeValue
 		if v.kind == kindCounter {
-			t = prometheus.CounterValue
+			t, f = prometheus.CounterValue, float64(v.total)
 		}
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(v.name, v.name, nil, nil), t, f)
 	}
-	for _, s := range c.a.summaries() {
-		v := s.values()
-		q := make(map[float64]float64, len(summaryQuantiles))
-		for _, x := range summaryQuantiles {
-			q[x] = float64(v.quantile(x))
+	for _, s := range c.a.summaries {
+		v := s.Values()
+		qs := basicQuantiles
+		if s.Level() == metrics.Advanced {
+			qs = advancedQuantiles
 		}
-		ch <- prometheus.MustNewConstSummary(prometheus.NewDesc(s.name, s.name, nil, nil),
-			uint64(v.count), float64(v.sum), q)
+		q := make(map[float64]float64, len(qs))
+		for _, x := range qs {
+			q[x] = float64(v.Quantile(x))
+		}
+		ch <- prometheus.MustNewConstSummary(prometheus.NewDesc(s.Name(), s.Name(), nil, nil),
+			uint64(v.TotalCount), float64(v.TotalSum), q)
 	}
 }
 

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,31 +11,6 @@ import (
 
 	"github.com/gokeeper/gokeeper/server"
 )
-
-// zkMetricNames returns the metric names ZooKeeper 3.8 publishes, taken
-// from the captured mntr: its keys without "zk_", summaries under their
-// base name (the Prometheus provider exports the same metrics mntr
-// dumps).
-func zkMetricNames(t *testing.T) map[string]bool {
-	t.Helper()
-	keys, _ := mntr(t, golden(t, "4lw/mntr.txt"))
-	all := map[string]bool{}
-	for _, k := range keys {
-		all[strings.TrimPrefix(k, "zk_")] = true
-	}
-	names := map[string]bool{}
-	for k := range all {
-		if k == "version" || k == "server_state" {
-			continue // strings: mntr only
-		}
-		if base := summaryPrefix.ReplaceAllString(k, ""); base != k && all["cnt_"+base] {
-			names[base] = true // a summary's avg_/min_/... key
-			continue
-		}
-		names[k] = true
-	}
-	return names
-}
 
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -58,15 +34,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	f := startFixture(t, nil)
 	f.populate(t)
 	fams := scrape(t, f.metricsURL)
-	zkNames := zkMetricNames(t)
-	for name := range fams {
-		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
-			continue
-		}
-		if !zkNames[name] {
-			t.Errorf("%s is not one of ZooKeeper's metric names", name)
-		}
-	}
+	checkPrometheusNames(t, fams)
 	wantType := map[string]dto.MetricType{
 		"znode_count": dto.MetricType_GAUGE, "watch_count": dto.MetricType_GAUGE,
 		"ephemerals_count": dto.MetricType_GAUGE, "approximate_data_size": dto.MetricType_GAUGE,
@@ -100,12 +68,12 @@ func TestPrometheusMetrics(t *testing.T) {
 		t.Errorf("ephemerals_count %v", v)
 	}
 	s := fams["readlatency"].GetMetric()[0].GetSummary()
-	if s.GetSampleCount() < 3 || len(s.GetQuantile()) != len(summaryQuantiles) {
+	if s.GetSampleCount() < 3 || len(s.GetQuantile()) != len(advancedQuantiles) {
 		t.Errorf("readlatency %v", s)
 	}
 	for i, q := range s.GetQuantile() {
-		if q.GetQuantile() != summaryQuantiles[i] {
-			t.Errorf("quantile %v, want %v", q.GetQuantile(), summaryQuantiles[i])
+		if q.GetQuantile() != advancedQuantiles[i] {
+			t.Errorf("quantile %v, want %v", q.GetQuantile(), advancedQuantiles[i])
 		}
 	}
 	// Counters move between scrapes.
@@ -139,6 +107,58 @@ func TestPrometheusEnabled(t *testing.T) {
 		cfg.MetricsProviderClassName = tt.class
 		if got := PrometheusEnabled(cfg); got != tt.want {
 			t.Errorf("%q: %v", tt.class, got)
+		}
+	}
+}
+
+// checkPrometheusNames checks every family of a scrape against
+// ZooKeeper's names (testdata/zk/servermetrics.txt) and the types
+// ZooKeeper's Prometheus provider gives them: gauges, counters, and
+// summaries with quantile 0.5 (0.5, 0.9 and 0.99 for an advanced one).
+// The Go client's go_* and process_* families stand in for the JVM's.
+func checkPrometheusNames(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	names := zkServerMetrics(t)
+	for name, fam := range fams {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || name == "promhttp_metric_handler_errors_total" {
+			continue
+		}
+		zn, ok := names[name]
+		if !ok {
+			t.Errorf("%s is not one of ZooKeeper's metric names", name)
+			continue
+		}
+		var want dto.MetricType
+		var quantiles []float64
+		switch zn.kind {
+		case "gauge":
+			want = dto.MetricType_GAUGE
+		case "counter":
+			want = dto.MetricType_COUNTER
+		case "summary":
+			want, quantiles = dto.MetricType_SUMMARY, []float64{0.5}
+		case "summary_advanced":
+			want, quantiles = dto.MetricType_SUMMARY, []float64{0.5, 0.9, 0.99}
+		default:
+			t.Errorf("%s is a ZooKeeper %s, which gokeeper does not export", name, zn.kind)
+			continue
+		}
+		if fam.GetType() != want {
+			t.Errorf("%s is a %v, ZooKeeper's is a %v", name, fam.GetType(), want)
+			continue
+		}
+		if len(fam.GetMetric()) != 1 || len(fam.GetMetric()[0].GetLabel()) != 0 {
+			t.Errorf("%s: %d series, want one without labels", name, len(fam.GetMetric()))
+			continue
+		}
+		if quantiles != nil {
+			var got []float64
+			for _, q := range fam.GetMetric()[0].GetSummary().GetQuantile() {
+				got = append(got, q.GetQuantile())
+			}
+			if !slices.Equal(got, quantiles) {
+				t.Errorf("%s has quantiles %v, ZooKeeper's %v", name, got, quantiles)
+			}
 		}
 	}
 }

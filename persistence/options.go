@@ -6,6 +6,8 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 	"github.com/rs/zerolog"
+
+	"github.com/gokeeper/gokeeper/internal/metrics"
 )
 
 // MinSnapRetainCount is ZooKeeper's minimum for autopurge.snapRetainCount:
@@ -41,6 +43,11 @@ type Options struct {
 	// from a snapshot or a ZooKeeper txn log file; ZooKeeper's jute.maxbuffer.
 	// Zero means 64 MiB, far above any legal node.
 	MaxBuffer int
+	// Metrics is the registry the store records its measurements in,
+	// under ZooKeeper's names: fsynctime, snapshottime and the
+	// sync_processor_* family (the log's commit goroutine is ZooKeeper's
+	// SyncRequestProcessor). Nil records nowhere.
+	Metrics *metrics.Registry
 
 	// memTableSize overrides the txn log's Pebble memtable size (tests use a
 	// small one to force WAL rotations).

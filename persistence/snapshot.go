@@ -146,8 +146,10 @@ func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, tree SnapshotS
 	}
 	s.mu.Unlock()
 	s.snapshotBytes.Store(st.bytes)
+	took := time.Since(start)
+	s.m.snapshotTime.Add(took.Milliseconds())
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", lastZxid)).Int("nodes", st.nodes).Int64("bytes", st.bytes).
-		Dur("took", time.Since(start)).Msg("persistence: wrote snapshot")
+		Dur("took", took).Msg("persistence: wrote snapshot")
 	return nil
 }
 

@@ -151,6 +151,8 @@ type Store struct {
 	// snapshotBytes is the size of the newest snapshot written or loaded.
 	loggedBytes   atomic.Int64
 	snapshotBytes atomic.Int64
+	// m is where the store records ZooKeeper's metrics (Options.Metrics).
+	m storeMetrics
 
 	// kick wakes the commit goroutine; stopped is closed when it exits.
 	kick    chan struct{}
@@ -187,7 +189,8 @@ type Store struct {
 type appendReq struct {
 	entries []Entry
 	done    func(error)
-	err     error // set when the request is refused before it is written
+	queued  time.Time // when Append queued it
+	err     error     // set when the request is refused before it is written
 	// truncate marks a TruncateAfter request: remove entries > after.
 	truncate bool
 	after    int64
@@ -212,6 +215,7 @@ func Open(o Options) (*Store, error) {
 		snapDir: o.FS.PathJoin(o.DataDir, "snapshots"),
 		kick:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
+		m:       newStoreMetrics(o.Metrics),
 	}
 	if err := s.fs.MkdirAll(s.snapDir, 0o755); err != nil {
 		return nil, fmt.Errorf("persistence: create %s: %w", s.snapDir, err)
@@ -413,7 +417,7 @@ func (s *Store) Append(entries []Entry, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
-	req := &appendReq{entries: entries, done: done}
+	req := &appendReq{entries: entries, done: done, queued: time.Now()}
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -425,8 +429,12 @@ func (s *Store) Append(entries []Entry, done func(error)) {
 	} else {
 		req.err = s.checkAppendLocked(entries)
 	}
+	accepted := req.err == nil // NB: the commit goroutine owns req once it is queued
 	s.mu.queue = append(s.mu.queue, req)
 	s.mu.Unlock()
+	if accepted {
+		s.m.requestQueued.Add(int64(len(entries)))
+	}
 	s.wake()
 }
 
@@ -464,6 +472,7 @@ func (s *Store) commitLoop() {
 				}
 				break
 			}
+			s.m.taken(reqs)
 			for len(reqs) > 0 {
 				if reqs[0].truncate {
 					s.truncate(reqs[0])
@@ -500,6 +509,7 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 	b := s.db.NewBatch()
 	var n, bytes int
 	var last int64
+	taken := time.Now()
 	for _, r := range reqs {
 		if r.err != nil {
 			continue
@@ -517,6 +527,7 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 	}
 	var err error
 	if n > 0 {
+		s.m.batched(reqs, taken)
 		err = s.commitBatch(b)
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrLogFailed, err)
@@ -531,6 +542,7 @@ func (s *Store) commit(reqs []*appendReq, buf []byte) []byte {
 			s.lastDurable.Store(last)
 			s.commits.Add(1)
 			s.loggedBytes.Add(int64(bytes))
+			s.m.flushed(reqs, n)
 			_ = b.Close()
 		}
 	} else {
@@ -562,7 +574,10 @@ func (s *Store) commitBatch(b *pebble.Batch) error {
 	if err := s.guardPebble(func() error { return b.Commit(opt) }); err != nil {
 		return err
 	}
-	if took := time.Since(start); s.opts.ForceSync && s.opts.FsyncWarningThreshold > 0 && took > s.opts.FsyncWarningThreshold {
+	took := time.Since(start)
+	s.m.fsyncTime.Add(took.Milliseconds())
+	s.m.flushTime.Add(took.Milliseconds())
+	if s.opts.ForceSync && s.opts.FsyncWarningThreshold > 0 && took > s.opts.FsyncWarningThreshold {
 		s.log.Warn().Int64("fsyncMs", took.Milliseconds()).Int("batchBytes", size).
 			Msgf("fsync-ing the write ahead log in %s took %dms which will adversely effect operation latency. "+
 				"Batch size is %d bytes. See the ZooKeeper troubleshooting guide",

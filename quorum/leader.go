@@ -400,3 +400,24 @@ func (l *leader) sortedLearners() []*learnerHandler {
 	sort.Slice(hs, func(i, j int) bool { return hs[i].sid < hs[j].sid })
 	return hs
 }
+
+// LearnerCounts returns, on a leader, how many learners are connected
+// (past FOLLOWERINFO) and how many of its followers and observers it
+// forwards to (synced: each gets every proposal, or every commit as
+// INFORM): ZooKeeper's learners, forwardingFollowers and
+// observingLearners. ok is false on a member that does not lead.
+func (n *Node) LearnerCounts() (learners, followers, observers int, ok bool) {
+	if n.ld == nil {
+		return 0, 0, 0, false
+	}
+	for _, h := range n.ld.learners {
+		switch {
+		case !h.forwarding:
+		case h.observer:
+			observers++
+		default:
+			followers++
+		}
+	}
+	return len(n.ld.learners), followers, observers, true
+}

@@ -114,6 +114,17 @@ func TestScenarios(t *testing.T) {
 					t.Errorf("the trace lacks %q:\n%s", w, trace)
 				}
 			}
+			// The leader has both followers connected and synced (its
+			// mntr's learners and synced_followers); the others lead none.
+			for _, id := range s.ids {
+				learners, followers, observers, ok := s.nodes[id].n.LearnerCounts()
+				if id == tc.leader && (!ok || learners != 2 || followers != 2 || observers != 0) {
+					t.Errorf("leader n%d: %d learners, %d synced followers, %d observers (ok %v), want 2, 2, 0", id, learners, followers, observers, ok)
+				}
+				if id != tc.leader && ok {
+					t.Errorf("follower n%d reports learners", id)
+				}
+			}
 		})
 	}
 }

@@ -77,3 +77,50 @@ func TestPrepChecksSession(t *testing.T) {
 		t.Fatalf("%d ephemerals outlive their session", n)
 	}
 }
+
+// expireNow expires a session as expiryLoop does when its bucket falls
+// due: marked closing, then its closeSession submitted.
+func expireNow(s *Server, id int64) {
+	s.smu.Lock()
+	s.setClosingLocked(id)
+	s.smu.Unlock()
+	s.expire(id)
+}
+
+// TestRequestsAfterExpiryAreDropped: once the server expires a session,
+// every request its connection sends after is dropped unanswered, as
+// ZooKeeper's submitRequestNow drops them when touchSession fails, and
+// not only those whose touch moves the session to a new expiry bucket: a
+// client never sees a reply past a request it got none for.
+func TestRequestsAfterExpiryAreDropped(t *testing.T) {
+	srv, err := newServer(testConfig("/data"), zerolog.Nop(), vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close()
+	sink := newRecordingSink()
+	c, _, err := srv.Connect(&jute.ConnectRequest{TimeOut: 4000}, "127.0.0.1", sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(c, 1, jute.OpGetData, &jute.GetDataRequest{Path: "/"})
+	if code := sink.reply(t, 1); code != jute.CodeOK {
+		t.Fatalf("read before the expiry: %v", code)
+	}
+	expireNow(srv, c.session)
+	// NB: in the expiry bucket of the read above: the tracker is not asked.
+	send(c, 2, jute.OpGetData, &jute.GetDataRequest{Path: "/"})
+	send(c, 3, jute.OpCreate, &jute.CreateRequest{Path: "/after", Acl: jute.OpenACLUnsafe()})
+	select {
+	case <-sink.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the expired session's connection was not closed")
+	}
+	if sink.hasReply(2) || sink.hasReply(3) {
+		t.Fatal("a request sent after the session expired was answered")
+	}
+	if _, ok := srv.Tree().Node("/after"); ok {
+		t.Fatal("a create sent after the session expired was applied")
+	}
+}

@@ -36,6 +36,12 @@ type Client struct {
 	// sasl is the connection's SASL exchange, from its first SASL packet
 	// (Handle's goroutine only).
 	sasl *sasl.DigestMD5
+	// closing is set once the server starts closing the session (it
+	// expired, or its closeSession was prepared; set under the server's
+	// smu) or touch finds it closing or gone: every request after is
+	// dropped. NB: touch skips the tracker while the session stays in
+	// one expiry bucket, so the tracker alone would let some through.
+	closing atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -66,10 +72,25 @@ type pending struct {
 
 // release drops one of p's two holds.
 func (p *pending) release(s *Server) {
-	if p.refs.Add(-1) == 0 {
-		*p = pending{}
-		s.pendings.Put(p)
+	switch n := p.refs.Add(-1); {
+	case n == 0:
+		s.putPending(p)
+	case n < 0:
+		panic("server: a write's pending released more than twice")
 	}
+}
+
+// getPending takes a pending from the pool; putPending puts one back
+// once no one holds it.
+func (s *Server) getPending() *pending {
+	s.pendingsLive.Add(1)
+	return s.pendings.Get().(*pending)
+}
+
+func (s *Server) putPending(p *pending) {
+	*p = pending{}
+	s.pendingsLive.Add(-1)
+	s.pendings.Put(p)
 }
 
 // slot is one request waiting for its turn to be answered. NB: every
@@ -93,9 +114,6 @@ type slot struct {
 // password wrong: send the response (timeout 0) and close.
 func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (*Client, jute.ConnectResponse, error) {
 	var resp jute.ConnectResponse
-	if last := s.tree.LastZxid(); req.LastZxidSeen > last {
-		return nil, resp, ErrZxidAhead
-	}
 	select {
 	case <-s.stop:
 		return nil, resp, ErrClosed
@@ -105,6 +123,7 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 	if s.ens != nil && !s.ens.serving() {
 		switch {
 		case !s.ens.readOnly.Load():
+			s.m.closedNotServing.Add(1)
 			return nil, resp, ErrNotServing
 		case !req.ReadOnly:
 			return nil, resp, ErrNotReadOnlyClient
@@ -112,6 +131,13 @@ func (s *Server) Connect(req *jute.ConnectRequest, remoteIP string, sink Sink) (
 			return nil, resp, ErrGlobalSessionReadOnly
 		}
 		readOnly = true
+	}
+	s.m.connectionRequests.Add(1)
+	if last := s.tree.LastZxid(); req.LastZxidSeen > last {
+		return nil, resp, ErrZxidAhead
+	}
+	if req.SessionId != 0 {
+		s.m.connectionRevalidate.Add(1)
 	}
 	timeout := min(max(req.TimeOut, int32(s.cfg.EffectiveMinSessionTimeout())), int32(s.cfg.EffectiveMaxSessionTimeout()))
 	c := &Client{s: s, timeout: timeout, sink: sink, remoteIP: remoteIP}
@@ -305,13 +331,14 @@ func (c *Client) Handle(hdr *jute.RequestHeader, body []byte) {
 	}
 	// NB: one reused allocation for everything a write carries through
 	// the pipeline.
-	p := s.pendings.Get().(*pending)
+	p := s.getPending()
 	p.sl, p.req = sl, req
 	p.sl.owner = p
 	p.refs.Store(2)
 	c.mu.Lock()
 	if !c.enqueueLocked(&p.sl) {
 		c.mu.Unlock()
+		s.putPending(p) // NB: the connection answers nothing more; no one else holds p
 		return
 	}
 	p.req.Auth = c.mu.auth
@@ -440,6 +467,9 @@ func (q *slotQueue) pop() {
 // changes nothing, so only touches that move the session take its lock.
 // It reports false when it found the session closing or gone.
 func (c *Client) touch(nowMs int64) bool {
+	if c.closing.Load() {
+		return false
+	}
 	bucket := (nowMs + int64(c.timeout)) / int64(c.s.cfg.TickTime)
 	if c.lastBucket.Swap(bucket) == bucket {
 		return true
@@ -451,6 +481,12 @@ func (c *Client) touch(nowMs int64) bool {
 	c.s.smu.Lock()
 	live := t.touch(c.session, c.timeout, nowMs)
 	c.s.smu.Unlock()
+	if !live {
+		// NB: a closing or gone session never comes back to this
+		// connection (Connect refuses it): the answer holds for every
+		// request after, in this bucket or not.
+		c.closing.Store(true)
+	}
 	return live
 }
 

@@ -144,6 +144,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		OnRevalidate:  e.revalidated,
 		Touches:       e.touches,
 		Logger:        s.log,
+		Metrics:       s.metrics,
 	}
 	e.el = el
 	if e.peer, err = peer.New(pc, e, el, e.hs, e.start); err != nil {
@@ -605,6 +606,8 @@ func (e *ensemble) WriteEpochs(hs quorum.HardState) error {
 // from the log, each matched with the local client that forwarded it.
 func (e *ensemble) Apply(zxid int64) error {
 	var ws []*write
+	learner := e.status().State != quorum.Leading
+	nowMs := e.s.now().UnixMilli()
 	err := e.s.store.Replay(e.handed.Load(), func(en persistence.Entry) error {
 		if en.Zxid > zxid {
 			return errStopReplay
@@ -619,6 +622,10 @@ func (e *ensemble) Apply(zxid int64) error {
 				return fmt.Errorf("server: committed txn 0x%x: %w", en.Zxid, err)
 			}
 			w = &write{op: jute.OpCode(txn.Hdr.Type), txn: txn}
+			if learner {
+				// NB: a learner learns here that the leader's txn committed.
+				addLatency(e.s.m.commitPropagationLatency, latencyMs(nowMs, txn.Hdr.Time))
+			}
 			key := fwdKey{txn.Hdr.ClientId, txn.Hdr.Cxid}
 			e.mu.Lock()
 			if f, ok := e.mu.forwarded[key]; ok {

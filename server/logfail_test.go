@@ -168,6 +168,11 @@ func TestLogFailureStopsWritesKeepsReads(t *testing.T) {
 	if sink.hasReply(2) || sink.hasReply(3) {
 		t.Fatal("a reply was sent for or after a write whose outcome is unknown")
 	}
+	// The failure is counted once, as ZooKeeper counts a critical
+	// thread's (its SyncThread's) unrecoverable error.
+	if n := srv.Metrics().Counter("unrecoverable_error_count").Get(); n != 1 {
+		t.Errorf("unrecoverable_error_count %d, want 1", n)
+	}
 
 	// The session reconnects: reads work, writes are refused.
 	sink2 := newRecordingSink()

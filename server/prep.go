@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 )
 
@@ -91,6 +92,10 @@ type Prepper struct {
 	// refused with its code, so none outlives its session's
 	// closeSession. Nil: every session is live.
 	checkSession func(session int64) jute.Code
+	// changesQueued and changesRemoved count outstanding change records
+	// added, and dropped once applied (outstanding_changes_queued and
+	// outstanding_changes_removed); nil counts nothing.
+	changesQueued, changesRemoved *metrics.Counter
 
 	mu struct {
 		sync.Mutex
@@ -140,6 +145,7 @@ func (p *Prepper) Applied(zxid int64) {
 	n := copy(p.mu.changes, p.mu.changes[i:])
 	clear(p.mu.changes[n:])
 	p.mu.changes = p.mu.changes[:n]
+	p.changesRemoved.Add(int64(i))
 }
 
 // Abort drops all outstanding changes, e.g. after a log failure: the next
@@ -377,6 +383,7 @@ func (p *Prepper) addChangeLocked(ctx *prepCtx, rec prepRecord) {
 	}
 	p.mu.changes = append(p.mu.changes, c)
 	p.mu.byPath[c.path] = c
+	p.changesQueued.Add(1)
 }
 
 // duplicate returns a copy of c stamped with zxid, as ChangeRecord.duplicate.

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gokeeper/gokeeper/datatree"
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/persistence"
 	"github.com/gokeeper/gokeeper/quorum"
@@ -99,8 +100,11 @@ type Server struct {
 	// logBatches keeps *logBatch values for reuse: the write path would
 	// otherwise allocate a buffer as large as its txns for every batch.
 	logBatches sync.Pool
-	// pendings keeps *pending values for reuse (see pending).
-	pendings sync.Pool
+	// pendings keeps *pending values for reuse (see pending);
+	// pendingsLive counts those taken and not yet put back, 0 whenever
+	// no write is in flight.
+	pendings     sync.Pool
+	pendingsLive atomic.Int64
 
 	// wmu guards the write path's state shared with other goroutines.
 	wmu struct {
@@ -135,6 +139,14 @@ type Server struct {
 	snapLogged int64 // store.LoggedBytes() when the last snapshot began (applier only)
 
 	Stats Stats
+	// metrics is the registry of ZooKeeper's metrics that the server,
+	// its store and its peer record in; m holds the server's own.
+	metrics *metrics.Registry
+	m       serverMetrics
+	// prepWaits and prepTimes collect the prep stage's per-write values
+	// of a batch (prep goroutine only); applyLatencies the applier's
+	// (applier only): each summary takes a batch's under one lock.
+	prepWaits, prepTimes, applyLatencies []int64
 
 	// ens is the member's part in an ensemble; nil when standalone.
 	ens *ensemble
@@ -153,6 +165,7 @@ type write struct {
 	client *Client                // nil for server-initiated txns
 	slot   *slot                  // the client's reply slot
 	done   func(*datatree.Result) // optional, runs under applyMu after apply
+	queued time.Duration          // when it was queued for prep, on the sinceStart clock
 }
 
 // New opens the store, recovers the tree (newest snapshot plus the log
@@ -175,7 +188,9 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 		applyGen: 1, // NB: a new Client's touchedIn is 0
 		stop:     make(chan struct{}),
 		inFlight: make(chan struct{}, max(cfg.GlobalOutstandingLimit, 1)),
+		metrics:  metrics.NewRegistry(),
 	}
+	s.m = newServerMetrics(s.metrics)
 	s.pendings.New = func() any { return new(pending) }
 	s.logBatches.New = func() any {
 		lb := &logBatch{s: s}
@@ -209,6 +224,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	s.smu.nextID = makeSessionIDBase(sid, s.now().UnixMilli())
 
 	po := persistenceOptions(cfg, log)
+	po.Metrics = s.metrics
 	if fs != nil {
 		po.FS = fs
 	}
@@ -226,6 +242,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	s.zxid = jute.MakeZxid(epoch, 0)
 	s.prep = NewPrepper(s.tree, s.prepO)
 	s.prep.checkSession = s.checkSession
+	s.prep.changesQueued, s.prep.changesRemoved = s.m.changesQueued, s.m.changesGone
 	s.resetSnapThresholds()
 	if cfg.Distributed() {
 		// NB: epoch 0 is never led: the first leadership resets it.
@@ -240,9 +257,11 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	return s, nil
 }
 
-// recover loads the newest snapshot and replays the log after it.
+// recover loads the newest snapshot and replays the log after it, and
+// records how long each took (dbinittime, startup_*).
 func (s *Server) recover() error {
-	nowMs := s.sessionMs()
+	start := s.sinceStart()
+	nowMs := start.Milliseconds()
 	snapZxid, ok, err := s.store.LoadLatestSnapshot(
 		func(sess persistence.Session) { s.smu.tracker.add(sess.ID, sess.Timeout, nowMs) },
 		func(n *persistence.Node) error {
@@ -254,23 +273,34 @@ func (s *Server) recover() error {
 	if ok {
 		s.tree.SetLastZxid(snapZxid)
 	}
-	if s.cfg.Distributed() {
+	loaded := s.sinceStart()
+	s.m.snapLoadTime.Add(msSince(start, loaded))
+	var txns int64
+	if !s.cfg.Distributed() {
 		// NB: an ensemble member's state is what was committed; the log
-		// after it is applied as its leader commits it.
-		return nil
-	}
-	// NB: the log replayed counts towards the next snapshot's bytes, as if
-	// it had been logged before the snapshot's LoggedBytes reading.
-	return s.store.Replay(snapZxid, func(e persistence.Entry) error {
-		s.snapLogged -= int64(len(e.Data))
-		txn, err := DecodeTxn(e.Data)
+		// after it is applied as its leader commits it. The log replayed
+		// counts towards the next snapshot's bytes, as if it had been
+		// logged before the snapshot's LoggedBytes reading.
+		err = s.store.Replay(snapZxid, func(e persistence.Entry) error {
+			s.snapLogged -= int64(len(e.Data))
+			txn, err := DecodeTxn(e.Data)
+			if err != nil {
+				return fmt.Errorf("server: txn 0x%x in the log: %w", e.Zxid, err)
+			}
+			s.tree.Apply(&txn.Hdr, txn.Body)
+			s.trackSessionTxn(&txn, nowMs)
+			txns++
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("server: txn 0x%x in the log: %w", e.Zxid, err)
+			return err
 		}
-		s.tree.Apply(&txn.Hdr, txn.Body)
-		s.trackSessionTxn(&txn, nowMs)
-		return nil
-	})
+	}
+	end := s.sinceStart()
+	s.m.txnsLoaded.Add(txns)
+	s.m.txnsLoadTime.Add(msSince(loaded, end))
+	s.m.dbInitTime.Add(msSince(start, end))
+	return nil
 }
 
 // Start runs the applier, session expiry, container cleanup and, when
@@ -369,6 +399,8 @@ func (s *Server) submit(req *Request, w *write) {
 		s.refuseWrite(w, ErrClosed)
 		return
 	}
+	w.queued = s.sinceStart()
+	s.m.prepQueued.Add(1)
 	select {
 	case s.prepCh <- w:
 	case <-s.stop:
@@ -400,6 +432,7 @@ func (s *Server) prepLoop() {
 				break fill
 			}
 		}
+		s.m.prepQueueSize.Add(int64(len(batch) + len(s.prepCh)))
 		s.prepBatch(batch)
 		clear(batch)
 	}
@@ -425,11 +458,13 @@ func (s *Server) prepBatch(batch []*write) {
 	lb := s.logBatches.Get().(*logBatch)
 	lb.ws = append(lb.ws[:0], batch...)
 	size := 0
+	t := s.sinceStart()
 	for _, w := range lb.ws {
 		s.zxid++
-		s.prepOne(w)
+		t = s.prepOne(w, t)
 		size += txnSize(&w.txn)
 	}
+	s.prepped()
 	// NB: one buffer for the batch, sized up front; each entry is a slice
 	// of it that the store owns until the callback.
 	buf := slices.Grow(lb.buf[:0], size)
@@ -443,15 +478,30 @@ func (s *Server) prepBatch(batch []*write) {
 	s.store.Append(lb.entries, lb.done)
 }
 
-// prepOne prepares a write with the zxid s.zxid.
-func (s *Server) prepOne(w *write) {
+// prepOne prepares a write with the zxid s.zxid. start is when its
+// preparation began, on the sinceStart clock; it returns when it ended.
+// NB: one clock reading per write: a batch's next write starts when the
+// one before it ended.
+func (s *Server) prepOne(w *write, start time.Duration) time.Duration {
+	s.prepWaits = append(s.prepWaits, msSince(w.queued, start))
 	w.txn = s.prep.Prep(w.req, s.zxid)
+	end := s.sinceStart()
+	s.prepTimes = append(s.prepTimes, msSince(start, end))
 	if w.req.Op == jute.OpCloseSession {
+		s.m.closeSessionPrepTime.Add(msSince(start, end))
 		s.smu.Lock()
-		s.smu.tracker.setClosing(w.req.Session)
+		s.setClosingLocked(w.req.Session)
 		s.smu.Unlock()
 	}
 	w.req = nil
+	return end
+}
+
+// prepped records the prep stage's values of the batch just prepared.
+func (s *Server) prepped() {
+	s.m.prepQueueTime.AddAll(s.prepWaits)
+	s.m.prepProcessTime.AddAll(s.prepTimes)
+	s.prepWaits, s.prepTimes = s.prepWaits[:0], s.prepTimes[:0]
 }
 
 // proposeBatch is prepBatch on an ensemble's leader: the txns go to the
@@ -474,16 +524,18 @@ func (s *Server) proposeBatch(batch []*write) {
 	}
 	var ws, syncs []*write
 	var entries []quorum.Entry
+	t := s.sinceStart()
 	for _, w := range batch {
 		if w.op == jute.OpSync {
 			syncs = append(syncs, w)
 			continue
 		}
 		s.zxid++
-		s.prepOne(w)
+		t = s.prepOne(w, t)
 		ws = append(ws, w)
 		entries = append(entries, quorum.Entry{Zxid: w.txn.Hdr.Zxid, Data: EncodeTxn(nil, &w.txn)})
 	}
+	s.prepped()
 	if len(ws) > 0 {
 		s.ens.propose(ws, entries)
 	}
@@ -539,6 +591,7 @@ func (s *Server) logFailed(err error) {
 	}
 	s.wmu.Unlock()
 	if first {
+		s.m.unrecoverable.Add(1)
 		s.log.Error().Err(err).Msg("txn log failed: refusing all writes until restart")
 	}
 }
@@ -627,12 +680,15 @@ func (s *Server) applyLoop() {
 				last, txns = w.txn.Hdr.Zxid, txns+1
 			}
 		}
+		nowMs := s.now().UnixMilli()
 		s.applyMu.Lock()
 		for _, w := range batch {
-			s.applyLocked(w)
+			s.applyLocked(w, nowMs)
 		}
 		s.applyMu.Unlock()
 		s.flushTouched()
+		s.m.propagationLatency.AddAll(s.applyLatencies)
+		s.applyLatencies = s.applyLatencies[:0]
 
 		if txns > 0 {
 			s.prep.Applied(last)
@@ -666,8 +722,9 @@ func (s *Server) flushTouched() {
 const applyBatch = 128
 
 // applyLocked applies one committed txn, queues the watch events it fired
-// and its reply. The caller holds applyMu exclusively.
-func (s *Server) applyLocked(w *write) {
+// and its reply. The caller holds applyMu exclusively; nowMs is the wall
+// clock, for propagation_latency.
+func (s *Server) applyLocked(w *write, nowMs int64) {
 	if w.op == jute.OpSync {
 		// NB: an ensemble's sync, answered in its turn: everything
 		// committed before it is applied.
@@ -677,7 +734,11 @@ func (s *Server) applyLocked(w *write) {
 		s.writeDone(w)
 		return
 	}
+	if ms := latencyMs(nowMs, w.txn.Hdr.Time); ms >= 0 {
+		s.applyLatencies = append(s.applyLatencies, ms)
+	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
+	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
 		if c, ok := s.watchers.Load(ev.Watcher); ok && c.(*Client).mayRead(ev.ACL) {
@@ -780,14 +841,15 @@ func (s *Server) expiryLoop() {
 			s.smu.Lock()
 			now := s.sessionMs()
 			ids := s.smu.tracker.expire(now)
+			for _, id := range ids {
+				s.setClosingLocked(id)
+			}
 			wait := s.smu.tracker.waitMs(now)
 			s.smu.Unlock()
 			t.Reset(time.Duration(wait) * time.Millisecond)
 			s.expireLocal()
 			for _, id := range ids {
-				s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
-				s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},
-					&write{op: jute.OpCloseSession})
+				s.expire(id)
 			}
 		}
 	}
@@ -806,6 +868,26 @@ func (s *Server) expireLocal() {
 		s.log.Info().Str("session", sessionHex(id)).Msg("local session expired")
 		s.closedSession(id, false)
 	}
+}
+
+// setClosingLocked marks a session closing, in the tracker and on its
+// connection, which drops every request after (ZooKeeper's touchSession
+// fails for a closing session). The caller holds smu.
+func (s *Server) setClosingLocked(id int64) {
+	s.smu.tracker.setClosing(id)
+	if c := s.smu.clients[id]; c != nil {
+		c.closing.Store(true)
+	}
+}
+
+// expire closes a session the tracker found expired, and marked closing:
+// its closeSession txn, as ZooKeeper's SessionTrackerImpl hands it to
+// ZooKeeperServer's expire.
+func (s *Server) expire(id int64) {
+	s.m.staleSessionsExpired.Add(1)
+	s.log.Info().Str("session", sessionHex(id)).Msg("session expired")
+	s.submit(&Request{Session: id, Op: jute.OpCloseSession, Time: s.now().UnixMilli()},
+		&write{op: jute.OpCloseSession})
 }
 
 // containerLoop deletes empty containers and expired TTL nodes with

@@ -186,6 +186,7 @@ func (c *conn) open() string {
 	c.nc.SetReadDeadline(time.Now().Add(c.l.opts.HandshakeTimeout))
 	head, err := r.peek(4)
 	if err != nil {
+		c.countReadEnd(err)
 		return "closed before handshake"
 	}
 	code := binary.BigEndian.Uint32(head)
@@ -204,6 +205,7 @@ func (c *conn) open() string {
 	}
 	b, err := c.readFrame()
 	if err != nil {
+		c.countReadEnd(err)
 		log.Warn().Err(err).Str("client", c.ip).Msg("bad connect request, closing connection")
 		return "bad connect request"
 	}
@@ -226,6 +228,7 @@ func (c *conn) readRequests(resumed bool) (reason string, idle bool) {
 	r.park, r.clock = &c.park, c.l.clock
 	timeout := time.Duration(c.client.Timeout()) * time.Millisecond
 	if resumed && c.l.clock()-c.park.lastWait() > c.readLimit && c.closingReason() == "" {
+		c.l.stats.ConnectionsExpired.Add(1)
 		log.Info().Str("client", c.ip).Str("session", fmt.Sprintf("0x%x", c.client.SessionID())).
 			Msg("no packet for a whole session timeout, closing connection")
 		return "read timeout", false
@@ -262,8 +265,10 @@ func (c *conn) readRequests(resumed bool) (reason string, idle bool) {
 				r.setDeadline(deadline)
 				continue
 			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+				c.countReadEnd(err)
 				return "client closed connection", false
 			case errors.Is(err, os.ErrDeadlineExceeded):
+				c.countReadEnd(err)
 				log.Info().Str("client", c.ip).Str("session", fmt.Sprintf("0x%x", c.client.SessionID())).
 					Msg("no packet for a whole session timeout, closing connection")
 				return "read timeout", false
@@ -414,6 +419,7 @@ func (c *conn) queueConnectResponse(resp *jute.ConnectResponse) {
 // the server reuses body for its next reply.
 func (c *conn) Reply(xid int32, zxid int64, code jute.Code, body []byte) {
 	c.replyOut(xid, zxid, code, 16+len(body))
+	c.l.stats.ResponseBytes.Add(int64(16 + len(body)))
 	c.mu.Lock()
 	if c.mu.closing != "" {
 		c.mu.Unlock() // NB: the connection is closing: nothing more goes out
@@ -444,7 +450,9 @@ func (c *conn) Event(ev datatree.Event) {
 	c.mu.out = jute.AppendInt(c.mu.out, int32(ev.Type))
 	c.mu.out = jute.AppendInt(c.mu.out, int32(jute.StateSyncConnected))
 	c.mu.out = jute.AppendString(c.mu.out, ev.Path)
+	n := len(c.mu.out) - start - 4
 	c.finishFrameLocked(start)
+	c.l.stats.WatchBytes.Add(int64(n))
 }
 
 // finishFrameLocked fills in the length of the frame that starts at start,

@@ -153,6 +153,7 @@ func ListenPorts(srv *server.Server, o Options, ports ...Port) (*Listener, error
 		}
 		l.ports = append(l.ports, port{ln: ln, tls: p.TLS})
 	}
+	l.stats = newListenerStats(srv.Metrics())
 	l.mu.perIP = make(map[string]int)
 	l.mu.conns = make(map[*conn]struct{})
 	if o.IdleAfter > 0 {

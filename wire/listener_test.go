@@ -214,7 +214,7 @@ func TestConnectionLimitTotal(t *testing.T) {
 			t.Fatal(f.Err())
 		}
 	}
-	if n := ts.Listener.Stats().ConnectionRejected.Load(); n != 1 {
+	if n := ts.Listener.Stats().ConnectionRejected.Get(); n != 1 {
 		t.Fatalf("connection_rejected = %d, want 1", n)
 	}
 }

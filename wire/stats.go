@@ -1,11 +1,15 @@
 package wire
 
 import (
+	"errors"
+	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/server"
 )
@@ -64,16 +68,31 @@ type ConnectionInfo struct {
 type RequestObserver func(op jute.OpCode, session int64, xid int32, zxid int64, code jute.Code, latency time.Duration, size int)
 
 // ListenerStats are the port-wide counters ZooKeeper keeps in
-// ServerMetrics for the client port.
+// ServerMetrics for the client port. They live in the server's registry
+// (server.Server.Metrics), under the names in parentheses.
 type ListenerStats struct {
 	// BytesReceived counts request bytes read (bytes_received_count).
-	BytesReceived atomic.Int64
+	BytesReceived *metrics.Counter
 	// UnsuccessfulHandshakes counts connections that sent a bad
 	// ConnectRequest (unsuccessful_handshake).
-	UnsuccessfulHandshakes atomic.Int64
+	UnsuccessfulHandshakes *metrics.Counter
 	// ConnectionRejected counts connections refused on accept: accept
 	// errors, maxCnxns and maxClientCnxns (connection_rejected).
-	ConnectionRejected atomic.Int64
+	ConnectionRejected *metrics.Counter
+	// ConnectionDropped counts connections the client closed: the read
+	// found the end of the stream (connection_drop_count, ZooKeeper's
+	// handleFailedRead).
+	ConnectionDropped *metrics.Counter
+	// ConnectionsExpired counts connections closed because they were
+	// silent too long: no ConnectRequest within the handshake timeout,
+	// or no packet for a whole session timeout
+	// (sessionless_connections_expired: ZooKeeper's NIO connection
+	// expirer closes both kinds and counts them there).
+	ConnectionsExpired *metrics.Counter
+	// ResponseBytes counts the bytes of replies queued, header and body
+	// without the length prefix (response_bytes); WatchBytes those of
+	// watch notifications (watch_bytes).
+	ResponseBytes, WatchBytes *metrics.Counter
 	// OutstandingTLSHandshakes is the number of TLS handshakes under way
 	// (outstanding_tls_handshake).
 	OutstandingTLSHandshakes atomic.Int64
@@ -83,6 +102,18 @@ type ListenerStats struct {
 	TLSHandshakeExceeded atomic.Int64
 
 	observer atomic.Pointer[RequestObserver]
+}
+
+func newListenerStats(r *metrics.Registry) ListenerStats {
+	return ListenerStats{
+		BytesReceived:          r.Counter("bytes_received_count"),
+		UnsuccessfulHandshakes: r.Counter("unsuccessful_handshake"),
+		ConnectionRejected:     r.Counter("connection_rejected"),
+		ConnectionDropped:      r.Counter("connection_drop_count"),
+		ConnectionsExpired:     r.Counter("sessionless_connections_expired"),
+		ResponseBytes:          r.Counter("response_bytes"),
+		WatchBytes:             r.Counter("watch_bytes"),
+	}
 }
 
 // Stats returns the listener's port-wide counters.
@@ -263,4 +294,16 @@ func (s *connStats) info(c *conn) ConnectionInfo {
 		ci.AvgLatency = s.mu.totalLat / s.mu.count
 	}
 	return ci
+}
+
+// countReadEnd counts a read error that ends the connection: the client
+// closed it (connection_drop_count), or it was silent past its deadline
+// (sessionless_connections_expired).
+func (c *conn) countReadEnd(err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		c.l.stats.ConnectionDropped.Add(1)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.l.stats.ConnectionsExpired.Add(1)
+	}
 }

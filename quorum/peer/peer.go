@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/persistence"
 	"github.com/gokeeper/gokeeper/quorum"
@@ -109,6 +110,10 @@ type Config struct {
 	// loop, after those txns were handed to Storage.Apply.
 	OnSync func()
 	Logger zerolog.Logger
+	// Metrics is the registry the peer records ZooKeeper's quorum
+	// metrics in (election_time, proposal_count, ...); nil records
+	// nowhere.
+	Metrics *metrics.Registry
 }
 
 // Peer runs a quorum.Node: the election messages through its Elector,
@@ -140,6 +145,7 @@ type Peer struct {
 	failed   error
 	statusMu sync.Mutex
 	status   quorum.Status
+	m        *peerMetrics
 	// lookingSince is when the member last started looking (loop only).
 	lookingSince time.Time
 
@@ -157,6 +163,7 @@ type proposal struct {
 	last    int64
 	learner int64 // a Sync's learner, sent SYNC then; 0 for none
 	done    func(error)
+	entries []quorum.Entry // for the metrics once committed
 }
 
 // finish completes a proposal whose txns are applied.
@@ -216,6 +223,7 @@ func New(cfg Config, storage Storage, elector Elector, hs quorum.HardState, appl
 		cfg: cfg, log: log, node: node, storage: storage, elector: elector, ln: cfg.Listener, addrs: addrs,
 		events: make(chan event, 1024), stop: make(chan struct{}),
 		conns: map[uint64]*conn{}, applied: applied, lookingSince: time.Now(),
+		m: newPeerMetrics(cfg.Metrics, time.Now()),
 	}
 	p.revalidating.m = map[int64][]chan bool{}
 	p.wg.Add(2)
@@ -434,6 +442,7 @@ func (p *Peer) handleEvent(ev event) {
 	switch {
 	case ev.msg != nil:
 		m := *ev.msg
+		p.m.received(p.status, m, time.Now())
 		if (m.Type == jute.PacketFollowerInfo || m.Type == jute.PacketObserverInfo) && p.status.State != quorum.Leading {
 			p.parked = append(p.parked, m)
 			return
@@ -468,8 +477,9 @@ func (p *Peer) handleEvent(ev event) {
 			p.finish(pr)
 		}
 	case ev.done != nil:
-		for _, e := range ev.entries {
+		for i, e := range ev.entries {
 			if err := p.node.Propose(e.Zxid, e.Data); err != nil {
+				p.m.proposed(ev.entries[:i])
 				if errors.Is(err, quorum.ErrNotLeader) {
 					err = ErrNotLeader
 				}
@@ -477,8 +487,9 @@ func (p *Peer) handleEvent(ev event) {
 				return
 			}
 		}
+		p.m.proposed(ev.entries)
 		if len(ev.entries) > 0 {
-			p.pending = append(p.pending, proposal{last: ev.entries[len(ev.entries)-1].Zxid, done: ev.done})
+			p.pending = append(p.pending, proposal{last: ev.entries[len(ev.entries)-1].Zxid, done: ev.done, entries: ev.entries})
 		} else {
 			ev.done(nil)
 		}
@@ -496,6 +507,7 @@ func (p *Peer) handleReady() {
 		}
 		if err := p.persist(&rd); err != nil {
 			p.failed = err
+			p.m.unrecoverable.Add(1)
 			p.log.Error().Err(err).Msg("cannot make the quorum state durable: stopping this member")
 			return
 		}
@@ -522,6 +534,7 @@ func (p *Peer) handleReady() {
 		}
 		p.node.Advance()
 	}
+	p.m.learnersNow(p.node.LearnerCounts())
 }
 
 func (p *Peer) persist(rd *quorum.Ready) error {
@@ -542,6 +555,7 @@ func (p *Peer) persist(rd *quorum.Ready) error {
 		if err := p.storage.Append(rd.Entries); err != nil {
 			return err
 		}
+		p.m.logged(p.status, rd.Entries, time.Now())
 	}
 	if rd.HardState != nil {
 		if err := p.storage.WriteEpochs(*rd.HardState); err != nil {
@@ -554,11 +568,14 @@ func (p *Peer) persist(rd *quorum.Ready) error {
 // apply applies through zxid and completes the proposals it commits.
 func (p *Peer) apply(zxid int64) error {
 	if err := p.storage.Apply(zxid); err != nil {
+		p.m.unrecoverable.Add(1)
 		p.log.Error().Err(err).Str("zxid", zx(zxid)).Msg("cannot apply committed txns: stopping this member")
 		return err
 	}
 	p.applied = zxid
+	now := time.Now()
 	for len(p.pending) > 0 && p.pending[0].last <= zxid {
+		p.m.committed(p.pending[0].entries, now)
 		p.finish(p.pending[0])
 		p.pending = p.pending[1:]
 	}
@@ -566,6 +583,7 @@ func (p *Peer) apply(zxid int64) error {
 }
 
 func (p *Peer) setStatus(st quorum.Status) {
+	p.m.status(p.status, st, time.Now())
 	p.statusMu.Lock()
 	was := p.status
 	p.status = st
@@ -633,6 +651,7 @@ func (p *Peer) send(m quorum.Message) {
 		}
 		return
 	}
+	p.m.sent(p.status, m)
 	c := p.conns[m.Conn]
 	if c == nil {
 		if m.Conn&dialBit == 0 || (m.Type != jute.PacketFollowerInfo && m.Type != jute.PacketObserverInfo) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/gokeeper/gokeeper/internal/metrics"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/persistence"
 	"github.com/gokeeper/gokeeper/quorum"
@@ -189,7 +190,8 @@ type cluster struct {
 	requests chan string
 	// synced gets, for each SYNC a member received, the zxids it had
 	// applied then.
-	synced chan []int64
+	synced  chan []int64
+	metrics map[int64]*metrics.Registry
 }
 
 func newCluster(t *testing.T, n int) *cluster {
@@ -197,7 +199,8 @@ func newCluster(t *testing.T, n int) *cluster {
 		t: t, election: map[int64][]string{}, storage: map[int64]*memStorage{},
 		peers: map[int64]*Peer{}, elector: map[int64]*transport.Manager{},
 		quorumLn: map[int64]net.Listener{}, requests: make(chan string, 16),
-		synced: make(chan []int64, 16),
+		synced:  make(chan []int64, 16),
+		metrics: map[int64]*metrics.Registry{},
 	}
 	for id := int64(1); id <= int64(n); id++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -207,6 +210,7 @@ func newCluster(t *testing.T, n int) *cluster {
 		c.quorumLn[id] = ln
 		c.servers = append(c.servers, Server{ID: id, QuorumAddr: ln.Addr().String()})
 		c.storage[id] = &memStorage{}
+		c.metrics[id] = metrics.NewRegistry()
 		// NB: election ports are picked now and kept across restarts.
 		el, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -257,7 +261,8 @@ func (c *cluster) start(id int64) {
 			got, _ := st.state()
 			c.synced <- got
 		},
-		Logger: zerolog.Nop(),
+		Logger:  zerolog.Nop(),
+		Metrics: c.metrics[id],
 	}
 	p, err := New(cfg, st, m, st.hs, applied)
 	if err != nil {
