@@ -2,8 +2,10 @@ package admin
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,15 +24,35 @@ type ensembleFixture struct {
 	members map[int64]*fixture
 }
 
+// freeLoopbackPort returns a loopback port that was free a moment ago,
+// below the kernel's ephemeral range (where another process's outgoing
+// connection could take it before a member binds it) and never handed
+// out before in this process.
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
+		p := 20000 + rand.IntN(12000)
+		if handedOut.ports[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		handedOut.ports[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port below 32000")
+	return 0
 }
+
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // newEnsembleFixture configures members with the given roles
 // ("participant" or "observer"), ids from 1; none is started.

@@ -632,13 +632,29 @@ func TestMntrAgainstLiveZooKeeper(t *testing.T) {
 	if err := harness.ZooKeeperInstalled(); err != nil {
 		t.Skipf("Apache ZooKeeper is not installed (apt-get install zookeeper): %v", err)
 	}
-	s := harness.DefaultSettings()
-	zs := harness.StartZooKeeperT(t, s)
-	zc, _, err := zk.Connect([]string{zs.Addr}, 4*time.Second, zk.WithLogger(nopLogger{}))
+	// NB: a loaded machine's ports are busy: ZooKeeper gets three tries
+	// to bind its own.
+	var zs *harness.Server
+	var err error
+	for try := 0; zs == nil; try++ {
+		if zs, err = harness.StartZooKeeper(t.TempDir(), harness.DefaultSettings(), 60*time.Second); err != nil && try == 2 {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(zs.Stop)
+	zc, zev, err := zk.Connect([]string{zs.Addr}, 10*time.Second, zk.WithLogger(nopLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zc.Close()
+	deadline := time.After(30 * time.Second)
+	for zc.State() != zk.StateHasSession {
+		select {
+		case <-zev:
+		case <-deadline:
+			t.Fatalf("no session with ZooKeeper at %s: %s", zs.Addr, zs.LogTail(2000))
+		}
+	}
 	f := startFixture(t, nil)
 	gc := f.connect(t)
 	for _, c := range []*zk.Conn{zc, gc} {
