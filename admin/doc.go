@@ -48,9 +48,10 @@
 //     (bytes_received_count, response_bytes, watch_bytes,
 //     connection_request_count, connection_revalidate_count,
 //     connection_rejected, connection_drop_count, unsuccessful_handshake,
-//     sessionless_connections_expired (connections silent past the
-//     handshake or session timeout), cnxn_closed_without_zk_server_running
-//     (ConnectRequests refused while the member does not serve),
+//     tls_handshake_exceeded, sessionless_connections_expired
+//     (connections silent past the handshake or session timeout),
+//     cnxn_closed_without_zk_server_running (ConnectRequests refused
+//     while the member does not serve),
 //     readlatency, updatelatency), the prep stage (prep_processor_*,
 //     prep_process_time, close_session_prep_time,
 //     outstanding_changes_queued and _removed), the txn log
@@ -135,10 +136,9 @@
 //     response_packet_cache_misses,
 //     response_packet_get_children_cache_hits,
 //     response_packet_get_children_cache_misses), the connection
-//     throttle (connection_token_deficit), Netty and TLS
-//     (netty_queued_buffer_capacity; tls_handshake_exceeded, counted in
-//     wire.ListenerStats but not exported yet) and the
-//     AdminServer's port unification (insecure_admin_count);
+//     throttle (connection_token_deficit), Netty
+//     (netty_queued_buffer_capacity) and the AdminServer's port
+//     unification (insecure_admin_count);
 //   - watch bookkeeping ZooKeeper does lazily and gokeeper does at once
 //     (a closed connection's watches are removed as it closes):
 //     dead_watchers_queued, dead_watchers_cleared,

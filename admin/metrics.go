@@ -104,7 +104,7 @@ var zkMetrics = []zkMetric{
 	counter("request_commit_queued", no),
 	counter("ensemble_auth_skip", no),
 	counter("skip_learner_request_to_next_processor_count", no),
-	counter("tls_handshake_exceeded", no),
+	counter("tls_handshake_exceeded", yes),
 	counter("revalidate_count", no),
 	// ZooKeeper 3.9's, for its snapshot and restore commands.
 	counter("snapshot_error_count", yes),

@@ -99,7 +99,7 @@ type ListenerStats struct {
 	// TLSHandshakeExceeded counts connections refused because
 	// Options.MaxTLSHandshakes handshakes were under way
 	// (tls_handshake_exceeded).
-	TLSHandshakeExceeded atomic.Int64
+	TLSHandshakeExceeded *metrics.Counter
 
 	observer atomic.Pointer[RequestObserver]
 }
@@ -113,6 +113,7 @@ func newListenerStats(r *metrics.Registry) ListenerStats {
 		ConnectionsExpired:     r.Counter("sessionless_connections_expired"),
 		ResponseBytes:          r.Counter("response_bytes"),
 		WatchBytes:             r.Counter("watch_bytes"),
+		TLSHandshakeExceeded:   r.Counter("tls_handshake_exceeded"),
 	}
 }
 
