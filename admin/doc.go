@@ -65,6 +65,7 @@
 //     quorum (election_time, looking_count, unavailable_time,
 //     leader_unavailable_time, follower_sync_time, observer_sync_time,
 //     diff_count (DIFF and TRUNC, as ZooKeeper counts them), snap_count,
+//     revalidate_count (learners' REVALIDATEs of reconnecting sessions),
 //     proposal_count, commit_count, quorum_ack_latency,
 //     proposal_ack_creation_latency, learner_proposal_received_count,
 //     learner_commit_received_count, proposal_latency,
@@ -123,9 +124,8 @@
 //     follower's request processor queue
 //     (learner_request_processor_queue_size; a follower forwards a write
 //     as it arrives), the learner sync throttle (inflight_snap_count,
-//     inflight_diff_count), REVALIDATE packets (revalidate_count; a
-//     follower revalidates a reconnecting session itself), the epoch wait
-//     that quits leading on a disloyal voter
+//     inflight_diff_count), the epoch wait that quits leading on a
+//     disloyal voter
 //     (quit_leading_due_to_disloyal_voter), the ObserverMaster
 //     (om_proposal_process_time_ms, om_commit_process_time_ms), the
 //     learner's socket close timing (socket_closing_time), ensemble

@@ -162,6 +162,22 @@ func TestEnsembleMetrics(t *testing.T) {
 		}
 	}
 	c.Close()
+	// A session moves to a new connection to the follower, which asks the
+	// leader whether it is live (REVALIDATE).
+	rc, res, err := rawclient.Connect(e.members[fol].addr, rawclient.ConnectOptions{TimeoutMs: 4000}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	rc, res2, err := rawclient.Connect(e.members[fol].addr, rawclient.ConnectOptions{TimeoutMs: 4000,
+		SessionID: res.Response.SessionId, Passwd: res.Response.Passwd}, 5*time.Second)
+	if err != nil || res2.Response.SessionId != res.Response.SessionId {
+		t.Fatalf("reconnect through the follower: %v %+v", err, res2)
+	}
+	if _, _, err := rc.CloseSession(); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
 	// NB: the follower applies a txn when it learns of its commit, which
 	// may come after the client's reply from... itself: wait for it.
 	deadline := time.Now().Add(10 * time.Second)
@@ -208,9 +224,9 @@ func TestEnsembleMetrics(t *testing.T) {
 			t.Errorf("follower prints the leader's gauge %s", k)
 		}
 	}
-	// The quorum's counters and summaries: writes+2 txns (the session's
+	// The quorum's counters and summaries: writes+4 txns (two sessions'
 	// create and close).
-	txns := float64(writes + 2)
+	txns := float64(writes + 4)
 	for _, m := range []struct {
 		vals     map[string]string
 		who, key string
@@ -218,6 +234,7 @@ func TestEnsembleMetrics(t *testing.T) {
 	}{
 		{lm, "leader", "proposal_count", txns}, {lm, "leader", "commit_count", txns},
 		{lm, "leader", "diff_count", 1}, {lm, "leader", "looking_count", 1},
+		{lm, "leader", "revalidate_count", 1},
 		{lm, "leader", "cnt_election_time", 1}, {lm, "leader", "cnt_unavailable_time", 1},
 		{lm, "leader", "cnt_leader_unavailable_time", 1}, {lm, "leader", "cnt_quorum_ack_latency", txns},
 		{lm, "leader", "cnt_proposal_ack_creation_latency", txns}, {lm, "leader", "cnt_propagation_latency", txns},

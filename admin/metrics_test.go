@@ -223,7 +223,7 @@ func (c *moveCheck) grew(before, after map[string]string, name string, n float64
 // that moves each metric a healthy server cannot.
 var (
 	ensembleOnly = []string{
-		"proposal_count", "commit_count", "diff_count", "snap_count", "looking_count",
+		"proposal_count", "commit_count", "diff_count", "snap_count", "looking_count", "revalidate_count",
 		"learner_proposal_received_count", "learner_commit_received_count",
 		"cnxn_closed_without_zk_server_running",
 		"election_time", "unavailable_time", "leader_unavailable_time", "follower_sync_time",

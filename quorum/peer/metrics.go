@@ -12,7 +12,8 @@ import (
 )
 
 // peerMetrics are the ZooKeeper metrics the peer measures, recorded from
-// its loop (the hooks below are called there only). Times are in
+// its loop (the hooks below are called there only; revalidate_count
+// from the connections' readers). Times are in
 // milliseconds; latencies run from a txn's creation (its TxnHeader time,
 // the leader's wall clock) to now, as ZooKeeper's Request.logLatency.
 type peerMetrics struct {
@@ -32,6 +33,7 @@ type peerMetrics struct {
 	proposalLatency    *metrics.Summary // proposal_latency: a txn until its PROPOSAL reached a follower
 	ackCreationLatency *metrics.Summary // proposal_ack_creation_latency: a txn until logged here in broadcast
 	unrecoverable      *metrics.Counter // unrecoverable_error_count: the peer stopped on a storage error
+	revalidates        *metrics.Counter // revalidate_count: learners' REVALIDATEs a leader got (connection readers)
 
 	// proposals are the leader's proposal sizes (last_proposal_size,
 	// min_proposal_size, max_proposal_size).
@@ -68,6 +70,7 @@ func newPeerMetrics(r *metrics.Registry, start time.Time) *peerMetrics {
 		proposalLatency:    r.Summary("proposal_latency", metrics.Advanced),
 		ackCreationLatency: r.Summary("proposal_ack_creation_latency", metrics.Advanced),
 		unrecoverable:      r.Counter("unrecoverable_error_count"),
+		revalidates:        r.Counter("revalidate_count"),
 		unavailableSince:   start,
 	}
 	m.mu.detail = "looking"
