@@ -228,11 +228,10 @@ func (a *Admin) monitorValues() []monitorValue {
 			gauges["learners"] = int64(l.Learners)
 			gauges["synced_followers"] = int64(l.SyncedFollowers)
 			// NB: gokeeper has no non-voting followers (ZooKeeper's come
-			// from reconfig) and answers a sync on the member it reaches,
-			// so its leader holds no pending syncs.
+			// from reconfig).
 			gauges["synced_non_voting_followers"] = int64(0)
 			gauges["synced_observers"] = int64(l.SyncedObservers)
-			gauges["pending_syncs"] = int64(0)
+			gauges["pending_syncs"] = int64(l.PendingSyncs)
 			gauges["leader_uptime"] = l.Uptime.Milliseconds()
 			gauges["last_proposal_size"] = l.LastProposalSize
 			gauges["min_proposal_size"] = l.MinProposalSize

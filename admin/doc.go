@@ -37,8 +37,9 @@
 //     on the leader learners, synced_followers, synced_observers,
 //     synced_non_voting_followers (always 0: gokeeper has no
 //     non-voting followers, which ZooKeeper's reconfig makes),
-//     pending_syncs (always 0: not counted yet), leader_uptime and
-//     last_, min_ and max_proposal_size; outstanding_tls_handshake of
+//     pending_syncs (learners' syncs waiting for the proposals before
+//     them), leader_uptime and last_, min_ and max_proposal_size;
+//     outstanding_tls_handshake of
 //     the secure client port. Constant: local_sessions (not counted
 //     yet), connection_drop_probability (no probabilistic load
 //     shedding), non_mtls_remote_conn_count and non_mtls_local_conn_count

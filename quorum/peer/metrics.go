@@ -234,10 +234,13 @@ func addLatency(s *metrics.Summary, txn []byte, now time.Time) {
 }
 
 // LeaderStats are the gauges ZooKeeper's leader registers (learners,
-// synced_followers, synced_observers, leader_uptime and the proposal
-// sizes); Peer.LeaderStats returns them.
+// synced_followers, synced_observers, pending_syncs, leader_uptime and
+// the proposal sizes); Peer.LeaderStats returns them.
 type LeaderStats struct {
 	Learners, SyncedFollowers, SyncedObservers int
+	// PendingSyncs is the learners' syncs waiting for the proposals
+	// before them to commit (pending_syncs).
+	PendingSyncs int
 	// Uptime is how long this member has been the serving leader.
 	Uptime time.Duration
 	// LastProposalSize, MinProposalSize and MaxProposalSize are in bytes,
@@ -245,16 +248,25 @@ type LeaderStats struct {
 	LastProposalSize, MinProposalSize, MaxProposalSize int64
 }
 
-// learnerCounts are the core's LearnerCounts, as the loop last saw them.
+// learnerCounts are the core's LearnerCounts and the learners' syncs
+// waiting, as the loop last saw them.
 type learnerCounts struct {
-	learners, followers, observers int
+	learners, followers, observers, syncs int
 }
 
-// learnersNow records the core's learner counts after the loop handled
+// leaderNow records the leader's learners and the learners' syncs
+// waiting for the proposals before them (pending), after the loop handled
 // what woke it (all 0 on a member that does not lead).
-func (m *peerMetrics) learnersNow(learners, followers, observers int, _ bool) {
+func (m *peerMetrics) leaderNow(n *quorum.Node, pending []proposal) {
+	var lc learnerCounts
+	lc.learners, lc.followers, lc.observers, _ = n.LearnerCounts()
+	for _, pr := range pending {
+		if pr.learner != 0 {
+			lc.syncs++
+		}
+	}
 	m.mu.Lock()
-	m.mu.learners = learnerCounts{learners, followers, observers}
+	m.mu.learners = lc
 	m.mu.Unlock()
 }
 
@@ -269,7 +281,7 @@ func (p *Peer) LeaderStats() (LeaderStats, bool) {
 		return LeaderStats{}, false
 	}
 	st := LeaderStats{Learners: lc.learners, SyncedFollowers: lc.followers, SyncedObservers: lc.observers,
-		Uptime: time.Since(since)}
+		PendingSyncs: lc.syncs, Uptime: time.Since(since)}
 	st.LastProposalSize, st.MinProposalSize, st.MaxProposalSize = p.m.proposals.Get()
 	return st, true
 }

@@ -535,7 +535,7 @@ func (p *Peer) handleReady() {
 		}
 		p.node.Advance()
 	}
-	p.m.learnersNow(p.node.LearnerCounts())
+	p.m.leaderNow(p.node, p.pending)
 }
 
 func (p *Peer) persist(rd *quorum.Ready) error {
