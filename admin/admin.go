@@ -281,7 +281,7 @@ func (a *Admin) gauges() map[string]any {
 		"max_file_descriptor_count":   maxFD,
 		"approximate_data_size":       t.ApproximateDataSize(),
 		"open_file_descriptor_count":  open,
-		"local_sessions":              int64(0),
+		"local_sessions":              int64(s.LocalSessionCount()),
 		"uptime":                      s.Uptime().Milliseconds(),
 		"max_latency":                 maxL,
 		"outstanding_tls_handshake":   a.conns.Stats().OutstandingTLSHandshakes.Load(),

@@ -39,11 +39,11 @@
 //     non-voting followers, which ZooKeeper's reconfig makes),
 //     pending_syncs (learners' syncs waiting for the proposals before
 //     them), leader_uptime and last_, min_ and max_proposal_size;
-//     outstanding_tls_handshake of
-//     the secure client port. Constant: local_sessions (not counted
-//     yet), connection_drop_probability (no probabilistic load
-//     shedding), non_mtls_remote_conn_count and non_mtls_local_conn_count
-//     (not counted yet);
+//     outstanding_tls_handshake of the secure client port;
+//     local_sessions, the member's local sessions. Constant:
+//     connection_drop_probability (no probabilistic load shedding),
+//     non_mtls_remote_conn_count and non_mtls_local_conn_count (not
+//     counted yet);
 //   - every ServerMetrics counter and summary that has a meaning here,
 //     counted where gokeeper does the same work: the client port
 //     (bytes_received_count, response_bytes, watch_bytes,
@@ -58,7 +58,8 @@
 //     outstanding_changes_queued and _removed), the txn log
 //     (sync_processor_*, sync_process_time, fsynctime (a commit's write
 //     and sync), snapshottime), applying (propagation_latency, the
-//     node_*_watch_count summaries), sessions (stale_sessions_expired),
+//     node_*_watch_count summaries), sessions (stale_sessions_expired:
+//     global sessions the leader expires, local ones any member does),
 //     start (dbinittime, startup_snap_load_time, startup_txns_load_time,
 //     startup_txns_loaded), failures (unrecoverable_error_count: the txn
 //     log or the quorum state could not be made durable), the snapshot

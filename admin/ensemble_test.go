@@ -22,6 +22,8 @@ type ensembleFixture struct {
 	servers []server.QuorumServer
 	dirs    map[int64]string
 	members map[int64]*fixture
+	// mutate, if set, adjusts every member's config.
+	mutate func(*server.Config)
 }
 
 // freeLoopbackPort returns a loopback port that was free a moment ago,
@@ -81,6 +83,9 @@ func (e *ensembleFixture) start(id int64) *fixture {
 		c.Servers = e.servers
 		c.InitLimit, c.SyncLimit = 10, 5
 		c.SnapCount, c.SnapSizeLimitInKb = 10, 1
+		if e.mutate != nil {
+			e.mutate(c)
+		}
 	}, nil)
 	e.members[id] = f
 	return f
@@ -348,4 +353,45 @@ func strip(key string) string {
 		return key[len(p):]
 	}
 	return key
+}
+
+// TestLocalSessionMetrics: a member with localSessionsEnabled counts its
+// local sessions in local_sessions (global_sessions, the ensemble's, does
+// not), and one it expires in stale_sessions_expired.
+func TestLocalSessionMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an ensemble")
+	}
+	e := newEnsembleFixture(t, "participant", "participant")
+	e.mutate = func(c *server.Config) { c.LocalSessionsEnabled = true }
+	e.start(1)
+	e.start(2)
+	_, fol := e.roles(1, 2)
+	m := e.members[fol]
+	before := mntrOf(t, m.addr)
+	rc, res, err := rawclient.Connect(m.addr, rawclient.ConnectOptions{TimeoutMs: 400}, 5*time.Second)
+	if err != nil || res.Response.TimeOut == 0 {
+		t.Fatalf("connect: %v %+v", err, res)
+	}
+	during := mntrOf(t, m.addr)
+	if n := mntrNum(t, during, "local_sessions"); n != 1 {
+		t.Errorf("local_sessions %v with one local session", n)
+	}
+	if b, d := mntrNum(t, before, "global_sessions"), mntrNum(t, during, "global_sessions"); d != b {
+		t.Errorf("global_sessions %v -> %v for a local session", b, d)
+	}
+	// Dropped without closeSession, the session times out on its member.
+	rc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		after := mntrOf(t, m.addr)
+		if mntrNum(t, after, "local_sessions") == 0 && mntrNum(t, after, "stale_sessions_expired") >= mntrNum(t, before, "stale_sessions_expired")+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dropped local session did not expire: local_sessions %v, stale_sessions_expired %v",
+				mntrNum(t, after, "local_sessions"), mntrNum(t, after, "stale_sessions_expired"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
