@@ -63,7 +63,8 @@ type Connections interface {
 	ResetConnectionStats()
 	// SetRequestObserver installs the function told about every reply.
 	SetRequestObserver(wire.RequestObserver)
-	// Stats returns the port-wide counters.
+	// Stats returns the port's statistics: outstanding_tls_handshake
+	// (its counters are in the server's metrics registry too).
 	Stats() *wire.ListenerStats
 }
 

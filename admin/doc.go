@@ -40,7 +40,9 @@
 //     pending_syncs (learners' syncs waiting for the proposals before
 //     them), leader_uptime and last_, min_ and max_proposal_size;
 //     outstanding_tls_handshake of the secure client port;
-//     local_sessions, the member's local sessions. Constant:
+//     local_sessions, the member's local sessions; auth_failed_count,
+//     failed auth packets, TLS handshakes and SASL exchanges and refused
+//     client certificates, as ZooKeeper counts them. Constant:
 //     connection_drop_probability (no probabilistic load shedding),
 //     non_mtls_remote_conn_count and non_mtls_local_conn_count (not
 //     counted yet);
