@@ -63,7 +63,8 @@ type Connections interface {
 	ResetConnectionStats()
 	// SetRequestObserver installs the function told about every reply.
 	SetRequestObserver(wire.RequestObserver)
-	// Stats returns the port-wide counters.
+	// Stats returns the port's statistics: outstanding_tls_handshake
+	// (its counters are in the server's metrics registry too).
 	Stats() *wire.ListenerStats
 }
 
@@ -228,11 +229,10 @@ func (a *Admin) monitorValues() []monitorValue {
 			gauges["learners"] = int64(l.Learners)
 			gauges["synced_followers"] = int64(l.SyncedFollowers)
 			// NB: gokeeper has no non-voting followers (ZooKeeper's come
-			// from reconfig) and answers a sync on the member it reaches,
-			// so its leader holds no pending syncs.
+			// from reconfig).
 			gauges["synced_non_voting_followers"] = int64(0)
 			gauges["synced_observers"] = int64(l.SyncedObservers)
-			gauges["pending_syncs"] = int64(0)
+			gauges["pending_syncs"] = int64(l.PendingSyncs)
 			gauges["leader_uptime"] = l.Uptime.Milliseconds()
 			gauges["last_proposal_size"] = l.LastProposalSize
 			gauges["min_proposal_size"] = l.MinProposalSize
@@ -282,7 +282,7 @@ func (a *Admin) gauges() map[string]any {
 		"max_file_descriptor_count":   maxFD,
 		"approximate_data_size":       t.ApproximateDataSize(),
 		"open_file_descriptor_count":  open,
-		"local_sessions":              int64(0),
+		"local_sessions":              int64(s.LocalSessionCount()),
 		"uptime":                      s.Uptime().Milliseconds(),
 		"max_latency":                 maxL,
 		"outstanding_tls_handshake":   a.conns.Stats().OutstandingTLSHandshakes.Load(),

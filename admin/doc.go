@@ -37,26 +37,31 @@
 //     on the leader learners, synced_followers, synced_observers,
 //     synced_non_voting_followers (always 0: gokeeper has no
 //     non-voting followers, which ZooKeeper's reconfig makes),
-//     pending_syncs (always 0: not counted yet), leader_uptime and
-//     last_, min_ and max_proposal_size; outstanding_tls_handshake of
-//     the secure client port. Constant: local_sessions (not counted
-//     yet), connection_drop_probability (no probabilistic load
-//     shedding), non_mtls_remote_conn_count and non_mtls_local_conn_count
-//     (not counted yet);
+//     pending_syncs (learners' syncs waiting for the proposals before
+//     them), leader_uptime and last_, min_ and max_proposal_size;
+//     outstanding_tls_handshake of the secure client port;
+//     local_sessions, the member's local sessions; auth_failed_count,
+//     failed auth packets, TLS handshakes and SASL exchanges and refused
+//     client certificates, as ZooKeeper counts them. Constant:
+//     connection_drop_probability (no probabilistic load shedding),
+//     non_mtls_remote_conn_count and non_mtls_local_conn_count (not
+//     counted yet);
 //   - every ServerMetrics counter and summary that has a meaning here,
 //     counted where gokeeper does the same work: the client port
 //     (bytes_received_count, response_bytes, watch_bytes,
 //     connection_request_count, connection_revalidate_count,
 //     connection_rejected, connection_drop_count, unsuccessful_handshake,
-//     sessionless_connections_expired (connections silent past the
-//     handshake or session timeout), cnxn_closed_without_zk_server_running
-//     (ConnectRequests refused while the member does not serve),
+//     tls_handshake_exceeded, sessionless_connections_expired
+//     (connections silent past the handshake or session timeout),
+//     cnxn_closed_without_zk_server_running (ConnectRequests refused
+//     while the member does not serve),
 //     readlatency, updatelatency), the prep stage (prep_processor_*,
 //     prep_process_time, close_session_prep_time,
 //     outstanding_changes_queued and _removed), the txn log
 //     (sync_processor_*, sync_process_time, fsynctime (a commit's write
 //     and sync), snapshottime), applying (propagation_latency, the
-//     node_*_watch_count summaries), sessions (stale_sessions_expired),
+//     node_*_watch_count summaries), sessions (stale_sessions_expired:
+//     global sessions the leader expires, local ones any member does),
 //     start (dbinittime, startup_snap_load_time, startup_txns_load_time,
 //     startup_txns_loaded), failures (unrecoverable_error_count: the txn
 //     log or the quorum state could not be made durable), the snapshot
@@ -64,6 +69,7 @@
 //     quorum (election_time, looking_count, unavailable_time,
 //     leader_unavailable_time, follower_sync_time, observer_sync_time,
 //     diff_count (DIFF and TRUNC, as ZooKeeper counts them), snap_count,
+//     revalidate_count (learners' REVALIDATEs of reconnecting sessions),
 //     proposal_count, commit_count, quorum_ack_latency,
 //     proposal_ack_creation_latency, learner_proposal_received_count,
 //     learner_commit_received_count, proposal_latency,
@@ -122,9 +128,8 @@
 //     follower's request processor queue
 //     (learner_request_processor_queue_size; a follower forwards a write
 //     as it arrives), the learner sync throttle (inflight_snap_count,
-//     inflight_diff_count), REVALIDATE packets (revalidate_count; a
-//     follower revalidates a reconnecting session itself), the epoch wait
-//     that quits leading on a disloyal voter
+//     inflight_diff_count), the epoch wait that quits leading on a
+//     disloyal voter
 //     (quit_leading_due_to_disloyal_voter), the ObserverMaster
 //     (om_proposal_process_time_ms, om_commit_process_time_ms), the
 //     learner's socket close timing (socket_closing_time), ensemble
@@ -135,10 +140,9 @@
 //     response_packet_cache_misses,
 //     response_packet_get_children_cache_hits,
 //     response_packet_get_children_cache_misses), the connection
-//     throttle (connection_token_deficit), Netty and TLS
-//     (netty_queued_buffer_capacity; tls_handshake_exceeded, counted in
-//     wire.ListenerStats but not exported yet) and the
-//     AdminServer's port unification (insecure_admin_count);
+//     throttle (connection_token_deficit), Netty
+//     (netty_queued_buffer_capacity) and the AdminServer's port
+//     unification (insecure_admin_count);
 //   - watch bookkeeping ZooKeeper does lazily and gokeeper does at once
 //     (a closed connection's watches are removed as it closes):
 //     dead_watchers_queued, dead_watchers_cleared,

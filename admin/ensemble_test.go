@@ -2,8 +2,10 @@ package admin
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,17 +22,39 @@ type ensembleFixture struct {
 	servers []server.QuorumServer
 	dirs    map[int64]string
 	members map[int64]*fixture
+	// mutate, if set, adjusts every member's config.
+	mutate func(*server.Config)
 }
 
+// freeLoopbackPort returns a loopback port that was free a moment ago,
+// below the kernel's ephemeral range (where another process's outgoing
+// connection could take it before a member binds it) and never handed
+// out before in this process.
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
+		p := 20000 + rand.IntN(12000)
+		if handedOut.ports[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		handedOut.ports[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port below 32000")
+	return 0
 }
+
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // newEnsembleFixture configures members with the given roles
 // ("participant" or "observer"), ids from 1; none is started.
@@ -59,6 +83,9 @@ func (e *ensembleFixture) start(id int64) *fixture {
 		c.Servers = e.servers
 		c.InitLimit, c.SyncLimit = 10, 5
 		c.SnapCount, c.SnapSizeLimitInKb = 10, 1
+		if e.mutate != nil {
+			e.mutate(c)
+		}
 	}, nil)
 	e.members[id] = f
 	return f
@@ -140,6 +167,22 @@ func TestEnsembleMetrics(t *testing.T) {
 		}
 	}
 	c.Close()
+	// A session moves to a new connection to the follower, which asks the
+	// leader whether it is live (REVALIDATE).
+	rc, res, err := rawclient.Connect(e.members[fol].addr, rawclient.ConnectOptions{TimeoutMs: 4000}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	rc, res2, err := rawclient.Connect(e.members[fol].addr, rawclient.ConnectOptions{TimeoutMs: 4000,
+		SessionID: res.Response.SessionId, Passwd: res.Response.Passwd}, 5*time.Second)
+	if err != nil || res2.Response.SessionId != res.Response.SessionId {
+		t.Fatalf("reconnect through the follower: %v %+v", err, res2)
+	}
+	if _, _, err := rc.CloseSession(); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
 	// NB: the follower applies a txn when it learns of its commit, which
 	// may come after the client's reply from... itself: wait for it.
 	deadline := time.Now().Add(10 * time.Second)
@@ -186,9 +229,9 @@ func TestEnsembleMetrics(t *testing.T) {
 			t.Errorf("follower prints the leader's gauge %s", k)
 		}
 	}
-	// The quorum's counters and summaries: writes+2 txns (the session's
+	// The quorum's counters and summaries: writes+4 txns (two sessions'
 	// create and close).
-	txns := float64(writes + 2)
+	txns := float64(writes + 4)
 	for _, m := range []struct {
 		vals     map[string]string
 		who, key string
@@ -196,6 +239,7 @@ func TestEnsembleMetrics(t *testing.T) {
 	}{
 		{lm, "leader", "proposal_count", txns}, {lm, "leader", "commit_count", txns},
 		{lm, "leader", "diff_count", 1}, {lm, "leader", "looking_count", 1},
+		{lm, "leader", "revalidate_count", 1},
 		{lm, "leader", "cnt_election_time", 1}, {lm, "leader", "cnt_unavailable_time", 1},
 		{lm, "leader", "cnt_leader_unavailable_time", 1}, {lm, "leader", "cnt_quorum_ack_latency", txns},
 		{lm, "leader", "cnt_proposal_ack_creation_latency", txns}, {lm, "leader", "cnt_propagation_latency", txns},
@@ -309,4 +353,45 @@ func strip(key string) string {
 		return key[len(p):]
 	}
 	return key
+}
+
+// TestLocalSessionMetrics: a member with localSessionsEnabled counts its
+// local sessions in local_sessions (global_sessions, the ensemble's, does
+// not), and one it expires in stale_sessions_expired.
+func TestLocalSessionMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an ensemble")
+	}
+	e := newEnsembleFixture(t, "participant", "participant")
+	e.mutate = func(c *server.Config) { c.LocalSessionsEnabled = true }
+	e.start(1)
+	e.start(2)
+	_, fol := e.roles(1, 2)
+	m := e.members[fol]
+	before := mntrOf(t, m.addr)
+	rc, res, err := rawclient.Connect(m.addr, rawclient.ConnectOptions{TimeoutMs: 400}, 5*time.Second)
+	if err != nil || res.Response.TimeOut == 0 {
+		t.Fatalf("connect: %v %+v", err, res)
+	}
+	during := mntrOf(t, m.addr)
+	if n := mntrNum(t, during, "local_sessions"); n != 1 {
+		t.Errorf("local_sessions %v with one local session", n)
+	}
+	if b, d := mntrNum(t, before, "global_sessions"), mntrNum(t, during, "global_sessions"); d != b {
+		t.Errorf("global_sessions %v -> %v for a local session", b, d)
+	}
+	// Dropped without closeSession, the session times out on its member.
+	rc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		after := mntrOf(t, m.addr)
+		if mntrNum(t, after, "local_sessions") == 0 && mntrNum(t, after, "stale_sessions_expired") >= mntrNum(t, before, "stale_sessions_expired")+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dropped local session did not expire: local_sessions %v, stale_sessions_expired %v",
+				mntrNum(t, after, "local_sessions"), mntrNum(t, after, "stale_sessions_expired"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

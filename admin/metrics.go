@@ -104,8 +104,8 @@ var zkMetrics = []zkMetric{
 	counter("request_commit_queued", no),
 	counter("ensemble_auth_skip", no),
 	counter("skip_learner_request_to_next_processor_count", no),
-	counter("tls_handshake_exceeded", no),
-	counter("revalidate_count", no),
+	counter("tls_handshake_exceeded", yes),
+	counter("revalidate_count", yes),
 	// ZooKeeper 3.9's, for its snapshot and restore commands.
 	counter("snapshot_error_count", yes),
 	counter("snapshot_rate_limited_count", yes),

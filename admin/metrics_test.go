@@ -223,7 +223,7 @@ func (c *moveCheck) grew(before, after map[string]string, name string, n float64
 // that moves each metric a healthy server cannot.
 var (
 	ensembleOnly = []string{
-		"proposal_count", "commit_count", "diff_count", "snap_count", "looking_count",
+		"proposal_count", "commit_count", "diff_count", "snap_count", "looking_count", "revalidate_count",
 		"learner_proposal_received_count", "learner_commit_received_count",
 		"cnxn_closed_without_zk_server_running",
 		"election_time", "unavailable_time", "leader_unavailable_time", "follower_sync_time",
@@ -232,6 +232,7 @@ var (
 	}
 	elsewhere = map[string]string{
 		"unrecoverable_error_count": "server's TestLogFailureStopsWritesKeepsReads (a txn log that cannot sync)",
+		"tls_handshake_exceeded":    "wire's TestTLSHandshakeLimitCounted (a secure client port)",
 	}
 )
 
@@ -350,7 +351,8 @@ func TestMetricsMoveUnderLoad(t *testing.T) {
 		}
 		held = append(held, rc)
 	}
-	if len(held) > 9 {
+	// NB: connections just closed may still count against the limit.
+	if len(held) > 9 || len(held) == 0 {
 		t.Fatalf("%d connections from one address besides the client's, maxClientCnxns is 10", len(held))
 	}
 	for _, rc := range held {
@@ -389,7 +391,7 @@ func TestMetricsMoveUnderLoad(t *testing.T) {
 		n    float64
 	}{
 		{"bytes_received_count", 1000}, {"response_bytes", 1000}, {"watch_bytes", 4 * 16},
-		{"connection_request_count", 3 + 9}, {"connection_revalidate_count", 1},
+		{"connection_request_count", 3 + float64(len(held))}, {"connection_revalidate_count", 1},
 		{"connection_drop_count", 2}, {"sessionless_connections_expired", 1},
 		{"unsuccessful_handshake", 1}, {"connection_rejected", 1}, {"stale_sessions_expired", 1},
 		{"prep_processor_request_queued", txns}, {"sync_processor_request_queued", txns},
@@ -632,13 +634,29 @@ func TestMntrAgainstLiveZooKeeper(t *testing.T) {
 	if err := harness.ZooKeeperInstalled(); err != nil {
 		t.Skipf("Apache ZooKeeper is not installed (apt-get install zookeeper): %v", err)
 	}
-	s := harness.DefaultSettings()
-	zs := harness.StartZooKeeperT(t, s)
-	zc, _, err := zk.Connect([]string{zs.Addr}, 4*time.Second, zk.WithLogger(nopLogger{}))
+	// NB: a loaded machine's ports are busy: ZooKeeper gets three tries
+	// to bind its own.
+	var zs *harness.Server
+	var err error
+	for try := 0; zs == nil; try++ {
+		if zs, err = harness.StartZooKeeper(t.TempDir(), harness.DefaultSettings(), 60*time.Second); err != nil && try == 2 {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(zs.Stop)
+	zc, zev, err := zk.Connect([]string{zs.Addr}, 10*time.Second, zk.WithLogger(nopLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zc.Close()
+	deadline := time.After(30 * time.Second)
+	for zc.State() != zk.StateHasSession {
+		select {
+		case <-zev:
+		case <-deadline:
+			t.Fatalf("no session with ZooKeeper at %s: %s", zs.Addr, zs.LogTail(2000))
+		}
+	}
 	f := startFixture(t, nil)
 	gc := f.connect(t)
 	for _, c := range []*zk.Conn{zc, gc} {

@@ -39,7 +39,7 @@ type serverMetrics struct {
 	nodeChangedWatch  *metrics.Summary // node_changed_watch_count
 	nodeChildrenWatch *metrics.Summary // node_children_watch_count
 
-	staleSessionsExpired *metrics.Counter // stale_sessions_expired: sessions the tracker expired
+	staleSessionsExpired *metrics.Counter // stale_sessions_expired: sessions a tracker expired (global or local)
 	connectionRequests   *metrics.Counter // connection_request_count: ConnectRequests handled
 	connectionRevalidate *metrics.Counter // connection_revalidate_count: reconnects to a session
 	// cnxn_closed_without_zk_server_running: ConnectRequests refused
@@ -167,4 +167,12 @@ func (s *Server) QuorumStats() (QuorumStats, bool) {
 		qs.ObserverMasterID = st.Leader
 	}
 	return qs, true
+}
+
+// LocalSessionCount returns the number of this member's local sessions
+// (localSessionsEnabled, read-only mode): ZooKeeper's local_sessions.
+func (s *Server) LocalSessionCount() int {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.smu.local.count()
 }

@@ -864,6 +864,7 @@ func (s *Server) expireLocal() {
 		s.smu.local.remove(id)
 	}
 	s.smu.Unlock()
+	s.m.staleSessionsExpired.Add(int64(len(ids)))
 	for _, id := range ids {
 		s.log.Info().Str("session", sessionHex(id)).Msg("local session expired")
 		s.closedSession(id, false)

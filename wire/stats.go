@@ -68,8 +68,9 @@ type ConnectionInfo struct {
 type RequestObserver func(op jute.OpCode, session int64, xid int32, zxid int64, code jute.Code, latency time.Duration, size int)
 
 // ListenerStats are the port-wide counters ZooKeeper keeps in
-// ServerMetrics for the client port. They live in the server's registry
-// (server.Server.Metrics), under the names in parentheses.
+// ServerMetrics for the client port, which live in the server's registry
+// (server.Server.Metrics) under the names in parentheses, and its gauge
+// of TLS handshakes under way.
 type ListenerStats struct {
 	// BytesReceived counts request bytes read (bytes_received_count).
 	BytesReceived *metrics.Counter
@@ -99,7 +100,7 @@ type ListenerStats struct {
 	// TLSHandshakeExceeded counts connections refused because
 	// Options.MaxTLSHandshakes handshakes were under way
 	// (tls_handshake_exceeded).
-	TLSHandshakeExceeded atomic.Int64
+	TLSHandshakeExceeded *metrics.Counter
 
 	observer atomic.Pointer[RequestObserver]
 }
@@ -113,6 +114,7 @@ func newListenerStats(r *metrics.Registry) ListenerStats {
 		ConnectionsExpired:     r.Counter("sessionless_connections_expired"),
 		ResponseBytes:          r.Counter("response_bytes"),
 		WatchBytes:             r.Counter("watch_bytes"),
+		TLSHandshakeExceeded:   r.Counter("tls_handshake_exceeded"),
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // peerMetrics are the ZooKeeper metrics the peer measures, recorded from
-// its loop (the hooks below are called there only). Times are in
+// its loop (the hooks below are called there only; revalidate_count
+// from the connections' readers). Times are in
 // milliseconds; latencies run from a txn's creation (its TxnHeader time,
 // the leader's wall clock) to now, as ZooKeeper's Request.logLatency.
 type peerMetrics struct {
@@ -32,6 +33,7 @@ type peerMetrics struct {
 	proposalLatency    *metrics.Summary // proposal_latency: a txn until its PROPOSAL reached a follower
 	ackCreationLatency *metrics.Summary // proposal_ack_creation_latency: a txn until logged here in broadcast
 	unrecoverable      *metrics.Counter // unrecoverable_error_count: the peer stopped on a storage error
+	revalidates        *metrics.Counter // revalidate_count: learners' REVALIDATEs a leader got (connection readers)
 
 	// proposals are the leader's proposal sizes (last_proposal_size,
 	// min_proposal_size, max_proposal_size).
@@ -68,6 +70,7 @@ func newPeerMetrics(r *metrics.Registry, start time.Time) *peerMetrics {
 		proposalLatency:    r.Summary("proposal_latency", metrics.Advanced),
 		ackCreationLatency: r.Summary("proposal_ack_creation_latency", metrics.Advanced),
 		unrecoverable:      r.Counter("unrecoverable_error_count"),
+		revalidates:        r.Counter("revalidate_count"),
 		unavailableSince:   start,
 	}
 	m.mu.detail = "looking"
@@ -231,10 +234,13 @@ func addLatency(s *metrics.Summary, txn []byte, now time.Time) {
 }
 
 // LeaderStats are the gauges ZooKeeper's leader registers (learners,
-// synced_followers, synced_observers, leader_uptime and the proposal
-// sizes); Peer.LeaderStats returns them.
+// synced_followers, synced_observers, pending_syncs, leader_uptime and
+// the proposal sizes); Peer.LeaderStats returns them.
 type LeaderStats struct {
 	Learners, SyncedFollowers, SyncedObservers int
+	// PendingSyncs is the learners' syncs waiting for the proposals
+	// before them to commit (pending_syncs).
+	PendingSyncs int
 	// Uptime is how long this member has been the serving leader.
 	Uptime time.Duration
 	// LastProposalSize, MinProposalSize and MaxProposalSize are in bytes,
@@ -242,16 +248,25 @@ type LeaderStats struct {
 	LastProposalSize, MinProposalSize, MaxProposalSize int64
 }
 
-// learnerCounts are the core's LearnerCounts, as the loop last saw them.
+// learnerCounts are the core's LearnerCounts and the learners' syncs
+// waiting, as the loop last saw them.
 type learnerCounts struct {
-	learners, followers, observers int
+	learners, followers, observers, syncs int
 }
 
-// learnersNow records the core's learner counts after the loop handled
+// leaderNow records the leader's learners and the learners' syncs
+// waiting for the proposals before them (pending), after the loop handled
 // what woke it (all 0 on a member that does not lead).
-func (m *peerMetrics) learnersNow(learners, followers, observers int, _ bool) {
+func (m *peerMetrics) leaderNow(n *quorum.Node, pending []proposal) {
+	var lc learnerCounts
+	lc.learners, lc.followers, lc.observers, _ = n.LearnerCounts()
+	for _, pr := range pending {
+		if pr.learner != 0 {
+			lc.syncs++
+		}
+	}
 	m.mu.Lock()
-	m.mu.learners = learnerCounts{learners, followers, observers}
+	m.mu.learners = lc
 	m.mu.Unlock()
 }
 
@@ -266,7 +281,7 @@ func (p *Peer) LeaderStats() (LeaderStats, bool) {
 		return LeaderStats{}, false
 	}
 	st := LeaderStats{Learners: lc.learners, SyncedFollowers: lc.followers, SyncedObservers: lc.observers,
-		Uptime: time.Since(since)}
+		PendingSyncs: lc.syncs, Uptime: time.Since(since)}
 	st.LastProposalSize, st.MinProposalSize, st.MaxProposalSize = p.m.proposals.Get()
 	return st, true
 }

@@ -100,3 +100,28 @@ func TestPeerMetrics(t *testing.T) {
 		t.Errorf("quorum_ack_latency min %d ms, want >= 1000 for txns created a second ago", v.Min)
 	}
 }
+
+// TestLeaderStatsPendingSyncs: a leader's pending_syncs is the learners'
+// syncs among the proposals waiting to commit, as the loop last saw them.
+func TestLeaderStatsPendingSyncs(t *testing.T) {
+	st := &memStorage{}
+	node, err := quorum.New(quorum.Config{ID: 1, Voters: []int64{1}, InitLimit: 10, SyncLimit: 5, PingInterval: 1,
+		FinalizeWait: 1, MinNotifyInterval: 1, MaxNotifyInterval: 10}, st, quorum.HardState{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Peer{m: newPeerMetrics(nil, time.Now())}
+	if _, ok := p.LeaderStats(); ok {
+		t.Fatal("LeaderStats on a member that never led")
+	}
+	p.m.status(quorum.Status{}, quorum.Status{State: quorum.Leading, Leader: 1, Epoch: 1, Serving: true}, time.Now())
+	p.m.leaderNow(node, []proposal{{last: 5}, {last: 5, learner: 2}, {last: 9}, {last: 9, learner: 3}, {last: 9, learner: 2}})
+	ls, ok := p.LeaderStats()
+	if !ok || ls.PendingSyncs != 3 {
+		t.Fatalf("pending syncs %d (ok %v), want the 3 learners' syncs waiting", ls.PendingSyncs, ok)
+	}
+	p.m.leaderNow(node, nil)
+	if ls, _ := p.LeaderStats(); ls.PendingSyncs != 0 {
+		t.Fatalf("pending syncs %d once every proposal committed", ls.PendingSyncs)
+	}
+}

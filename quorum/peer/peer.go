@@ -341,6 +341,7 @@ func (p *Peer) revalidated(data []byte) {
 
 // revalidate answers a learner's REVALIDATE on connection c.
 func (p *Peer) revalidate(c *conn, data []byte) {
+	p.m.revalidates.Add(1)
 	if len(data) < 12 || p.cfg.OnRevalidate == nil {
 		return
 	}
@@ -534,7 +535,7 @@ func (p *Peer) handleReady() {
 		}
 		p.node.Advance()
 	}
-	p.m.learnersNow(p.node.LearnerCounts())
+	p.m.leaderNow(p.node, p.pending)
 }
 
 func (p *Peer) persist(rd *quorum.Ready) error {
