@@ -121,14 +121,18 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		el.Close()
 		return nil, fmt.Errorf("quorum port: %w", err)
 	}
-	// NB: the core ticks at half the tickTime so that the leader pings
-	// learners every tickTime/2, as ZooKeeper's does; limits counted in
-	// tickTime count twice.
-	tick := time.Duration(cfg.TickTime) * time.Millisecond / 2
+	// NB: the core ticks every 20 ms (or tickTime/2 if shorter), so that
+	// the election's 200 ms finalize wait is 200 ms, not rounded up to
+	// the next tickTime/2 (a second at ZooKeeper's usual tickTime=2000);
+	// the leader pings learners every tickTime/2, as ZooKeeper's does.
+	tickTime := time.Duration(cfg.TickTime) * time.Millisecond
+	tick := min(tickTime/2, 20*time.Millisecond)
 	pc := peer.Config{
 		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick,
 		Core: quorum.Config{
-			InitLimit: 2 * cfg.InitLimit, SyncLimit: 2 * cfg.SyncLimit, PingInterval: 1,
+			InitLimit:    ticksAtLeast(time.Duration(cfg.InitLimit)*tickTime, tick),
+			SyncLimit:    ticksAtLeast(time.Duration(cfg.SyncLimit)*tickTime, tick),
+			PingInterval: ticksAtLeast(tickTime/2, tick),
 			// ZooKeeper: finalizeWait 200 ms, notifications 200 ms to 60 s.
 			FinalizeWait:      ticksAtLeast(200*time.Millisecond, tick),
 			MinNotifyInterval: ticksAtLeast(200*time.Millisecond, tick),

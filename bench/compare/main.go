@@ -83,13 +83,18 @@ func main() {
 	flag.StringVar(&o.workloads, "workloads", "", "comma-separated subset of the table's workloads (default: all)")
 	flag.IntVar(&o.depth, "inflight", 4, "requests in flight per session")
 	flag.BoolVar(&o.ensemble, "ensemble", false, "3-member ensembles of each instead of standalone servers (make bench-ensemble)")
-	flag.IntVar(&o.failovers, "failovers", 8, "with -ensemble: leader kills measured per ensemble")
+	flag.IntVar(&o.failovers, "failovers", 0, "with -ensemble: leader kills measured per ensemble (default 8, 2 with -quick; negative: none)")
 	flag.Parse()
 	o.clients, o.duration, o.extraDur, o.rounds, o.znodes = []int{32, 128}, 5*time.Second, 3*time.Second, 2, 1_000_000
 	if quick {
 		o.clients, o.duration, o.extraDur, o.znodes = []int{32}, time.Second, time.Second, 100_000
 		*idle = "2000"
-		o.failovers = 2
+	}
+	if o.failovers == 0 {
+		o.failovers = 8
+		if quick {
+			o.failovers = 2
+		}
 	}
 	for _, f := range strings.Split(*idle, ",") {
 		if f = strings.TrimSpace(f); f == "" {
