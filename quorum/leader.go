@@ -30,6 +30,9 @@ type leader struct {
 	history int64
 	// proposed is the last zxid proposed in this epoch.
 	proposed int64
+	// outstanding are the proposals not committed yet, in zxid order: a
+	// commit reads them here, not from the log.
+	outstanding []Entry
 	// selfAcked is how far the leader's own log is durable.
 	selfAcked int64
 	learners  map[int64]*learnerHandler
@@ -338,9 +341,17 @@ func (l *leader) tryCommit(n *Node) {
 	if to <= n.committed {
 		return
 	}
-	from := n.committed
-	for _, e := range n.entries(from, to) {
-		for _, h := range l.sortedLearners() {
+	// NB: once established, everything after n.committed was proposed
+	// in this epoch, so the commit's txns are a prefix of outstanding.
+	k := 0
+	for k < len(l.outstanding) && l.outstanding[k].Zxid <= to {
+		k++
+	}
+	commits := l.outstanding[:k]
+	l.outstanding = l.outstanding[k:]
+	learners := l.sortedLearners()
+	for _, e := range commits {
+		for _, h := range learners {
 			if !h.forwarding {
 				continue
 			}
