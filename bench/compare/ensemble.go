@@ -213,6 +213,65 @@ func runEnsembleBench(o *options, parent string, jsonl io.Writer) error {
 		}
 		printFailover(rows)
 	}
+	return runCatchUp(o, zk, gk, jsonl)
+}
+
+// runCatchUp populates both ensembles with o.znodes znodes, then times a
+// follower's restart (SIGTERM, start, serving the last znode) and its
+// catch-up from an empty data dir (a SNAP from the leader).
+func runCatchUp(o *options, zk, gk *ensemble, jsonl io.Writer) error {
+	last := bench.PopulatePath("/bench", o.znodes-1)
+	type row struct{ restart, catchUp time.Duration }
+	var rows [2]row
+	for i, e := range []*ensemble{zk, gk} {
+		fmt.Fprintf(os.Stderr, "%s: populating %d znodes\n", e.name, o.znodes)
+		cfg := bench.DefaultConfig()
+		cfg.Servers = e.addrs()
+		cfg.Workload = bench.WorkPopulate
+		cfg.Conns, cfg.Depth, cfg.Ops, cfg.Duration, cfg.Progress = 32, 16, o.znodes, 0, 10*time.Second
+		res, err := bench.Run(cfg, os.Stderr)
+		if err != nil {
+			return fmt.Errorf("populate %s: %w", e.name, err)
+		}
+		fmt.Fprintf(jsonl, "{\"server\":%q,\"ensemble\":3,%s\n", e.name, strings.TrimPrefix(res.JSON(), "{"))
+		f := (e.leader() + 1) % len(e.members)
+		m := e.members[f]
+		m.stop()
+		if rows[i].restart, err = m.start(last); err != nil {
+			return fmt.Errorf("%s restart: %w", e.name, err)
+		}
+		m.stop()
+		data := filepath.Join(m.dir, "data")
+		entries, err := os.ReadDir(data)
+		if err != nil {
+			return err
+		}
+		for _, de := range entries {
+			if de.Name() != "myid" {
+				if err := os.RemoveAll(filepath.Join(data, de.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		if rows[i].catchUp, err = m.start(last); err != nil {
+			return fmt.Errorf("%s catch-up: %w", e.name, err)
+		}
+		fmt.Fprintf(os.Stderr, "  %-9s follower restart %v, catch-up from empty %v\n", e.name,
+			rows[i].restart.Round(time.Millisecond), rows[i].catchUp.Round(time.Millisecond))
+	}
+	fmt.Printf("a follower of an ensemble holding %d znodes: from process start to serving the last znode\n", o.znodes)
+	fmt.Printf("%-28s | %10s | %10s | %8s\n", "", "ZooKeeper", "gokeeper", "gk/ZK")
+	fmt.Println(strings.Repeat("-", 66))
+	for _, r := range []struct {
+		label  string
+		zk, gk time.Duration
+	}{
+		{"restart (SIGTERM, start)", rows[0].restart, rows[1].restart},
+		{"catch-up from empty (SNAP)", rows[0].catchUp, rows[1].catchUp},
+	} {
+		fmt.Printf("%-28s | %10v | %10v | %8.2f\n", r.label, r.zk.Round(time.Millisecond), r.gk.Round(time.Millisecond), r.gk.Seconds()/r.zk.Seconds())
+	}
+	fmt.Println()
 	return nil
 }
 
