@@ -212,6 +212,9 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 	switch {
 	case peer == last:
 	case peer >= start && (peer == start || n.hasEntry(peer)):
+		if n.tooFarBehind(peer, last) {
+			mode, from = jute.PacketSnap, n.applied
+		}
 	default:
 		// TRUNC only within the learner's last epoch: the learner holds t
 		// then, and (as ZooKeeper requires, since its learners may have
@@ -243,6 +246,19 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 	n.sendTo(h, jute.PacketNewLeader, Zxid(l.epoch, 0), n.cfg.ConfigText)
 	h.stage = stageSynced
 	h.forwarding = true
+}
+
+// tooFarBehind reports whether a DIFF from peer to last would pass
+// MaxDiff txns; across epochs it counts the last epoch's txns only.
+func (n *Node) tooFarBehind(peer, last int64) bool {
+	if n.cfg.MaxDiff <= 0 {
+		return false
+	}
+	behind := Counter(last)
+	if Epoch(peer) == Epoch(last) {
+		behind -= Counter(peer)
+	}
+	return behind > n.cfg.MaxDiff
 }
 
 // hasEntry reports whether zxid is in the log.

@@ -152,6 +152,10 @@ func newSimNodes(tb testing.TB, seed int64, voters, observers int) *sim {
 		nodes: map[int64]*simNode{}, accepts: map[int64]uint64{}, leaders: map[int64]int64{},
 	}
 	s.cfg = Config{InitLimit: 20, SyncLimit: 10, PingInterval: 3, FinalizeWait: 2, MinNotifyInterval: 2, MaxNotifyInterval: 32}
+	if seed%3 == 0 {
+		// A learner a few txns behind gets a SNAP rather than a DIFF.
+		s.cfg.MaxDiff = 1 + seed%7
+	}
 	for i := 1; i <= voters+observers; i++ {
 		id := int64(i)
 		if i <= voters {

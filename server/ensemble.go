@@ -137,7 +137,10 @@ func newEnsemble(s *Server) (*ensemble, error) {
 			FinalizeWait:      ticksAtLeast(200*time.Millisecond, tick),
 			MinNotifyInterval: ticksAtLeast(200*time.Millisecond, tick),
 			MaxNotifyInterval: ticksAtLeast(60*time.Second, tick),
-			ConfigText:        []byte(cfg.MembershipString()),
+			// NB: a learner a snapshot interval behind costs less to
+			// send the state than the txns.
+			MaxDiff:    int64(cfg.SnapCount),
+			ConfigText: []byte(cfg.MembershipString()),
 		},
 		ConfigVersion: cfg.ConfigVersion,
 		MaxBuffer:     cfg.JuteMaxBuffer,
@@ -699,12 +702,17 @@ func (e *ensemble) InstallSnapshot(zxid int64, snap []byte) error {
 // nodeSource yields nodes, in the order read, as a snapshot's tree.
 func nodeSource(nodes []*persistence.Node) persistence.SnapshotSource {
 	return func(acls func([][]jute.ACL) error, node func(*persistence.Node) error) error {
-		seen := map[string]bool{}
+		// NB: the nodes of a read snapshot share their ACL lists, so a
+		// list is known by its first element (the cache dedupes content).
+		seen := map[*jute.ACL]bool{}
 		var lists [][]jute.ACL
 		for _, n := range nodes {
-			k := fmt.Sprint(n.ACL)
-			if !seen[k] {
-				seen[k] = true
+			var first *jute.ACL // nil for an empty list
+			if len(n.ACL) > 0 {
+				first = &n.ACL[0]
+			}
+			if !seen[first] {
+				seen[first] = true
 				lists = append(lists, n.ACL)
 			}
 		}
