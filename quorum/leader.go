@@ -404,7 +404,11 @@ func (l *leader) tick(n *Node) {
 		if h.stage >= stageNewLeaderAck && !h.observer {
 			live[h.sid] = true
 		}
-		n.sendTo(h, jute.PacketPing, l.proposed, nil)
+		// NB: not before UPTODATE: a ZooKeeper learner that reads a PING
+		// while it syncs exits ("Got unexpected packet from leader").
+		if h.stage >= stageUpToDate {
+			n.sendTo(h, jute.PacketPing, l.proposed, nil)
+		}
 	}
 	if !n.cfg.quorum(live) {
 		n.becomeLooking("lost the quorum of followers")

@@ -564,6 +564,11 @@ func (s *sim) deliver() {
 			if *simTrace {
 				s.logf("deliver %v", m)
 			}
+			if lr := to.n.ln; m.Type == jute.PacketPing && !e.toLeader && lr != nil && lr.conn == m.Conn && lr.phase != phaseBroadcast {
+				// A ZooKeeper learner exits on a PING before UPTODATE.
+				s.fail("n%d got a PING from its leader before UPTODATE", to.id)
+				return
+			}
 			to.n.Step(m)
 		default:
 			if !s.link(e.m.From, e.m.To) {
