@@ -106,6 +106,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	tc.Peers = map[int64][]string{}
 	tc.HandshakeTimeout = time.Duration(cfg.TickTime*cfg.SyncLimit) * time.Millisecond
 	tc.Logger = s.log
+	tc.Security = cfg.QuorumSecurity
 	var servers []peer.Server
 	for _, m := range cfg.Servers {
 		a := m.Addrs[0]
@@ -126,7 +127,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	// tickTime count twice.
 	tick := time.Duration(cfg.TickTime) * time.Millisecond / 2
 	pc := peer.Config{
-		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick,
+		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick, Security: cfg.QuorumSecurity,
 		Core: quorum.Config{
 			InitLimit: 2 * cfg.InitLimit, SyncLimit: 2 * cfg.SyncLimit, PingInterval: 1,
 			// ZooKeeper: finalizeWait 200 ms, notifications 200 ms to 60 s.

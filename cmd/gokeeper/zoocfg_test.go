@@ -124,8 +124,10 @@ var badConfigs = []struct {
 	{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`, ""},
 	{"admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`, "ZooKeeper reads admin.* only when it starts the AdminServer"},
 	{"no clientPort", "dataDir=$DATA", "", `clientPort: not set`, "ZooKeeper starts without a client port"},
-	{"sslQuorum", "dataDir=$DATA\nclientPort=2181\nsslQuorum=true", "", `for sslQuorum: TLS and SASL on the quorum and election ports are not supported yet`, "ZooKeeper encrypts its quorum links; gokeeper refuses rather than run them in the clear"},
-	{"quorum SASL", "dataDir=$DATA\nclientPort=2181\nquorum.auth.enableSasl=true", "", `for quorum.auth.enableSasl`, "as sslQuorum"},
+	{"sslQuorum not a boolean", "dataDir=$DATA\nclientPort=2181\nsslQuorum=yes", "", `invalid value "yes" for sslQuorum`, ""},
+	{"quorum SASL required, not enabled", "dataDir=$DATA\nclientPort=2181\nquorum.auth.learnerRequireSasl=true", "", `for quorum.auth.learnerRequireSasl: quorum.auth.enableSasl is disabled`, ""},
+	{"server requires SASL, learner does not", "dataDir=$DATA\nclientPort=2181\nquorum.auth.enableSasl=true\nquorum.auth.serverRequireSasl=true", "", `for quorum.auth.serverRequireSasl: quorum.auth.learnerRequireSasl is disabled`, ""},
+	{"quorum.cnxn.threads.size", "dataDir=$DATA\nclientPort=2181\nquorum.cnxn.threads.size=many", "", `for quorum.cnxn.threads.size: not an integer`, ""},
 }
 
 func TestLoadConfigBad(t *testing.T) {
