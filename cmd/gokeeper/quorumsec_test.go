@@ -75,7 +75,7 @@ func TestQuorumSecurityConfig(t *testing.T) {
 		{name: "SASL", sasl: true, saslReq: true, props: map[string]string{"java.security.auth.login.config": jaasGood}, plainOK: true},
 		{name: "SASL without JAAS file", sasl: true, props: map[string]string{}, fail: []string{"quorum.auth.enableSasl", "QuorumServer"}},
 		{name: "SASL without QuorumLearner", sasl: true, props: map[string]string{"java.security.auth.login.config": jaasNoLearner},
-			fail: []string{"no JAAS configuration section named 'QuorumLearner'"}},
+			fail: []string{`invalid value "QuorumLearner" for quorum.auth.learner.saslLoginContext: no JAAS configuration section`}},
 		{name: "SASL with Kerberos", sasl: true, props: map[string]string{"java.security.auth.login.config": jaasKrb},
 			fail: []string{"quorum.auth.enableSasl", "GSSAPI"}},
 	} {

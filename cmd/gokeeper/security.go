@@ -89,8 +89,10 @@ const (
 // -D flag) and takes the DIGEST-MD5 users (user_<name>="password") of its
 // Server section (or the one sasl.serverconfig names) into
 // cfg.SASLUsers, as ZooKeeper's SaslServerCallbackHandler does. A file
-// that does not parse, or lacks the section, stops the start as it stops
-// ZooKeeper's; so does a Kerberos login module: GSSAPI is not supported.
+// that does not parse stops the start as it stops ZooKeeper's; so does a
+// Kerberos login module: GSSAPI is not supported. A file without the
+// section (one for quorum SASL only) leaves the client port without
+// SASL, as in ZooKeeper.
 func loadJAAS(cfg *server.Config) error {
 	if _, ok := cfg.SystemProperties[jaasKey]; !ok {
 		return nil
@@ -99,9 +101,13 @@ func loadJAAS(cfg *server.Config) error {
 	if s, ok := cfg.SystemProperties["sasl.serverconfig"]; ok && s != "" {
 		section = s
 	}
-	opts, err := jaasSection(*cfg, section, jaasKey)
+	opts, found, err := jaasSection(*cfg, section, jaasKey)
 	if err != nil {
 		return err
+	}
+	if !found {
+		cfg.Notes = append(cfg.Notes, fmt.Sprintf("%s: no section %s, so no SASL on the client port", cfg.SystemProperties[jaasKey], section))
+		return nil
 	}
 	cfg.SASLUsers = jaasUsers(opts)
 	return nil
@@ -111,25 +117,26 @@ func loadJAAS(cfg *server.Config) error {
 const jaasKey = "java.security.auth.login.config"
 
 // jaasSection reads the JAAS file and returns the options of section's
-// DigestLoginModule entries. A missing file or section, or another login
-// module, is an error naming the JAAS file's property and, for a
-// Kerberos module, key: the setting that asked for the section.
-func jaasSection(cfg server.Config, section, key string) ([]map[string]string, error) {
+// DigestLoginModule entries, and whether the section exists. A missing
+// or bad file, or another login module, is an error naming the JAAS
+// file's property or, for a Kerberos module, key: the setting that asked
+// for the section.
+func jaasSection(cfg server.Config, section, key string) (opts []map[string]string, found bool, err error) {
 	path, ok := cfg.SystemProperties[jaasKey]
 	if !ok {
-		return nil, &server.ConfigError{Key: key, Reason: fmt.Sprintf("needs a JAAS file with a %s section: set -D%s in SERVER_JVMFLAGS", section, jaasKey)}
+		return nil, false, &server.ConfigError{Key: key, Reason: fmt.Sprintf("needs a JAAS file with a %s section: set -D%s in SERVER_JVMFLAGS", section, jaasKey)}
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &server.ConfigError{Key: jaasKey, Value: path, Reason: err.Error()}
+		return nil, false, &server.ConfigError{Key: jaasKey, Value: path, Reason: err.Error()}
 	}
 	jc, err := jaas.Parse(string(text))
 	if err != nil {
-		return nil, &server.ConfigError{Key: jaasKey, Value: path, Reason: err.Error()}
+		return nil, false, &server.ConfigError{Key: jaasKey, Value: path, Reason: err.Error()}
 	}
 	entries, ok := jc[section]
 	if !ok {
-		return nil, &server.ConfigError{Key: jaasKey, Value: path, Reason: fmt.Sprintf("no JAAS configuration section named '%s' (%s)", section, key)}
+		return nil, false, nil
 	}
 	var out []map[string]string
 	for _, e := range entries {
@@ -137,12 +144,12 @@ func jaasSection(cfg server.Config, section, key string) ([]map[string]string, e
 		case digestLoginModule:
 			out = append(out, e.Options)
 		case krb5LoginModule:
-			return nil, &server.ConfigError{Key: key, Reason: fmt.Sprintf("section %s of %s: Kerberos (GSSAPI) is not supported yet; only DigestLoginModule (DIGEST-MD5)", section, path)}
+			return nil, false, &server.ConfigError{Key: key, Reason: fmt.Sprintf("section %s of %s: Kerberos (GSSAPI) is not supported yet; only DigestLoginModule (DIGEST-MD5)", section, path)}
 		default:
-			return nil, &server.ConfigError{Key: jaasKey, Value: path, Reason: fmt.Sprintf("section %s: login module %s is not supported; only DigestLoginModule (DIGEST-MD5)", section, e.Module)}
+			return nil, false, &server.ConfigError{Key: jaasKey, Value: path, Reason: fmt.Sprintf("section %s: login module %s is not supported; only DigestLoginModule (DIGEST-MD5)", section, e.Module)}
 		}
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // jaasUsers returns the user_<name>="password" options, by name.
@@ -192,11 +199,18 @@ func quorumSecurity(cfg *server.Config, log zerolog.Logger) ([]string, error) {
 		}
 	}
 	if cfg.QuorumEnableSASL {
-		srv, err := jaasSection(*cfg, cfg.QuorumServerLoginContext, "quorum.auth.enableSasl")
+		section := func(name, key string) ([]map[string]string, error) {
+			opts, found, err := jaasSection(*cfg, name, "quorum.auth.enableSasl")
+			if err == nil && !found {
+				err = &server.ConfigError{Key: key, Value: name, Reason: fmt.Sprintf("no JAAS configuration section of that name in %s", cfg.SystemProperties[jaasKey])}
+			}
+			return opts, err
+		}
+		srv, err := section(cfg.QuorumServerLoginContext, "quorum.auth.server.saslLoginContext")
 		if err != nil {
 			return nil, err
 		}
-		learner, err := jaasSection(*cfg, cfg.QuorumLearnerLoginContext, "quorum.auth.enableSasl")
+		learner, err := section(cfg.QuorumLearnerLoginContext, "quorum.auth.learner.saslLoginContext")
 		if err != nil {
 			return nil, err
 		}

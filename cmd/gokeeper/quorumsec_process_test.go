@@ -1,0 +1,258 @@
+package main
+
+// Quorum security end to end: ensembles of gokeeper processes, and mixed
+// ones with Apache ZooKeeper 3.8, whose election and quorum connections
+// run over mutual TLS (sslQuorum, ssl.quorum.* stores made by the test)
+// or quorum SASL (DIGEST-MD5 users of a JAAS file), from the same zoo.cfg
+// lines and files for both kinds of member.
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/gokeeper/gokeeper/quorum/transport"
+)
+
+// quorumKeys returns the zoo.cfg lines of sslQuorum with the PKI's server
+// certificate (which names 127.0.0.1) in format (jks, p12 or pem).
+func (p *testPKI) quorumKeys(format string) []string {
+	return []string{
+		"sslQuorum=true",
+		"ssl.quorum.keyStore.location=" + p.path("server."+format),
+		"ssl.quorum.keyStore.password=" + ksPass,
+		"ssl.quorum.trustStore.location=" + p.path("trust."+format),
+		"ssl.quorum.trustStore.password=" + tsPass,
+	}
+}
+
+// quorumSASLKeys are the zoo.cfg lines of quorum SASL, required both ways.
+var quorumSASLKeys = []string{
+	"quorum.auth.enableSasl=true",
+	"quorum.auth.learnerRequireSasl=true",
+	"quorum.auth.serverRequireSasl=true",
+}
+
+// quorumJAAS writes a JAAS file with the QuorumServer user test, the
+// QuorumLearner logging in as test, and a BadLearner section with the
+// wrong password, and returns the environment that points both kinds of
+// member to it.
+func quorumJAAS(t *testing.T) string {
+	t.Helper()
+	const digest = "org.apache.zookeeper.server.auth.DigestLoginModule required"
+	path := filepath.Join(t.TempDir(), "jaas.conf")
+	text := "QuorumServer {\n " + digest + "\n user_test=\"mypassword\";\n};\n" +
+		"QuorumLearner {\n " + digest + "\n username=\"test\"\n password=\"mypassword\";\n};\n" +
+		"BadLearner {\n " + digest + "\n username=\"test\"\n password=\"guess\";\n};\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "SERVER_JVMFLAGS=-Djava.security.auth.login.config=" + path
+}
+
+// ports returns member i's quorum and election addresses.
+func (e *gkEnsemble) ports(i int) (quorum, election string) {
+	_, v, _ := strings.Cut(e.servers[i], "=")
+	f := strings.Split(v, ":")
+	return f[0] + ":" + f[1], f[0] + ":" + f[2]
+}
+
+// writeThrough creates path through member i and waits until every
+// running member has it.
+func (e *gkEnsemble) writeThrough(i int, path string) {
+	e.t.Helper()
+	c := e.connect(i)
+	if _, err := c.Create(path, []byte(path), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		e.t.Fatalf("create %s through member %d: %v", path, i+1, err)
+	}
+	c.Close()
+	if kids := e.converged("/"); !slices.Contains(kids, strings.TrimPrefix(path, "/")) {
+		e.t.Fatalf("children of / = %v, want %s among them", kids, path)
+	}
+}
+
+// TestProcessEnsembleSSLQuorum: three gokeeper members with sslQuorum,
+// key stores in JKS, PKCS12 and PEM, elect a leader and serve writes;
+// their quorum and election ports speak TLS with the stores' certificate
+// and refuse a plaintext peer, logging its address; the quorum survives
+// the leader's death.
+func TestProcessEnsembleSSLQuorum(t *testing.T) {
+	pki := newTestPKI(t)
+	formats := []string{"jks", "p12", "pem"}
+	e := startMixedEnsembleFunc(t, 3, 0, nil, func(i int) []string { return pki.quorumKeys(formats[i]) })
+	lead := e.leader()
+	e.writeThrough((lead+1)%3, "/over-tls")
+
+	// Both ports answer a TLS client with the member's certificate.
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.ca.Cert)
+	cert := tls.Certificate{Certificate: [][]byte{pki.server.Cert.Raw}, PrivateKey: pki.server.Key}
+	qaddr, eaddr := e.ports(lead)
+	for _, addr := range []string{qaddr, eaddr} {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}})
+		if err != nil {
+			t.Fatalf("TLS to %s: %v", addr, err)
+		}
+		if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "localhost" {
+			t.Fatalf("%s presents %q", addr, cn)
+		}
+		c.Close()
+	}
+	// A plaintext election handshake is refused and logged.
+	nc, err := net.DialTimeout("tcp", eaddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := (&transport.Handshake{Version: transport.ProtocolV1, SID: 9, Addrs: []string{"127.0.0.1:1"}}).Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write(hs)
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := nc.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Fatalf("plaintext election connection not closed: %d bytes, %v", n, err)
+	}
+	nc.Close()
+	local := nc.LocalAddr().String()
+	if _, ok := e.procs[lead].waitLog(20*time.Second, func(m map[string]any) bool {
+		return m["remote"] == local && strings.Contains(fmt.Sprint(m["error"]), "plaintext connection refused")
+	}); !ok {
+		t.Fatalf("member %d did not log the refused plaintext peer %s", lead+1, local)
+	}
+
+	// The leader dies: the other two elect a new one over TLS.
+	e.procs[lead].kill9()
+	lead2 := e.leader()
+	if lead2 == lead {
+		t.Fatalf("member %d still leads", lead+1)
+	}
+	e.writeThrough(lead2, "/after-failover")
+}
+
+// TestProcessEnsembleQuorumSASL: three gokeeper members with quorum SASL
+// required; two log in with the right password and serve, the third with
+// the wrong one is refused (its address logged) and never serves.
+func TestProcessEnsembleQuorumSASL(t *testing.T) {
+	env := quorumJAAS(t)
+	e := startMixedEnsembleFunc(t, 3, 0, nil, func(i int) []string {
+		if i == 2 {
+			return append(slices.Clone(quorumSASLKeys), "quorum.auth.learner.saslLoginContext=BadLearner")
+		}
+		return quorumSASLKeys
+	}, env)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := []string{e.mode(0), e.mode(1)}
+		slices.Sort(m)
+		if slices.Equal(m, []string{"follower", "leader"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members 1 and 2 do not serve: modes %v", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.writeThroughOf([]int{0, 1}, 0, "/sasl")
+	for _, i := range []int{0, 1} {
+		if _, ok := e.procs[i].waitLog(20*time.Second, func(m map[string]any) bool {
+			return m["message"] == "election connection refused" && strings.HasPrefix(fmt.Sprint(m["remote"]), "127.0.0.1:") &&
+				strings.Contains(fmt.Sprint(m["error"]), "quorum SASL authentication failed")
+		}); !ok {
+			t.Fatalf("member %d did not log refusing member 3", i+1)
+		}
+	}
+	if _, ok := e.procs[2].waitLog(20*time.Second, func(m map[string]any) bool {
+		return strings.Contains(fmt.Sprint(m["error"]), "refused our credentials")
+	}); !ok {
+		t.Fatal("member 3 did not log that its credentials were refused")
+	}
+	if m := e.mode(2); m != "" {
+		t.Fatalf("member 3 with the wrong password serves as %s", m)
+	}
+}
+
+// writeThroughOf is writeThrough when only members are running a quorum:
+// the write goes through member i and must reach each of members.
+func (e *gkEnsemble) writeThroughOf(members []int, i int, path string) {
+	e.t.Helper()
+	c := e.connect(i)
+	if _, err := c.Create(path, []byte(path), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		e.t.Fatalf("create %s through member %d: %v", path, i+1, err)
+	}
+	c.Close()
+	for _, j := range members {
+		c := e.connect(j)
+		_, err := c.Sync(path)
+		if err == nil {
+			_, _, err = c.Get(path)
+		}
+		c.Close()
+		if err != nil {
+			e.t.Fatalf("%s on member %d: %v", path, j+1, err)
+		}
+	}
+}
+
+// testMixedSecured runs two ZooKeeper members and a gokeeper one with
+// cfg(i) and env: the gokeeper member (sid 3) leads first, so ZooKeeper's
+// learners connect to it; after it restarts it follows a ZooKeeper
+// leader. Writes through it are seen everywhere both times. zkLog and
+// gkLog are lines the ZooKeeper and gokeeper members must have logged,
+// which show the links were secured.
+func testMixedSecured(t *testing.T, cfg func(i int) []string, zkLog, gkLog string, env ...string) {
+	requireZooKeeper(t)
+	e := startMixedEnsembleFunc(t, 3, 0, []int{0, 1}, cfg, env...)
+	const gk = 2
+	lead := e.leader()
+	e.writeThrough(gk, "/first")
+	if lead == gk {
+		e.procs[gk].kill9()
+		e.start(gk)
+		if lead = e.leader(); lead == gk {
+			t.Fatal("the restarted gokeeper member leads again")
+		}
+	}
+	if !e.zk[lead] {
+		t.Fatalf("member %d leads, want a ZooKeeper member", lead+1)
+	}
+	e.writeThrough(gk, "/second")
+	for i, p := range e.procs {
+		want := gkLog
+		if e.zk[i] {
+			want = zkLog
+		}
+		if !strings.Contains(p.log.String(), want) {
+			t.Fatalf("member %d never logged %q", i+1, want)
+		}
+	}
+	if e.procs[gk].hasLog(func(m map[string]any) bool { return strings.HasSuffix(fmt.Sprint(m["message"]), "connection refused") }) {
+		t.Fatal("the gokeeper member refused a ZooKeeper peer")
+	}
+}
+
+// TestProcessMixedSSLQuorum: Apache ZooKeeper 3.8 and gokeeper members
+// with sslQuorum and the same stores (ZooKeeper's in JKS and PKCS12,
+// gokeeper's in PEM) form an ensemble either way round.
+func TestProcessMixedSSLQuorum(t *testing.T) {
+	pki := newTestPKI(t)
+	formats := []string{"jks", "p12", "pem"}
+	testMixedSecured(t, func(i int) []string { return pki.quorumKeys(formats[i]) },
+		"SSL handshake complete with", `"sslQuorum":true`)
+}
+
+// TestProcessMixedQuorumSASL: Apache ZooKeeper 3.8 and gokeeper members
+// with quorum SASL required, from one JAAS file, form an ensemble either
+// way round.
+func TestProcessMixedQuorumSASL(t *testing.T) {
+	testMixedSecured(t, func(int) []string { return quorumSASLKeys },
+		"Successfully completed the authentication using SASL", "quorum learner authenticated with SASL", quorumJAAS(t))
+}
