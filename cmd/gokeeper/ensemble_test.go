@@ -109,7 +109,11 @@ func (e *gkEnsemble) start(i int) {
 	if err := os.WriteFile(filepath.Join(conf, "log4j.properties"), []byte(props), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	cp := append(slices.Clone(zkClasspath), "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar", conf)
+	// NB: Debian's zookeeper.jar does not list Netty's codec and
+	// resolver, which the TLS port unification of sslQuorum needs (see
+	// debianNettyClasspath).
+	cp := append(slices.Clone(zkClasspath), "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar",
+		"/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar", conf)
 	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
 	for _, kv := range e.env {
 		if flags, ok := strings.CutPrefix(kv, "SERVER_JVMFLAGS="); ok {

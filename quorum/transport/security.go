@@ -202,6 +202,7 @@ func (s *Security) AuthenticateLearner(nc net.Conn) error {
 				if out != nil || !cl.Complete() {
 					return fail("the server ended the exchange early")
 				}
+				s.Logger.Info().Str("remote", nc.RemoteAddr().String()).Str("user", s.SASL.Username).Msg("authenticated to a quorum member with SASL")
 				return nil
 			}
 			if err := writeAuthPacket(nc, AuthInProgress, out); err != nil {
