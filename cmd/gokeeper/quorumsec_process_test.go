@@ -275,3 +275,38 @@ func TestProcessMixedQuorumSASL(t *testing.T) {
 		regexp.MustCompile("Successfully completed the authentication using SASL"),
 		regexp.MustCompile("(quorum learner authenticated|authenticated to a quorum member) with SASL"), quorumJAAS(t))
 }
+
+// TestProcessMixedRollingSSLQuorum upgrades a running mixed ensemble (two
+// ZooKeeper 3.8 members, a gokeeper one) from plaintext to sslQuorum the
+// way ZooKeeper's guide says: every member runs with portUnification and
+// its stores, then each in turn restarts with sslQuorum=true, dialling
+// TLS to members that still dial plaintext. The ensemble serves writes
+// through the gokeeper member after every step.
+func TestProcessMixedRollingSSLQuorum(t *testing.T) {
+	requireZooKeeper(t)
+	pki := newTestPKI(t)
+	formats := []string{"jks", "p12", "pem"}
+	e := startMixedEnsembleFunc(t, 3, 0, []int{0, 1}, func(i int) []string {
+		return append(pki.quorumKeys(formats[i])[1:], "portUnification=true")
+	})
+	const gk = 2
+	e.leader()
+	e.writeThrough(gk, "/plain")
+	for _, i := range []int{gk, 0, 1} {
+		e.procs[i].kill9()
+		f, err := os.OpenFile(e.cfgs[i], os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("sslQuorum=true\n"); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		e.start(i)
+		e.leader()
+		e.writeThrough(gk, fmt.Sprintf("/tls-on-%d", i+1))
+	}
+	if !e.procs[gk].hasLog(func(m map[string]any) bool { return m["message"] == "quorum links secured" && m["sslQuorum"] == true }) {
+		t.Fatal("the gokeeper member did not restart with sslQuorum")
+	}
+}
