@@ -478,11 +478,11 @@ var zooCfgKeys = map[string]setter{
 	"quorum.auth.serverRequireSasl":            boolField(func(c *server.Config) *bool { return &c.QuorumServerRequireSASL }),
 	"quorum.auth.learner.saslLoginContext":     stringField(func(c *server.Config) *string { return &c.QuorumLearnerLoginContext }),
 	"quorum.auth.server.saslLoginContext":      stringField(func(c *server.Config) *string { return &c.QuorumServerLoginContext }),
-	"sslQuorumReloadCertFiles": noted(boolField(func(c *server.Config) *bool { return new(bool) }),
+	"sslQuorumReloadCertFiles": noted(boolField(func(*server.Config) *bool { return new(bool) }),
 		"not supported yet: restart to load new quorum certificates"),
-	"quorum.auth.kerberos.servicePrincipal": noted(stringField(func(c *server.Config) *string { return new(string) }),
+	"quorum.auth.kerberos.servicePrincipal": noted(stringField(func(*server.Config) *string { return new(string) }),
 		"ignored: Kerberos (GSSAPI) quorum SASL is not supported"),
-	"quorum.cnxn.threads.size": noted(intField(func(c *server.Config) *int { return new(int) }),
+	"quorum.cnxn.threads.size": noted(intField(func(*server.Config) *int { return new(int) }),
 		"accepted: each election connection is set up by its own goroutine"),
 }
 

@@ -510,11 +510,15 @@ func (m *Manager) handleInbound(raw net.Conn, seq uint64) {
 	if err != nil || m.mu.closed {
 		_ = raw.Close()
 		if err != nil && !m.mu.closed {
-			msg := "election connection refused"
-			if errors.Is(err, ErrBadHandshake) {
-				msg = "election connection closed: bad handshake"
+			ev := m.log.Warn().Err(err).Str("remote", remote)
+			switch {
+			case errors.Is(err, ErrBadHandshake):
+				ev.Msg("election connection closed: bad handshake")
+			case h.Version != 0 || h.SID != 0: // NB: refused after its handshake
+				ev.Int64("peer", h.SID).Msg("election connection refused")
+			default:
+				ev.Msg("election connection refused")
 			}
-			m.log.Warn().Err(err).Str("remote", remote).Int64("peer", h.SID).Msg(msg)
 		}
 		return
 	}
