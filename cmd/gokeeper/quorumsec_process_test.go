@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -308,5 +309,55 @@ func TestProcessMixedRollingSSLQuorum(t *testing.T) {
 	}
 	if !e.procs[gk].hasLog(func(m map[string]any) bool { return m["message"] == "quorum links secured" && m["sslQuorum"] == true }) {
 		t.Fatal("the gokeeper member did not restart with sslQuorum")
+	}
+}
+
+// TestProcessQuorumSecurityBadConfig: an ensemble member whose quorum
+// stores or JAAS sections will not do stops at start with an error naming
+// the key, and no password in its log.
+func TestProcessQuorumSecurityBadConfig(t *testing.T) {
+	pki := newTestPKI(t)
+	jaasEnv := quorumJAAS(t)
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		env   string
+		want  string
+	}{
+		{"wrong key store password", append(pki.quorumKeys("jks"), "ssl.quorum.keyStore.password=wrong"), "", "ssl.quorum.keyStore.location"},
+		{"wrong trust store password", append(pki.quorumKeys("p12"), "ssl.quorum.trustStore.password=wrong"), "", "ssl.quorum.trustStore.location"},
+		{"no key store", []string{"sslQuorum=true"}, "", "ssl.quorum.keyStore.location: not set"},
+		{"no QuorumLearner section", append(slices.Clone(quorumSASLKeys), "quorum.auth.learner.saslLoginContext=Nope"), jaasEnv, "quorum.auth.learner.saslLoginContext"},
+		{"no JAAS file", quorumSASLKeys, "", "quorum.auth.enableSasl: needs a JAAS file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			writeMyid(t, dir, 1)
+			lines := append([]string{"initLimit=10", "syncLimit=5",
+				fmt.Sprintf("server.1=127.0.0.1:%d:%d", freePort(t), freePort(t)),
+				fmt.Sprintf("server.2=127.0.0.1:%d:%d", freePort(t), freePort(t)),
+				fmt.Sprintf("server.3=127.0.0.1:%d:%d", freePort(t), freePort(t))}, tc.lines...)
+			cfgPath := filepath.Join(t.TempDir(), "zoo.cfg")
+			if err := os.WriteFile(cfgPath, []byte(gkZooCfg(dir, freePort(t), lines...)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(gokeeperBinary(t), "serve", "--config", cfgPath, "--log-json")
+			cmd.Env = append(os.Environ(), tc.env)
+			p := spawnProc(t, cmd, cfgPath)
+			select {
+			case <-p.done:
+			case <-time.After(gkStartTimeout):
+				t.Fatal("gokeeper started with a bad quorum security setting")
+			}
+			log := p.log.String()
+			if p.cmd.ProcessState.ExitCode() == 0 || !strings.Contains(log, tc.want) {
+				t.Fatalf("exit %d, want an error naming %s:\n%s", p.cmd.ProcessState.ExitCode(), tc.want, log)
+			}
+			for _, pw := range []string{ksPass, tsPass, "mypassword"} {
+				if strings.Contains(log, pw) {
+					t.Fatalf("a password is in the log:\n%s", log)
+				}
+			}
+		})
 	}
 }
