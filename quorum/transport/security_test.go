@@ -160,6 +160,14 @@ func TestSecureElection(t *testing.T) {
 		}, 1, 2, 3)
 		exchange(t, c)
 	})
+	// Turning SASL on member by member: servers that do not require it
+	// let in learners that do not authenticate.
+	t.Run("SASL not required", func(t *testing.T) {
+		learner := saslSecurity("mypassword", true)
+		learner.SASL.ServerRequired = false
+		c := newSecureCluster(t, map[int64]*Security{1: saslSecurity("mypassword", false), 2: learner, 3: nil}, 1, 2, 3)
+		exchange(t, c)
+	})
 }
 
 // TestSecureElectionRefusals: a member with the wrong SASL password, a
