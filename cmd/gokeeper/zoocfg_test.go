@@ -165,6 +165,17 @@ var goodConfigs = []struct {
 			t.Errorf("derived values wrong: %+v", c)
 		}
 	}},
+	{"quorum security keys", "dataDir=$DATA\nclientPort=2181\nsslQuorum=true\nportUnification=TRUE\nquorum.auth.enableSasl=true\n" +
+		"quorum.auth.learnerRequireSasl=true\nquorum.auth.serverRequireSasl=true\nquorum.auth.learner.saslLoginContext=L\n" +
+		"quorum.cnxn.threads.size=4\nssl.quorum.keyStore.location=/q.jks", "", func(t *testing.T, c server.Config) {
+		if !c.SSLQuorum || !c.PortUnification || !c.QuorumEnableSASL || !c.QuorumLearnerRequireSASL || !c.QuorumServerRequireSASL ||
+			c.QuorumLearnerLoginContext != "L" || c.QuorumServerLoginContext != "QuorumServer" || c.SystemProperties["ssl.quorum.keyStore.location"] != "/q.jks" {
+			t.Errorf("got %+v", c)
+		}
+		if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "quorum.cnxn.threads.size=4: accepted") {
+			t.Errorf("notes %q, want one on quorum.cnxn.threads.size", c.Notes)
+		}
+	}},
 	{"unknown keys kept", "dataDir=$DATA\nclientPort=2181\nfoo.bar=1\nsnapCount=1\nautopurge.snapRetainCount=1\nmetricsProvider.custom=x", "", func(t *testing.T, c server.Config) {
 		if c.SystemProperties["foo.bar"] != "1" || c.MetricsProviderConfig["custom"] != "x" {
 			t.Errorf("SystemProperties = %v, MetricsProviderConfig = %v", c.SystemProperties, c.MetricsProviderConfig)
@@ -613,6 +624,13 @@ func TestJVMFlags(t *testing.T) {
 				return p["serverCnxnFactory"] != "" && p["ssl.keyStore.location"] == "/ks.jks" &&
 					p["authProvider.1"] != "" && p["superUser.2"] == "bob"
 			}},
+		{name: "quorum TLS properties", server: "-Dzookeeper.ssl.quorum.keyStore.location=/q.p12 -Dzookeeper.ssl.quorum.hostnameVerification=false",
+			check: func(c server.Config) bool {
+				return c.SystemProperties["ssl.quorum.keyStore.location"] == "/q.p12" && c.SystemProperties["ssl.quorum.hostnameVerification"] == "false"
+			}},
+		{name: "sslQuorum is zoo.cfg-only", server: "-Dzookeeper.sslQuorum=true",
+			check: func(c server.Config) bool { return !c.SSLQuorum },
+			note:  "-Dzookeeper.sslQuorum (SERVER_JVMFLAGS): ignored, as ZooKeeper does: sslQuorum is read from zoo.cfg only"},
 		{name: "unprefixed property", jvm: "-DsnapCount=5",
 			check: func(c server.Config) bool { return c.SnapCount == server.DefaultConfig().SnapCount },
 			note:  "-DsnapCount (JVMFLAGS): ignored"},
