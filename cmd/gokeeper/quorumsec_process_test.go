@@ -88,17 +88,18 @@ func (e *gkEnsemble) writeThrough(i int, path string) {
 	}
 }
 
-// TestProcessEnsembleSSLQuorum: three gokeeper members with sslQuorum,
-// key stores in JKS, PKCS12 and PEM, elect a leader and serve writes;
-// their quorum and election ports speak TLS with the stores' certificate
-// and refuse a plaintext peer, logging its address; the quorum survives
-// the leader's death.
+// TestProcessEnsembleSSLQuorum: three gokeeper voters and an observer
+// with sslQuorum, key stores in JKS, PKCS12 and PEM, elect a leader and
+// serve writes; their quorum and election ports speak TLS with the
+// stores' certificate and refuse a plaintext peer, logging its address;
+// the quorum survives the leader's death.
 func TestProcessEnsembleSSLQuorum(t *testing.T) {
 	pki := newTestPKI(t)
-	formats := []string{"jks", "p12", "pem"}
-	e := startMixedEnsembleFunc(t, 3, 0, nil, func(i int) []string { return pki.quorumKeys(formats[i]) })
+	formats := []string{"jks", "p12", "pem", "jks"}
+	e := startMixedEnsembleFunc(t, 3, 1, nil, func(i int) []string { return pki.quorumKeys(formats[i]) })
 	lead := e.leader()
 	e.writeThrough((lead+1)%3, "/over-tls")
+	e.writeThrough(3, "/through-the-observer")
 
 	// Both ports answer a TLS client with the member's certificate.
 	roots := x509.NewCertPool()
