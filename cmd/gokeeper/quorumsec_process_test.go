@@ -25,6 +25,20 @@ import (
 	"github.com/gokeeper/gokeeper/quorum/transport"
 )
 
+// secureLimits are the initLimit and syncLimit of the ensembles with
+// secured links: a cold JVM's TLS handshake or SASL exchange on a loaded
+// machine may take longer than the 1 s that tickTime*syncLimit gives
+// elsewhere, and both kinds of member bound their handshakes by it.
+var secureLimits = []string{"initLimit=30", "syncLimit=15"}
+
+// startSecuredEnsemble is startMixedEnsembleFunc with secureLimits.
+func startSecuredEnsemble(t *testing.T, voters, observers int, zk []int, cfg func(i int) []string, env ...string) *gkEnsemble {
+	t.Helper()
+	return startMixedEnsembleFunc(t, voters, observers, zk, func(i int) []string {
+		return append(slices.Clone(secureLimits), cfg(i)...)
+	}, env...)
+}
+
 // quorumKeys returns the zoo.cfg lines of sslQuorum with the PKI's server
 // certificate (which names 127.0.0.1) in format (jks, p12 or pem).
 func (p *testPKI) quorumKeys(format string) []string {
@@ -96,7 +110,7 @@ func (e *gkEnsemble) writeThrough(i int, path string) {
 func TestProcessEnsembleSSLQuorum(t *testing.T) {
 	pki := newTestPKI(t)
 	formats := []string{"jks", "p12", "pem", "jks"}
-	e := startMixedEnsembleFunc(t, 3, 1, nil, func(i int) []string { return pki.quorumKeys(formats[i]) })
+	e := startSecuredEnsemble(t, 3, 1, nil, func(i int) []string { return pki.quorumKeys(formats[i]) })
 	lead := e.leader()
 	e.writeThrough((lead+1)%3, "/over-tls")
 	e.writeThrough(3, "/through-the-observer")
@@ -152,7 +166,7 @@ func TestProcessEnsembleSSLQuorum(t *testing.T) {
 // the wrong one is refused (its address logged) and never serves.
 func TestProcessEnsembleQuorumSASL(t *testing.T) {
 	env := quorumJAAS(t)
-	e := startMixedEnsembleFunc(t, 3, 0, nil, func(i int) []string {
+	e := startSecuredEnsemble(t, 3, 0, nil, func(i int) []string {
 		if i == 2 {
 			return append(slices.Clone(quorumSASLKeys), "quorum.auth.learner.saslLoginContext=BadLearner")
 		}
@@ -207,7 +221,7 @@ func TestProcessEnsembleQuorumSASL(t *testing.T) {
 // links were secured.
 func testMixedSecured(t *testing.T, cfg func(i int) []string, zkLog, gkLog *regexp.Regexp, env ...string) {
 	requireZooKeeper(t)
-	e := startMixedEnsembleFunc(t, 3, 0, []int{0, 1}, cfg, env...)
+	e := startSecuredEnsemble(t, 3, 0, []int{0, 1}, cfg, env...)
 	t.Cleanup(func() {
 		// NB: the members' last lines are mostly srvr polls; show
 		// the warnings, where a refused peer would be.
@@ -280,7 +294,7 @@ func TestProcessMixedRollingSSLQuorum(t *testing.T) {
 	requireZooKeeper(t)
 	pki := newTestPKI(t)
 	formats := []string{"jks", "p12", "pem"}
-	e := startMixedEnsembleFunc(t, 3, 0, []int{0, 1}, func(i int) []string {
+	e := startSecuredEnsemble(t, 3, 0, []int{0, 1}, func(i int) []string {
 		return append(pki.quorumKeys(formats[i])[1:], "portUnification=true")
 	})
 	const gk = 2
