@@ -67,3 +67,32 @@ func TestDigestMD5Client(t *testing.T) {
 		}
 	})
 }
+
+// FuzzDigestMD5Client feeds the client arbitrary challenges: it never
+// panics, and a response it makes is well formed and names the nonce it
+// was given.
+func FuzzDigestMD5Client(f *testing.F) {
+	srv := &DigestMD5{Password: func(string) (string, bool) { return "pw", true }, Rand: rand.Reader, Protocol: QuorumProtocol, ServerName: QuorumServerName}
+	ch, _ := srv.Step(nil)
+	f.Add(ch, []byte("rspauth=00"))
+	f.Add([]byte(`nonce="a\"b",algorithm=md5-sess,qop="auth-int,auth"`), []byte(""))
+	f.Add([]byte(`realm=,nonce`), []byte(`rspauth="`))
+	f.Fuzz(func(t *testing.T, challenge, rspauth []byte) {
+		cl := &DigestMD5Client{Username: `te"st`, Password: "pw", Protocol: QuorumProtocol, ServerName: QuorumServerName, Rand: rand.Reader}
+		resp, err := cl.Step(challenge)
+		if err != nil {
+			return
+		}
+		kv, err := parseDirectives(string(resp))
+		if err != nil {
+			t.Fatalf("response %q does not parse: %v", resp, err)
+		}
+		want, _ := parseDirectives(string(challenge))
+		if kv["nonce"] != want["nonce"] || kv["username"] != `te"st` {
+			t.Fatalf("response %q for challenge %q", resp, challenge)
+		}
+		if _, err := cl.Step(rspauth); err == nil && !cl.Complete() {
+			t.Fatal("rspauth accepted without completing")
+		}
+	})
+}

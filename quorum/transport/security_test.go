@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -238,4 +239,31 @@ func TestQuorumAuthPacketBytes(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a 2 GB token was accepted: status %d, %d bytes", status, len(token))
 	}
+}
+
+// FuzzReadAuthPacket checks that reading never panics, reads exactly one
+// packet, and that what it accepts writes back to the same bytes.
+func FuzzReadAuthPacket(f *testing.F) {
+	var b bytes.Buffer
+	writeAuthPacket(&b, AuthInProgress, []byte{})
+	writeAuthPacket(&b, AuthSuccess, []byte("rspauth=0123"))
+	f.Add(b.Bytes())
+	f.Add(append(binary.BigEndian.AppendUint64(nil, uint64(QuorumAuthMagic)), 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff))
+	f.Add(append(binary.BigEndian.AppendUint64(nil, uint64(QuorumAuthMagic)), 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := bytes.NewReader(in)
+		status, token, err := readAuthPacket(r)
+		if err != nil {
+			return
+		}
+		consumed := in[:len(in)-r.Len()]
+		if len(token) > maxAuthToken {
+			t.Fatalf("token of %d bytes", len(token))
+		}
+		var out bytes.Buffer
+		writeAuthPacket(&out, status, token) // NB: a null token is nil, written as -1
+		if !bytes.Equal(out.Bytes(), consumed) {
+			t.Fatalf("read % x, writes back % x", consumed, out.Bytes())
+		}
+	})
 }
