@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gokeeper/gokeeper/quorum/transport"
 )
 
 // ErrInvalidConfig is wrapped by every error that Validate and the zoo.cfg
@@ -463,6 +465,32 @@ type Config struct {
 	// container extensions that need the server id to be < 255.
 	ExtendedTypesEnabled bool
 
+	// SSLQuorum (sslQuorum) runs the quorum and election connections
+	// over mutual TLS with the ssl.quorum.* stores.
+	SSLQuorum bool
+	// PortUnification (portUnification) lets the quorum and election
+	// ports take TLS and plaintext peers alike, for a rolling upgrade to
+	// sslQuorum.
+	PortUnification bool
+	// QuorumEnableSASL (quorum.auth.enableSasl) turns quorum SASL on:
+	// this member answers learners that authenticate.
+	QuorumEnableSASL bool
+	// QuorumLearnerRequireSASL (quorum.auth.learnerRequireSasl) makes this
+	// member authenticate when it connects to another.
+	QuorumLearnerRequireSASL bool
+	// QuorumServerRequireSASL (quorum.auth.serverRequireSasl) refuses
+	// learners that do not authenticate.
+	QuorumServerRequireSASL bool
+	// QuorumLearnerLoginContext (quorum.auth.learner.saslLoginContext,
+	// default QuorumLearner) and QuorumServerLoginContext
+	// (quorum.auth.server.saslLoginContext, default QuorumServer) name
+	// the JAAS sections of quorum SASL.
+	QuorumLearnerLoginContext, QuorumServerLoginContext string
+	// QuorumSecurity is what the settings above make of the quorum links,
+	// built at start from the stores and the JAAS file; nil is
+	// plaintext without authentication.
+	QuorumSecurity *transport.Security
+
 	// SASLUsers are the DIGEST-MD5 users of the JAAS file's Server
 	// section (java.security.auth.login.config, section
 	// sasl.serverconfig), user_<name>="<password>" options by name. Nil
@@ -516,6 +544,8 @@ func DefaultConfig() Config {
 		ElectionAlg:                  3,
 		SyncEnabled:                  true,
 		LeaderServes:                 true,
+		QuorumLearnerLoginContext:    "QuorumLearner",
+		QuorumServerLoginContext:     "QuorumServer",
 	}
 }
 
@@ -694,7 +724,24 @@ func (c Config) Validate() error {
 	if c.ExtendedTypesEnabled && c.ServerID >= 255 {
 		return configErr("extendedTypesEnabled", "true", fmt.Sprintf("needs a server id below 255, have %d", c.ServerID))
 	}
+	if err := c.validateQuorumSASL(); err != nil {
+		return err
+	}
 	return c.validateEnsemble()
+}
+
+// validateQuorumSASL applies QuorumPeerConfig's rules on quorum.auth.*.
+func (c Config) validateQuorumSASL() error {
+	switch {
+	case !c.QuorumEnableSASL && c.QuorumServerRequireSASL:
+		return configErr("quorum.auth.serverRequireSasl", "true", "quorum.auth.enableSasl is disabled, so cannot enable it")
+	case !c.QuorumEnableSASL && c.QuorumLearnerRequireSASL:
+		return configErr("quorum.auth.learnerRequireSasl", "true", "quorum.auth.enableSasl is disabled, so cannot enable it")
+	case !c.QuorumLearnerRequireSASL && c.QuorumServerRequireSASL:
+		// NB: such a member could not join the quorum it guards.
+		return configErr("quorum.auth.serverRequireSasl", "true", "quorum.auth.learnerRequireSasl is disabled, so cannot enable it")
+	}
+	return nil
 }
 
 // validateSupported refuses what gokeeper parses but cannot honour yet,
@@ -702,13 +749,6 @@ func (c Config) Validate() error {
 // reconfigEnabled, ...) mean nothing to a standalone server, in ZooKeeper
 // too, and are the quorum's to honour.
 func (c Config) validateSupported() error {
-	for _, k := range []string{"sslQuorum", "quorum.auth.enableSasl", "portUnification"} {
-		// NB: a quorum that runs in the clear when the operator asked
-		// for TLS or SASL would be worse than no start.
-		if v, ok := c.SystemProperties[k]; ok && strings.EqualFold(strings.TrimSpace(v), "true") {
-			return configErr(k, v, "TLS and SASL on the quorum and election ports are not supported yet")
-		}
-	}
 	switch {
 	case c.ClientPort == 0 && c.SecureClientPort == 0 && !c.Distributed():
 		// NB: ZooKeeper then starts with no client port at all, which

@@ -106,6 +106,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	tc.Peers = map[int64][]string{}
 	tc.HandshakeTimeout = time.Duration(cfg.TickTime*cfg.SyncLimit) * time.Millisecond
 	tc.Logger = s.log
+	tc.Security = cfg.QuorumSecurity
 	var servers []peer.Server
 	for _, m := range cfg.Servers {
 		a := m.Addrs[0]
@@ -124,6 +125,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	tick, core := coreConfig(cfg)
 	pc := peer.Config{
 		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick, Core: core,
+		Security: cfg.QuorumSecurity,
 		ConfigVersion: cfg.ConfigVersion,
 		MaxBuffer:     cfg.JuteMaxBuffer,
 		OnStatus:      e.setStatus,

@@ -32,6 +32,7 @@ type gkEnsemble struct {
 	observer []bool
 	zk       []bool   // member i is Apache ZooKeeper
 	env      []string // added to every member's environment
+	servers  []string // the server.N lines
 }
 
 func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemble {
@@ -41,8 +42,17 @@ func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemb
 
 // startMixedEnsemble starts an ensemble whose members listed in zk (by
 // index) are Apache ZooKeeper processes, with the zoo.cfg lines cfg added
-// to every member's; env is added to the gokeeper members' environment.
+// to every member's; env is added to the gokeeper members' environment,
+// and the -D flags of its SERVER_JVMFLAGS to ZooKeeper's java command
+// line, as zkServer.sh does.
 func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []string, env ...string) *gkEnsemble {
+	t.Helper()
+	return startMixedEnsembleFunc(t, voters, observers, zk, func(int) []string { return cfg }, env...)
+}
+
+// startMixedEnsembleFunc is startMixedEnsemble with the zoo.cfg lines of
+// member i (by index) given by cfg(i).
+func startMixedEnsembleFunc(t *testing.T, voters, observers int, zk []int, cfg func(i int) []string, env ...string) *gkEnsemble {
 	t.Helper()
 	e := &gkEnsemble{t: t, env: env}
 	n := voters + observers
@@ -54,6 +64,7 @@ func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []str
 		}
 		servers = append(servers, line)
 	}
+	e.servers = servers
 	for i := 1; i <= n; i++ {
 		dir := filepath.Join(t.TempDir(), "data")
 		writeMyid(t, dir, i)
@@ -61,7 +72,7 @@ func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []str
 		// NB: snapshots every few txns, so that a restarted member's log
 		// starts after zxid 0 and a wiped member needs a SNAP.
 		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers...)
-		extra = append(extra, cfg...)
+		extra = append(extra, cfg(i-1)...)
 		if i > voters {
 			extra = append(extra, "peerType=observer")
 		}
@@ -98,9 +109,19 @@ func (e *gkEnsemble) start(i int) {
 	if err := os.WriteFile(filepath.Join(conf, "log4j.properties"), []byte(props), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	cp := append(slices.Clone(zkClasspath), "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar", conf)
-	cmd := exec.Command("java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", strings.Join(cp, ":"),
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", e.cfgs[i])
+	// NB: Debian's zookeeper.jar does not list Netty's codec and
+	// resolver, which the TLS port unification of sslQuorum needs (see
+	// debianNettyClasspath).
+	cp := append(slices.Clone(zkClasspath), "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar",
+		"/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar", conf)
+	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	for _, kv := range e.env {
+		if flags, ok := strings.CutPrefix(kv, "SERVER_JVMFLAGS="); ok {
+			args = append(args, strings.Fields(flags)...)
+		}
+	}
+	args = append(args, "-cp", strings.Join(cp, ":"), "org.apache.zookeeper.server.quorum.QuorumPeerMain", e.cfgs[i])
+	cmd := exec.Command("java", args...)
 	e.procs[i] = spawnProc(e.t, cmd, e.cfgs[i])
 }
 

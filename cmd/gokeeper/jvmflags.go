@@ -42,6 +42,10 @@ var zooCfgOnlyKeys = map[string]bool{
 	"autopurge.snapRetainCount": true, "autopurge.purgeInterval": true, "standaloneEnabled": true,
 	"reconfigEnabled": true, "metricsProvider.className": true, "metricsProvider.httpHost": true,
 	"metricsProvider.httpPort": true, "metricsProvider.exportJvmInfo": true, "multiAddress.enabled": true,
+	"sslQuorum": true, "portUnification": true, "sslQuorumReloadCertFiles": true, "quorum.auth.enableSasl": true,
+	"quorum.auth.learnerRequireSasl": true, "quorum.auth.serverRequireSasl": true,
+	"quorum.auth.learner.saslLoginContext": true, "quorum.auth.server.saslLoginContext": true,
+	"quorum.auth.kerberos.servicePrincipal": true, "quorum.cnxn.threads.size": true,
 }
 
 // gokeeperSystemProperties are the zookeeper.* system properties gokeeper
@@ -91,6 +95,7 @@ func init() {
 	}
 	for _, k := range zktls.Properties {
 		gokeeperSystemProperties["ssl."+k] = noCheck
+		gokeeperSystemProperties[zktls.QuorumPrefix+k] = noCheck
 	}
 }
 

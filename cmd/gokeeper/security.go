@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/gokeeper/gokeeper/internal/jaas"
 	"github.com/gokeeper/gokeeper/internal/zktls"
+	"github.com/gokeeper/gokeeper/quorum/transport"
 	"github.com/gokeeper/gokeeper/server"
 	"github.com/gokeeper/gokeeper/wire"
 )
@@ -86,45 +89,149 @@ const (
 // -D flag) and takes the DIGEST-MD5 users (user_<name>="password") of its
 // Server section (or the one sasl.serverconfig names) into
 // cfg.SASLUsers, as ZooKeeper's SaslServerCallbackHandler does. A file
-// that does not parse, or lacks the section, stops the start as it stops
-// ZooKeeper's; so does a Kerberos login module: GSSAPI is not supported.
+// that does not parse stops the start as it stops ZooKeeper's; so does a
+// Kerberos login module: GSSAPI is not supported. A file without the
+// section (one for quorum SASL only) leaves the client port without
+// SASL, as in ZooKeeper.
 func loadJAAS(cfg *server.Config) error {
-	const key = "java.security.auth.login.config"
-	path, ok := cfg.SystemProperties[key]
-	if !ok {
+	if _, ok := cfg.SystemProperties[jaasKey]; !ok {
 		return nil
 	}
 	section := "Server"
 	if s, ok := cfg.SystemProperties["sasl.serverconfig"]; ok && s != "" {
 		section = s
 	}
+	opts, found, err := jaasSection(*cfg, section, jaasKey)
+	if err != nil {
+		return err
+	}
+	if !found {
+		cfg.Notes = append(cfg.Notes, fmt.Sprintf("%s: no section %s, so no SASL on the client port", cfg.SystemProperties[jaasKey], section))
+		return nil
+	}
+	cfg.SASLUsers = jaasUsers(opts)
+	return nil
+}
+
+// jaasKey is the system property naming the JAAS file.
+const jaasKey = "java.security.auth.login.config"
+
+// jaasSection reads the JAAS file and returns the options of section's
+// DigestLoginModule entries, and whether the section exists. A missing
+// or bad file, or another login module, is an error naming the JAAS
+// file's property or, for a Kerberos module, key: the setting that asked
+// for the section.
+func jaasSection(cfg server.Config, section, key string) (opts []map[string]string, found bool, err error) {
+	path, ok := cfg.SystemProperties[jaasKey]
+	if !ok {
+		return nil, false, &server.ConfigError{Key: key, Reason: fmt.Sprintf("needs a JAAS file with a %s section: set -D%s in SERVER_JVMFLAGS", section, jaasKey)}
+	}
 	text, err := os.ReadFile(path)
 	if err != nil {
-		return &server.ConfigError{Key: key, Value: path, Reason: err.Error()}
+		return nil, false, &server.ConfigError{Key: jaasKey, Value: path, Reason: err.Error()}
 	}
 	jc, err := jaas.Parse(string(text))
 	if err != nil {
-		return &server.ConfigError{Key: key, Value: path, Reason: err.Error()}
+		return nil, false, &server.ConfigError{Key: jaasKey, Value: path, Reason: err.Error()}
 	}
 	entries, ok := jc[section]
 	if !ok {
-		return &server.ConfigError{Key: key, Value: path, Reason: fmt.Sprintf("no JAAS configuration section named '%s'", section)}
+		return nil, false, nil
 	}
-	users := map[string]string{}
+	var out []map[string]string
 	for _, e := range entries {
 		switch e.Module {
 		case digestLoginModule:
+			out = append(out, e.Options)
 		case krb5LoginModule:
-			return &server.ConfigError{Key: key, Value: path, Reason: fmt.Sprintf("section %s: Kerberos (GSSAPI) is not supported yet; only DigestLoginModule (DIGEST-MD5)", section)}
+			return nil, false, &server.ConfigError{Key: key, Reason: fmt.Sprintf("section %s of %s: Kerberos (GSSAPI) is not supported yet; only DigestLoginModule (DIGEST-MD5)", section, path)}
 		default:
-			return &server.ConfigError{Key: key, Value: path, Reason: fmt.Sprintf("section %s: login module %s is not supported; only DigestLoginModule (DIGEST-MD5)", section, e.Module)}
+			return nil, false, &server.ConfigError{Key: jaasKey, Value: path, Reason: fmt.Sprintf("section %s: login module %s is not supported; only DigestLoginModule (DIGEST-MD5)", section, e.Module)}
 		}
-		for k, v := range e.Options {
+	}
+	return out, true, nil
+}
+
+// jaasUsers returns the user_<name>="password" options, by name.
+func jaasUsers(opts []map[string]string) map[string]string {
+	users := map[string]string{}
+	for _, o := range opts {
+		for k, v := range o {
 			if u, ok := strings.CutPrefix(k, "user_"); ok {
 				users[u] = v
 			}
 		}
 	}
-	cfg.SASLUsers = users
-	return nil
+	return users
+}
+
+// quorumSecurity builds cfg.QuorumSecurity from sslQuorum,
+// portUnification and the ssl.quorum.* stores, and from quorum.auth.* and
+// the JAAS QuorumServer and QuorumLearner sections, and returns notes for
+// the start-up log. A standalone server has no quorum links: it reads
+// none of it, as ZooKeeper does. Errors name the key at fault.
+func quorumSecurity(cfg *server.Config, log zerolog.Logger) ([]string, error) {
+	if !cfg.Distributed() || !(cfg.SSLQuorum || cfg.PortUnification || cfg.QuorumEnableSASL) {
+		return nil, nil
+	}
+	sec := &transport.Security{AcceptPlain: cfg.PortUnification, Logger: log}
+	var notes []string
+	if cfg.SSLQuorum || cfg.PortUnification {
+		o, err := zktls.FromProperties(zktls.QuorumPrefix, sysProp(*cfg))
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case cfg.SSLQuorum:
+			if sec.DialTLS, notes, err = o.ClientConfig(); err != nil {
+				return nil, err
+			}
+			if sec.ServerTLS, _, err = o.ServerConfig(); err != nil {
+				return nil, err
+			}
+		case o.KeyStoreLocation == "":
+			// NB: ZooKeeper starts too, and fails each TLS peer.
+			notes = append(notes, "portUnification=true without "+o.Key("keyStore.location")+": the quorum ports take plaintext peers only")
+		default:
+			if sec.ServerTLS, notes, err = o.ServerConfig(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.QuorumEnableSASL {
+		section := func(name, key string) ([]map[string]string, error) {
+			opts, found, err := jaasSection(*cfg, name, "quorum.auth.enableSasl")
+			if err == nil && !found {
+				err = &server.ConfigError{Key: key, Value: name, Reason: fmt.Sprintf("no JAAS configuration section of that name in %s", cfg.SystemProperties[jaasKey])}
+			}
+			return opts, err
+		}
+		srv, err := section(cfg.QuorumServerLoginContext, "quorum.auth.server.saslLoginContext")
+		if err != nil {
+			return nil, err
+		}
+		learner, err := section(cfg.QuorumLearnerLoginContext, "quorum.auth.learner.saslLoginContext")
+		if err != nil {
+			return nil, err
+		}
+		sec.SASL = &transport.SASL{
+			LearnerRequired: cfg.QuorumLearnerRequireSASL,
+			ServerRequired:  cfg.QuorumServerRequireSASL,
+			Users:           jaasUsers(srv),
+		}
+		for _, o := range learner {
+			sec.SASL.Username, sec.SASL.Password = o["username"], o["password"]
+		}
+		if cfg.QuorumLearnerRequireSASL && sec.SASL.Username == "" {
+			return nil, &server.ConfigError{Key: "quorum.auth.learnerRequireSasl", Value: "true",
+				Reason: fmt.Sprintf("the JAAS section %s has no username", cfg.QuorumLearnerLoginContext)}
+		}
+		for _, s := range cfg.Servers {
+			for _, a := range s.Addrs {
+				sec.SASL.AuthzHosts = append(sec.SASL.AuthzHosts, a.Host)
+			}
+		}
+	}
+	cfg.QuorumSecurity = sec
+	return notes, nil
 }

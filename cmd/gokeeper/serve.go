@@ -41,7 +41,15 @@ func serveCmd(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	LogConfigNotes(log, append(cfg.Notes, portNotes...))
+	quorumNotes, err := quorumSecurity(&cfg, log)
+	if err != nil {
+		return err
+	}
+	LogConfigNotes(log, append(append(cfg.Notes, portNotes...), quorumNotes...))
+	if cfg.QuorumSecurity != nil {
+		log.Info().Bool("sslQuorum", cfg.SSLQuorum).Bool("portUnification", cfg.PortUnification).
+			Bool("quorumSasl", cfg.QuorumEnableSASL).Msg("quorum links secured")
+	}
 	if *pprofAddr != "" {
 		if err := startPprof(*pprofAddr, log); err != nil {
 			return err

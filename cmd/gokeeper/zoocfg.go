@@ -471,6 +471,30 @@ var zooCfgKeys = map[string]setter{
 	"DigestAuthenticationProvider.superDigest": stringField(func(c *server.Config) *string { return &c.SuperDigest }),
 	"enforceQuota":                             boolField(func(c *server.Config) *bool { return &c.EnforceQuota }),
 	"extendedTypesEnabled":                     boolField(func(c *server.Config) *bool { return &c.ExtendedTypesEnabled }),
+	"sslQuorum":                                boolField(func(c *server.Config) *bool { return &c.SSLQuorum }),
+	"portUnification":                          boolField(func(c *server.Config) *bool { return &c.PortUnification }),
+	"quorum.auth.enableSasl":                   boolField(func(c *server.Config) *bool { return &c.QuorumEnableSASL }),
+	"quorum.auth.learnerRequireSasl":           boolField(func(c *server.Config) *bool { return &c.QuorumLearnerRequireSASL }),
+	"quorum.auth.serverRequireSasl":            boolField(func(c *server.Config) *bool { return &c.QuorumServerRequireSASL }),
+	"quorum.auth.learner.saslLoginContext":     stringField(func(c *server.Config) *string { return &c.QuorumLearnerLoginContext }),
+	"quorum.auth.server.saslLoginContext":      stringField(func(c *server.Config) *string { return &c.QuorumServerLoginContext }),
+	"sslQuorumReloadCertFiles": noted(boolField(func(*server.Config) *bool { return new(bool) }),
+		"not supported yet: restart to load new quorum certificates"),
+	"quorum.auth.kerberos.servicePrincipal": noted(stringField(func(*server.Config) *string { return new(string) }),
+		"ignored: Kerberos (GSSAPI) quorum SASL is not supported"),
+	"quorum.cnxn.threads.size": noted(intField(func(*server.Config) *int { return new(int) }),
+		"accepted: each election connection is set up by its own goroutine"),
+}
+
+// noted checks a value with set and records why gokeeper does not use it.
+func noted(set setter, why string) setter {
+	return func(c *server.Config, key, v string) error {
+		if err := set(c, key, v); err != nil {
+			return err
+		}
+		c.Notes = append(c.Notes, fmt.Sprintf("%s=%s: %s", key, v, why))
+		return nil
+	}
 }
 
 // keyAliases maps other spellings gokeeper accepts to the canonical key.

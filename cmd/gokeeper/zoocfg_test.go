@@ -124,8 +124,10 @@ var badConfigs = []struct {
 	{"hierarchical", "dataDir=$DATA\ngroup.1=1:2:3\nserver.1=a:1:2", "", `group.1`, ""},
 	{"admin port bad", "dataDir=$DATA\nadmin.serverPort=-5", "", `for admin.serverPort`, "ZooKeeper reads admin.* only when it starts the AdminServer"},
 	{"no clientPort", "dataDir=$DATA", "", `clientPort: not set`, "ZooKeeper starts without a client port"},
-	{"sslQuorum", "dataDir=$DATA\nclientPort=2181\nsslQuorum=true", "", `for sslQuorum: TLS and SASL on the quorum and election ports are not supported yet`, "ZooKeeper encrypts its quorum links; gokeeper refuses rather than run them in the clear"},
-	{"quorum SASL", "dataDir=$DATA\nclientPort=2181\nquorum.auth.enableSasl=true", "", `for quorum.auth.enableSasl`, "as sslQuorum"},
+	{"sslQuorum not a boolean", "dataDir=$DATA\nclientPort=2181\nsslQuorum=yes", "", `invalid value "yes" for sslQuorum`, ""},
+	{"quorum SASL required, not enabled", "dataDir=$DATA\nclientPort=2181\nquorum.auth.learnerRequireSasl=true", "", `for quorum.auth.learnerRequireSasl: quorum.auth.enableSasl is disabled`, ""},
+	{"server requires SASL, learner does not", "dataDir=$DATA\nclientPort=2181\nquorum.auth.enableSasl=true\nquorum.auth.serverRequireSasl=true", "", `for quorum.auth.serverRequireSasl: quorum.auth.learnerRequireSasl is disabled`, ""},
+	{"quorum.cnxn.threads.size", "dataDir=$DATA\nclientPort=2181\nquorum.cnxn.threads.size=many", "", `for quorum.cnxn.threads.size: not an integer`, ""},
 }
 
 func TestLoadConfigBad(t *testing.T) {
@@ -161,6 +163,17 @@ var goodConfigs = []struct {
 		}
 		if c.Distributed() || c.EffectiveMinSessionTimeout() != 6000 || c.EffectiveDataLogDir() != c.DataDir {
 			t.Errorf("derived values wrong: %+v", c)
+		}
+	}},
+	{"quorum security keys", "dataDir=$DATA\nclientPort=2181\nsslQuorum=true\nportUnification=TRUE\nquorum.auth.enableSasl=true\n" +
+		"quorum.auth.learnerRequireSasl=true\nquorum.auth.serverRequireSasl=true\nquorum.auth.learner.saslLoginContext=L\n" +
+		"quorum.cnxn.threads.size=4\nssl.quorum.keyStore.location=/q.jks", "", func(t *testing.T, c server.Config) {
+		if !c.SSLQuorum || !c.PortUnification || !c.QuorumEnableSASL || !c.QuorumLearnerRequireSASL || !c.QuorumServerRequireSASL ||
+			c.QuorumLearnerLoginContext != "L" || c.QuorumServerLoginContext != "QuorumServer" || c.SystemProperties["ssl.quorum.keyStore.location"] != "/q.jks" {
+			t.Errorf("got %+v", c)
+		}
+		if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "quorum.cnxn.threads.size=4: accepted") {
+			t.Errorf("notes %q, want one on quorum.cnxn.threads.size", c.Notes)
 		}
 	}},
 	{"unknown keys kept", "dataDir=$DATA\nclientPort=2181\nfoo.bar=1\nsnapCount=1\nautopurge.snapRetainCount=1\nmetricsProvider.custom=x", "", func(t *testing.T, c server.Config) {
@@ -611,6 +624,13 @@ func TestJVMFlags(t *testing.T) {
 				return p["serverCnxnFactory"] != "" && p["ssl.keyStore.location"] == "/ks.jks" &&
 					p["authProvider.1"] != "" && p["superUser.2"] == "bob"
 			}},
+		{name: "quorum TLS properties", server: "-Dzookeeper.ssl.quorum.keyStore.location=/q.p12 -Dzookeeper.ssl.quorum.hostnameVerification=false",
+			check: func(c server.Config) bool {
+				return c.SystemProperties["ssl.quorum.keyStore.location"] == "/q.p12" && c.SystemProperties["ssl.quorum.hostnameVerification"] == "false"
+			}},
+		{name: "sslQuorum is zoo.cfg-only", server: "-Dzookeeper.sslQuorum=true",
+			check: func(c server.Config) bool { return !c.SSLQuorum },
+			note:  "-Dzookeeper.sslQuorum (SERVER_JVMFLAGS): ignored, as ZooKeeper does: sslQuorum is read from zoo.cfg only"},
 		{name: "unprefixed property", jvm: "-DsnapCount=5",
 			check: func(c server.Config) bool { return c.SnapCount == server.DefaultConfig().SnapCount },
 			note:  "-DsnapCount (JVMFLAGS): ignored"},
@@ -650,8 +670,8 @@ func TestJVMFlags(t *testing.T) {
 }
 
 // TestLoadJAAS reads the JAAS file of -Djava.security.auth.login.config:
-// the Server section's DIGEST-MD5 users, or an error naming the property
-// when the file, the section or the mechanism will not do.
+// the Server section's DIGEST-MD5 users (none without the section), or an
+// error naming the property when the file or the mechanism will not do.
 func TestLoadJAAS(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
@@ -671,7 +691,8 @@ func TestLoadJAAS(t *testing.T) {
 	}{
 		{"Server section", map[string]string{"java.security.auth.login.config": good}, map[string]string{"super": "super_secret", "jaasuser": "jaas_password"}, ""},
 		{"sasl.serverconfig", map[string]string{"java.security.auth.login.config": good, "sasl.serverconfig": "ZK"}, map[string]string{"other": "x"}, ""},
-		{"missing section", map[string]string{"java.security.auth.login.config": good, "sasl.serverconfig": "Nope"}, nil, "no JAAS configuration section named 'Nope'"},
+		// NB: as ZooKeeper, which then serves no SASL on the client port.
+		{"missing section", map[string]string{"java.security.auth.login.config": good, "sasl.serverconfig": "Nope"}, nil, ""},
 		{"missing file", map[string]string{"java.security.auth.login.config": filepath.Join(dir, "none")}, nil, "java.security.auth.login.config"},
 		{"kerberos", map[string]string{"java.security.auth.login.config": krb}, nil, "GSSAPI"},
 		{"no JAAS", map[string]string{}, nil, ""},

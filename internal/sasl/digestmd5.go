@@ -1,10 +1,12 @@
-// Package sasl holds the server side of the SASL mechanisms ZooKeeper's
-// client port offers. Only DIGEST-MD5 (RFC 2831) is here: a pure state
-// machine that takes the client's tokens and returns the server's, with
-// no IO and no clock; randomness comes from the caller's reader.
+// Package sasl holds the SASL mechanisms ZooKeeper speaks. Only DIGEST-MD5
+// (RFC 2831) is here, both sides: pure state machines that take the other
+// side's tokens and return their own, with no IO and no clock; randomness
+// comes from the caller's reader. The server side serves the client port
+// and the quorum ports, the client side a quorum learner.
 //
-// The exchange, as Java's DIGEST-MD5 server runs it for ZooKeeper
-// (protocol "zookeeper", server name and realm "zk-sasl-md5", qop auth):
+// The exchange, as Java's DIGEST-MD5 runs it for ZooKeeper's client port
+// (protocol "zookeeper", server name and realm "zk-sasl-md5", qop auth;
+// the quorum ports use "zookeeper-quorum" and "zk-quorum-sasl-md5"):
 //
 //	client: (empty token)
 //	server: realm="zk-sasl-md5",nonce="...",qop="auth",charset=utf-8,algorithm=md5-sess
@@ -31,10 +33,14 @@ import (
 // ErrAuth is wrapped by every failed exchange.
 var ErrAuth = errors.New("sasl: authentication failed")
 
-// DIGEST-MD5 parameters of ZooKeeper's server.
+// DIGEST-MD5 parameters of ZooKeeper's client port (Protocol,
+// ServerName) and of its quorum ports (QuorumProtocol, QuorumServerName).
+// The server name is also the realm.
 const (
-	Protocol   = "zookeeper"
-	ServerName = "zk-sasl-md5"
+	Protocol         = "zookeeper"
+	ServerName       = "zk-sasl-md5"
+	QuorumProtocol   = "zookeeper-quorum"
+	QuorumServerName = "zk-quorum-sasl-md5"
 )
 
 // DigestMD5 is one server-side DIGEST-MD5 exchange.
@@ -44,11 +50,27 @@ type DigestMD5 struct {
 	Password func(user string) (string, bool)
 	// Rand supplies the nonce.
 	Rand io.Reader
+	// Protocol and ServerName make the digest-uri the client must name
+	// and the realm offered; empty means the client port's (Protocol,
+	// ServerName).
+	Protocol, ServerName string
 
 	step     int
 	nonce    string
 	user     string
+	authzid  string
 	complete bool
+}
+
+func (d *DigestMD5) names() (protocol, serverName string) {
+	protocol, serverName = d.Protocol, d.ServerName
+	if protocol == "" {
+		protocol = Protocol
+	}
+	if serverName == "" {
+		serverName = ServerName
+	}
+	return protocol, serverName
 }
 
 // Complete reports whether the exchange succeeded.
@@ -56,6 +78,15 @@ func (d *DigestMD5) Complete() bool { return d.complete }
 
 // AuthenticationID returns the authenticated user once Complete.
 func (d *DigestMD5) AuthenticationID() string { return d.user }
+
+// AuthorizationID returns the authzid the client asked for, or the
+// authenticated user when it named none.
+func (d *DigestMD5) AuthorizationID() string {
+	if d.authzid != "" {
+		return d.authzid
+	}
+	return d.user
+}
 
 // Step takes the client's next token and returns the server's answer.
 // An error (wrapping ErrAuth) ends the exchange.
@@ -68,7 +99,8 @@ func (d *DigestMD5) Step(token []byte) ([]byte, error) {
 			return nil, err
 		}
 		d.nonce = base64.StdEncoding.EncodeToString(n[:])
-		return []byte(`realm="` + ServerName + `",nonce="` + d.nonce + `",qop="auth",charset=utf-8,algorithm=md5-sess`), nil
+		_, serverName := d.names()
+		return []byte(`realm="` + serverName + `",nonce="` + d.nonce + `",qop="auth",charset=utf-8,algorithm=md5-sess`), nil
 	case 1:
 		d.step++
 		return d.response(token)
@@ -84,6 +116,7 @@ func (d *DigestMD5) response(token []byte) ([]byte, error) {
 	if err != nil {
 		return fail("%v", err)
 	}
+	protocol, serverName := d.names()
 	user, realm, cnonce, nc, qop, uri, resp := kv["username"], kv["realm"], kv["cnonce"], kv["nc"], kv["qop"], kv["digest-uri"], kv["response"]
 	switch {
 	case user == "" || cnonce == "" || resp == "":
@@ -94,34 +127,36 @@ func (d *DigestMD5) response(token []byte) ([]byte, error) {
 		return fail("nonce count %s, want 00000001", nc)
 	case qop != "" && qop != "auth":
 		return fail("qop %q not offered (auth only)", qop)
-	case realm != "" && realm != ServerName:
+	case realm != "" && realm != serverName:
 		return fail("digest response format violation: nonexistent realm %q", realm)
-	case !strings.EqualFold(uri, Protocol+"/"+ServerName):
-		return fail("digest response format violation: mismatched URI %q, expecting %s/%s", uri, Protocol, ServerName)
-	}
-	if qop == "" {
-		qop = "auth"
+	case !strings.EqualFold(uri, protocol+"/"+serverName):
+		return fail("digest response format violation: mismatched URI %q, expecting %s/%s", uri, protocol, serverName)
 	}
 	password, ok := d.Password(user)
 	if !ok {
-		return fail("cannot acquire password for %s in realm %s", user, ServerName)
+		return fail("cannot acquire password for %s in realm %s", user, serverName)
 	}
 	authzid, hasAuthzid := kv["authzid"]
-	h := md5.Sum([]byte(user + ":" + realm + ":" + password))
-	a1 := string(h[:]) + ":" + d.nonce + ":" + cnonce
-	if hasAuthzid {
-		a1 += ":" + authzid
-	}
-	ha1 := md5hex(a1)
 	digest := func(a2 string) string {
-		return md5hex(ha1 + ":" + d.nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + md5hex(a2))
+		return responseDigest(user, realm, password, d.nonce, cnonce, nc, authzid, hasAuthzid, a2)
 	}
 	want := digest("AUTHENTICATE:" + uri)
 	if subtle.ConstantTimeCompare([]byte(strings.ToLower(resp)), []byte(want)) != 1 {
 		return fail("digest response format violation: mismatched response")
 	}
-	d.user, d.complete = user, true
+	d.user, d.authzid, d.complete = user, authzid, true
 	return []byte("rspauth=" + digest(":"+uri)), nil
+}
+
+// responseDigest is RFC 2831's response value (a2 "AUTHENTICATE:"+uri)
+// and rspauth value (a2 ":"+uri), qop auth.
+func responseDigest(user, realm, password, nonce, cnonce, nc, authzid string, hasAuthzid bool, a2 string) string {
+	h := md5.Sum([]byte(user + ":" + realm + ":" + password))
+	a1 := string(h[:]) + ":" + nonce + ":" + cnonce
+	if hasAuthzid {
+		a1 += ":" + authzid
+	}
+	return md5hex(md5hex(a1) + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + md5hex(a2))
 }
 
 func md5hex(s string) string {

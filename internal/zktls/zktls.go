@@ -2,8 +2,8 @@
 // configuration: the key store and trust store files in the formats
 // ZooKeeper reads (JKS, PKCS12, PEM), the client-auth mode, the protocol
 // versions and cipher suites, and revocation by CRL. It is a leaf package:
-// the client port (wire) uses it with the prefix "ssl."; the quorum ports
-// would use it with "ssl.quorum.".
+// the client port (wire) uses it with the prefix "ssl.", the quorum and
+// election ports with "ssl.quorum." (QuorumPrefix).
 //
 // The keys, their defaults and their meaning are those of ZooKeeper's
 // X509Util and SSLContextAndOptions; every error names the key at fault,
@@ -109,7 +109,8 @@ type Options struct {
 	// (default false): together they make a server check that a client's
 	// certificate names the address the client connects from, as
 	// ZooKeeper 3.9's ZKTrustManager does. A client port never checks
-	// it otherwise.
+	// it otherwise; the quorum's default is true (QuorumX509Util), so
+	// there hostnameVerification alone decides, as in ZooKeeper 3.8.
 	HostnameVerification, ClientHostnameVerification bool
 	// CRL is ssl.crl: a peer certificate is checked against the CRLs its
 	// chain's CRL distribution points name (http, https and file URLs),
@@ -185,7 +186,7 @@ func FromProperties(prefix string, get func(key string) (string, bool)) (Options
 	o.EnabledProtocols = splitList(str("enabledProtocols"))
 	o.CipherSuites = splitList(str("ciphersuites"))
 	o.HostnameVerification = boolean("hostnameVerification", true)
-	o.ClientHostnameVerification = boolean("clientHostnameVerification", false)
+	o.ClientHostnameVerification = boolean("clientHostnameVerification", prefix == QuorumPrefix)
 	o.CRL = boolean("crl", false)
 	o.OCSP = boolean("ocsp", false)
 	if v := str("handshakeDetectionTimeoutMillis"); v != "" {

@@ -3,6 +3,7 @@ package peer
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -75,6 +76,9 @@ type Config struct {
 	Servers []Server
 	// Listener is the quorum port, already listening; the peer closes it.
 	Listener net.Listener
+	// Security secures the quorum connections as the election's
+	// (sslQuorum, portUnification, quorum SASL); nil is plaintext.
+	Security *transport.Security
 	// Tick is the core's tick; Core's limits count in it.
 	Tick time.Duration
 	// Core holds the core's limits; its ID, Voters and Observers are
@@ -783,22 +787,12 @@ func (c *conn) start(p *Peer) {
 }
 
 func (c *conn) writeLoop(p *Peer) {
-	if c.nc == nil {
-		nc, err := dialLeader(c.dialTo, c.done)
-		if err != nil {
-			p.log.Info().Err(err).Int64("peer", c.peerID()).Msg("cannot reach the leader's quorum port")
+	if err := c.open(p); err != nil {
+		if !errors.Is(err, ErrStopped) {
+			c.close()
 			p.post(event{gone: c})
-			return
 		}
-		c.mu.Lock()
-		c.nc = nc
-		c.mu.Unlock()
-		select {
-		case <-c.done:
-			nc.Close()
-			return
-		default:
-		}
+		return
 	}
 	go c.readLoop(p)
 	w := transport.NewPacketWriter(c.nc)
@@ -831,13 +825,84 @@ func (c *conn) writeLoop(p *Peer) {
 	}
 }
 
+// open makes the connection ready for packets: a learner dials its
+// leader and authenticates; a leader secures what it accepted and checks
+// the learner's authentication. Both are bounded by initLimit, as
+// ZooKeeper bounds a learner's first exchanges. A failure is logged with
+// the other end's address.
+func (c *conn) open(p *Peer) error {
+	sec := p.cfg.Security
+	limit := time.Duration(max(p.cfg.Core.InitLimit, 1)) * p.cfg.Tick
+	var nc net.Conn
+	var err error
+	if c.nc == nil {
+		if nc, err = dialLeader(sec, c.dialTo, c.done); err != nil {
+			if !errors.Is(err, ErrStopped) {
+				p.log.Info().Err(err).Int64("peer", c.peerID()).Str("remote", c.dialTo).Msg("cannot reach the leader's quorum port")
+			}
+			return err
+		}
+		_ = nc.SetDeadline(time.Now().Add(limit))
+		if err = sec.AuthenticateLearner(nc); err != nil {
+			nc.Close()
+			if c.stopped() {
+				return ErrStopped
+			}
+			p.log.Warn().Err(err).Int64("peer", c.peerID()).Str("remote", c.dialTo).Msg("leader refused our quorum authentication")
+			return err
+		}
+	} else if sec != nil {
+		raw := c.nc
+		_ = raw.SetDeadline(time.Now().Add(limit))
+		if nc, err = sec.Accept(raw); err == nil {
+			nc, err = sec.AuthenticateServer(nc)
+		}
+		if err != nil {
+			if c.stopped() {
+				return ErrStopped
+			}
+			p.log.Warn().Err(err).Str("remote", raw.RemoteAddr().String()).Msg("quorum connection refused")
+			return err
+		}
+	} else {
+		return nil
+	}
+	_ = nc.SetDeadline(time.Time{})
+	c.mu.Lock()
+	c.nc = nc
+	c.mu.Unlock()
+	if c.stopped() {
+		nc.Close()
+		return ErrStopped
+	}
+	return nil
+}
+
+func (c *conn) stopped() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // dialLeader connects to a leader's quorum port: up to 5 tries, 100 ms
 // apart, as a ZooKeeper learner does.
-func dialLeader(addr string, done <-chan struct{}) (net.Conn, error) {
+func dialLeader(sec *transport.Security, addr string, done <-chan struct{}) (net.Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var err error
 	for try := 0; try < 5; try++ {
 		var nc net.Conn
-		if nc, err = net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		if nc, err = sec.Dial(ctx, addr, 5*time.Second); err == nil {
 			return nc, nil
 		}
 		select {

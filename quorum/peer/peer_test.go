@@ -204,10 +204,20 @@ type cluster struct {
 	// applied then.
 	synced  chan []int64
 	metrics map[int64]*metrics.Registry
+	// elSec and qSec secure each member's election and quorum
+	// connections (nil: plaintext).
+	elSec, qSec map[int64]*transport.Security
+	// log, if set, gets the members' logs.
+	log io.Writer
 }
 
 func newCluster(t *testing.T, n int) *cluster {
+	return newSecureCluster(t, n, nil, nil, nil)
+}
+
+func newSecureCluster(t *testing.T, n int, elSec, qSec map[int64]*transport.Security, log io.Writer) *cluster {
 	c := &cluster{
+		elSec: elSec, qSec: qSec, log: log,
 		t: t, election: map[int64][]string{}, storage: map[int64]*memStorage{},
 		peers: map[int64]*Peer{}, elector: map[int64]*transport.Manager{},
 		quorumLn: map[int64]net.Listener{}, requests: make(chan string, 16),
@@ -247,6 +257,7 @@ func (c *cluster) start(id int64) {
 	tc := transport.DefaultConfig()
 	tc.MyID, tc.ListenAddr, tc.Peers = id, c.election[id][0], c.election
 	tc.BindRetryInterval = 50 * time.Millisecond
+	tc.Security = c.elSec[id]
 	m, err := transport.New(tc)
 	if err != nil {
 		c.t.Fatal(err)
@@ -262,6 +273,7 @@ func (c *cluster) start(id int64) {
 	_, applied := st.state()
 	cfg := Config{
 		ID: id, Servers: c.servers, Listener: ln, Tick: 10 * time.Millisecond,
+		Security: c.qSec[id],
 		Core: quorum.Config{
 			InitLimit: 100, SyncLimit: 50, PingInterval: 5, FinalizeWait: 5,
 			MinNotifyInterval: 5, MaxNotifyInterval: 100, ConfigText: []byte("version=0"),
@@ -275,6 +287,9 @@ func (c *cluster) start(id int64) {
 		},
 		Logger:  zerolog.Nop(),
 		Metrics: c.metrics[id],
+	}
+	if c.log != nil {
+		cfg.Logger = zerolog.New(c.log).With().Int64("member", id).Logger()
 	}
 	p, err := New(cfg, st, m, st.hs, applied)
 	if err != nil {

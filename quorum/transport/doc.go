@@ -86,4 +86,13 @@
 // (FieldLimit) breaks the connection. After a SNAP packet the leader sends
 // a raw snapshot (sessions, ACL cache, nodes, "/", "BenWasHere"), which is
 // not a sequence of QuorumPackets and is read by persistence.
+//
+// # Security
+//
+// With sslQuorum both ports run TLS (mutual: each member presents its
+// ssl.quorum key store's certificate); with portUnification a listener
+// tells a TLS ClientHello (first byte 0x16, then 0x03) from plaintext and
+// serves both. Quorum SASL (DIGEST-MD5 in QuorumAuthPacket records, see
+// Security) runs on the quorum port before the learner's first packet and
+// on the election port right after the dialer's handshake.
 package transport

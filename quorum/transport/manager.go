@@ -62,6 +62,9 @@ type Config struct {
 	BindRetries int
 	// BindRetryInterval is the wait between two tries.
 	BindRetryInterval time.Duration
+	// Security secures the connections (sslQuorum, portUnification,
+	// quorum SASL); nil is plaintext.
+	Security *Security
 	// ListenerFailed, if set, is called once when the listener gives up
 	// after BindRetries accept errors in a row. The server can then no
 	// longer take part in elections: ZooKeeper exits with code 14.
@@ -383,7 +386,14 @@ func (m *Manager) dial(p *peer, addrs []string) {
 	m.mu.Unlock()
 	keep := false
 	if err == nil {
-		err = m.sendHandshake(nc)
+		// NB: a dialer authenticates after its handshake whatever the
+		// sids, as ZooKeeper's QuorumCnxManager does: a receiver that
+		// requires SASL refuses to dial back otherwise.
+		_ = nc.SetDeadline(time.Now().Add(m.cfg.HandshakeTimeout))
+		if err = m.sendHandshake(nc); err == nil {
+			err = m.cfg.Security.AuthenticateLearner(nc)
+		}
+		_ = nc.SetDeadline(time.Time{})
 		switch {
 		case err != nil:
 			_ = nc.Close()
@@ -414,11 +424,10 @@ func (m *Manager) dial(p *peer, addrs []string) {
 }
 
 func (m *Manager) dialAny(addrs []string) (net.Conn, error) {
-	d := net.Dialer{Timeout: m.cfg.ConnectTimeout}
 	var err error
 	for _, a := range addrs {
 		var nc net.Conn
-		if nc, err = d.DialContext(m.ctx, "tcp", a); err == nil {
+		if nc, err = m.cfg.Security.Dial(m.ctx, a, m.cfg.ConnectTimeout); err == nil {
 			return nc, nil
 		}
 	}
@@ -481,20 +490,35 @@ func (m *Manager) acceptLoop() {
 	}
 }
 
-// handleInbound reads a dialer's handshake and applies the tie-break.
-func (m *Manager) handleInbound(nc net.Conn, seq uint64) {
+// handleInbound secures a dialer's connection, reads its handshake,
+// authenticates it and applies the tie-break.
+func (m *Manager) handleInbound(raw net.Conn, seq uint64) {
 	defer m.wg.Done()
-	remote := nc.RemoteAddr().String()
-	_ = nc.SetReadDeadline(time.Now().Add(m.cfg.HandshakeTimeout))
-	h, err := ReadHandshake(nc)
+	remote := raw.RemoteAddr().String()
+	_ = raw.SetDeadline(time.Now().Add(m.cfg.HandshakeTimeout))
+	var h Handshake
+	nc, err := m.cfg.Security.Accept(raw)
+	if err == nil {
+		if h, err = ReadHandshake(nc); err == nil {
+			nc, err = m.cfg.Security.AuthenticateServer(nc)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.notifyLocked() // after the log lines below
-	delete(m.mu.inbound, nc)
+	delete(m.mu.inbound, raw)
 	if err != nil || m.mu.closed {
-		_ = nc.Close()
+		_ = raw.Close()
 		if err != nil && !m.mu.closed {
-			m.log.Warn().Err(err).Str("remote", remote).Msg("election connection closed: bad handshake")
+			ev := m.log.Warn().Err(err).Str("remote", remote)
+			switch {
+			case errors.Is(err, ErrBadHandshake):
+				ev.Msg("election connection closed: bad handshake")
+			case h.Version != 0 || h.SID != 0: // NB: refused after its handshake
+				ev.Int64("peer", h.SID).Msg("election connection refused")
+			default:
+				ev.Msg("election connection refused")
+			}
 		}
 		return
 	}
@@ -524,7 +548,7 @@ func (m *Manager) handleInbound(nc net.Conn, seq uint64) {
 		}
 		m.connectLocked(p, addrs)
 	default:
-		_ = nc.SetReadDeadline(time.Time{})
+		_ = nc.SetDeadline(time.Time{})
 		m.registerLocked(m.peerLocked(sid), nc, seq)
 	}
 }

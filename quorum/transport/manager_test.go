@@ -42,6 +42,7 @@ type cluster struct {
 	log  *logBuffer
 	mgrs map[int64]*Manager // the running ones
 	all  []*Manager         // every one started, closed ones included
+	sec  map[int64]*Security
 }
 
 func testConfig(sid int64, addr string, log *logBuffer) Config {
@@ -55,7 +56,13 @@ func testConfig(sid int64, addr string, log *logBuffer) Config {
 
 func newCluster(t *testing.T, sids ...int64) *cluster {
 	t.Helper()
-	c := &cluster{t: t, log: &logBuffer{}, mgrs: map[int64]*Manager{}}
+	return newSecureCluster(t, nil, sids...)
+}
+
+// newSecureCluster starts managers secured by sec[sid] (nil: plaintext).
+func newSecureCluster(t *testing.T, sec map[int64]*Security, sids ...int64) *cluster {
+	t.Helper()
+	c := &cluster{t: t, log: &logBuffer{}, mgrs: map[int64]*Manager{}, sec: sec}
 	for _, sid := range sids {
 		c.start(sid, "127.0.0.1:0")
 	}
@@ -73,7 +80,9 @@ func newCluster(t *testing.T, sids ...int64) *cluster {
 
 func (c *cluster) start(sid int64, addr string) *Manager {
 	c.t.Helper()
-	m, err := New(testConfig(sid, addr, c.log))
+	cfg := testConfig(sid, addr, c.log)
+	cfg.Security = c.sec[sid]
+	m, err := New(cfg)
 	if err != nil {
 		c.t.Fatal(err)
 	}
