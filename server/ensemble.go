@@ -125,7 +125,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	tick, core := coreConfig(cfg)
 	pc := peer.Config{
 		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick, Core: core,
-		Security: cfg.QuorumSecurity,
+		Security:      cfg.QuorumSecurity,
 		ConfigVersion: cfg.ConfigVersion,
 		MaxBuffer:     cfg.JuteMaxBuffer,
 		OnStatus:      e.setStatus,
