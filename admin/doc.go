@@ -147,7 +147,6 @@
 //     (a closed connection's watches are removed as it closes):
 //     dead_watchers_queued, dead_watchers_cleared,
 //     dead_watchers_cleaner_latency, add_dead_watcher_stall_time;
-//   - the digest log (zookeeper.digest.enabled): digest_mismatches_count;
 //   - ZooKeeper 3.9's restore command: restore_time,
 //     restore_error_count, restore_rate_limited_count;
 //   - per-namespace accounting, whose summary sets, gauge sets and

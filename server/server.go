@@ -118,6 +118,9 @@ type Server struct {
 	// in its current batch (applyGen), to flush after it (applier only).
 	touched  []*Client
 	applyGen uint64
+	// digestMismatched is set once a txn's digest did not match the
+	// tree's (applier only): only the first is logged, as ZooKeeper does.
+	digestMismatched bool
 
 	smu struct {
 		sync.Mutex
@@ -738,6 +741,9 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 		s.applyLatencies = append(s.applyLatencies, ms)
 	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
+	if d := w.txn.Digest; d.Version == datatree.DigestVersion && d.TreeDigest != res.Digest {
+		s.digestMismatch(&w.txn, res.Digest)
+	}
 	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
@@ -760,6 +766,21 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 		s.closedSession(w.txn.Hdr.ClientId, w.client != nil)
 	}
 	s.writeDone(w)
+}
+
+// digestMismatch counts a txn whose TxnDigest is not the tree's digest
+// once it is applied (digest_mismatches_count) and logs the first, as
+// ZooKeeper's DataTree.compareDigest does: the member's tree and the one
+// the txn's writer had differ. The caller holds applyMu exclusively.
+func (s *Server) digestMismatch(txn *Txn, actual int64) {
+	s.m.digestMismatches.Add(1)
+	if s.digestMismatched {
+		return
+	}
+	s.digestMismatched = true
+	s.log.Error().Str("zxid", fmt.Sprintf("0x%x", txn.Hdr.Zxid)).Stringer("op", jute.OpCode(txn.Hdr.Type)).
+		Int64("expected", txn.Digest.TreeDigest).Int64("actual", actual).
+		Msg("first digest mismatch on txn: this member's tree differs from the one the txn was prepared on")
 }
 
 // trackSessionTxn keeps the session tracker in step with applied session
@@ -1068,11 +1089,15 @@ func (s *Server) OutstandingRequests() int { return len(s.inFlight) }
 // sessionHex formats a session id as ZooKeeper logs it.
 func sessionHex(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }
 
-// EncodeTxn appends a txn as the log holds it: TxnHeader then the body.
+// EncodeTxn appends a txn as the log holds it and a PROPOSAL carries it:
+// TxnHeader, the body, and the TxnDigest if it has one.
 func EncodeTxn(b []byte, t *Txn) []byte {
 	b = t.Hdr.Encode(b)
 	if t.Body != nil {
 		b = t.Body.Encode(b)
+	}
+	if t.Digest.Version != 0 {
+		b = t.Digest.Encode(b)
 	}
 	return b
 }
@@ -1083,12 +1108,15 @@ func txnSize(t *Txn) int {
 	if t.Body != nil {
 		n += t.Body.Size()
 	}
+	if t.Digest.Version != 0 {
+		n += t.Digest.Size()
+	}
 	return n
 }
 
 // DecodeTxn reads a logged txn. A missing body (an old-format
-// closeSession) decodes to a nil Body; bytes after the body (ZooKeeper's
-// optional TxnDigest) are ignored.
+// closeSession) decodes to a nil Body; a TxnDigest after the body
+// (ZooKeeper 3.6+) goes to Digest, and other trailing bytes are ignored.
 func DecodeTxn(b []byte) (Txn, error) {
 	var t Txn
 	var d jute.Decoder
@@ -1102,6 +1130,9 @@ func DecodeTxn(b []byte) (Txn, error) {
 	}
 	if t.Body = jute.NewTxnRecord(jute.OpCode(t.Hdr.Type)); t.Body != nil {
 		t.Body.Decode(&d)
+	}
+	if d.Err() == nil && d.Remaining() == t.Digest.Size() {
+		t.Digest.Decode(&d)
 	}
 	return t, d.Err()
 }
