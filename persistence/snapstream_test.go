@@ -66,7 +66,7 @@ func TestSnapStreamIsSnapshotBody(t *testing.T) {
 	sessions := []Session{{ID: 7, Timeout: 5000}}
 	stream := writeStream(t, sessions, testTree(20))
 	fs := vfs.NewMem()
-	if _, err := writeSnapshotFile(fs, "/snap", 9, sessions, testTree(20), false); err != nil {
+	if _, err := writeSnapshotFile(fs, "/snap", 9, sessions, testTree(20), nil, false); err != nil {
 		t.Fatal(err)
 	}
 	file := readFile(t, fs, "/snap")

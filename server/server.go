@@ -1024,7 +1024,10 @@ func (s *Server) TakeSnapshot() (int64, error) {
 
 func (s *Server) writeSnapshot(zxid int64, sessions []persistence.Session) error {
 	start := time.Now()
-	err := s.store.WriteSnapshot(zxid, sessions, s.treeSource())
+	err := s.store.WriteSnapshotDigest(zxid, sessions, s.treeSource(), func() persistence.SnapshotDigest {
+		z, d := s.tree.LastDigest()
+		return persistence.SnapshotDigest{Zxid: z, Digest: d}
+	})
 	if err == nil {
 		s.log.Info().Str("zxid", fmt.Sprintf("0x%x", zxid)).Dur("took", time.Since(start)).Msg("snapshot written")
 	}
