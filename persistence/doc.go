@@ -161,7 +161,7 @@
 //
 // ACL references count from 1; -1 means world:anyone with all permissions
 // (ZooKeeper's OPEN_UNSAFE_ACL_ID) and is what a node with a nil ACL gets.
-// The digest is the tree's (SnapshotDigest) and the zxid of the last txn
+// The digest is the tree's (ZxidDigest) and the zxid of the last txn
 // applied when it was read, after the tree was written: a fuzzy
 // snapshot's state is exact once the log is replayed up to that zxid, and
 // ZooKeeper 3.8 compares the digests in the txn log only from there on

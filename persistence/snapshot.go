@@ -52,13 +52,13 @@ type Session struct {
 // error the source returns.
 type SnapshotSource func(acls func([][]jute.ACL) error, node func(*Node) error) error
 
-// SnapshotDigest is ZooKeeper's DataTree.ZxidDigest, the trailer after a
-// snapshot's tree: the tree's digest (datatree.Tree.Digest) and the zxid
-// of the last txn applied when it was read, once the tree was written.
-// Zxid 0 means none. A reader that loaded the (fuzzy) snapshot and
+// ZxidDigest is ZooKeeper's DataTree.ZxidDigest: a tree's digest
+// (datatree.Tree.Digest) with the zxid of the last txn applied to it.
+// After a snapshot's tree it is the trailer, read once the tree was
+// written (zxid 0: none): a reader that loaded the (fuzzy) snapshot and
 // replayed the log up to Zxid has exactly that tree, so ZooKeeper compares
 // digests only from there on.
-type SnapshotDigest struct {
+type ZxidDigest struct {
 	Zxid, Digest int64
 }
 
@@ -141,8 +141,8 @@ func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, tree SnapshotS
 
 // WriteSnapshotDigest is WriteSnapshot with the digest trailer that digest
 // returns, which it calls once the tree is written (nil: none). See
-// SnapshotDigest.
-func (s *Store) WriteSnapshotDigest(lastZxid int64, sessions []Session, tree SnapshotSource, digest func() SnapshotDigest) error {
+// ZxidDigest.
+func (s *Store) WriteSnapshotDigest(lastZxid int64, sessions []Session, tree SnapshotSource, digest func() ZxidDigest) error {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	s.mu.Lock()
@@ -293,7 +293,7 @@ type snapStats struct {
 // body (writeSnapshotBody), then the trailers, the digest one from digest
 // (nil: none).
 func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Session,
-	tree SnapshotSource, digest func() SnapshotDigest, sync bool) (st snapStats, err error) {
+	tree SnapshotSource, digest func() ZxidDigest, sync bool) (st snapStats, err error) {
 	tmp := path + tmpSuffix
 	f, err := fs.Create(tmp)
 	if err != nil {
@@ -314,7 +314,7 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 	w.seal()
 	// ZooKeeper 3.6+ writes a ZxidDigest after the tree; zxid 0 means "no
 	// digest" to its reader.
-	var dg SnapshotDigest
+	var dg ZxidDigest
 	if digest != nil {
 		dg = digest()
 	}
@@ -670,7 +670,7 @@ func (c *checkedReader) atEOF() bool { return c.err == nil && c.left == 0 }
 // given to aclFn, or a new OPEN_ACL_UNSAFE list. The digest trailer, if
 // the file has one, goes to digest unless it is nil.
 func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn func([][]jute.ACL) error,
-	nodeFn func(*Node) error, digest *SnapshotDigest, maxBuffer int) error {
+	nodeFn func(*Node) error, digest *ZxidDigest, maxBuffer int) error {
 	if maxBuffer <= 0 {
 		maxBuffer = 64 << 20
 	}
@@ -697,7 +697,7 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn fun
 	if !c.atEOF() && c.err == nil {
 		// ZooKeeper 3.6+: ZxidDigest (zxid, digestVersion, digest) and a
 		// seal. Version 1's digest was a hex string.
-		var dg SnapshotDigest
+		var dg ZxidDigest
 		dg.Zxid = c.int64()
 		if v := c.int32(); v < 2 {
 			if d, err := strconv.ParseUint(c.str(), 16, 64); err == nil {

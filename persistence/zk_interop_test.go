@@ -504,11 +504,11 @@ func TestExportDigestsToZooKeeper(t *testing.T) {
 				return node(&Node{Path: n.Path, Data: n.Data, ACL: n.ACL, Stat: n.Stat})
 			})
 		}
-		var digest func() SnapshotDigest
+		var digest func() ZxidDigest
 		if trailer {
-			digest = func() SnapshotDigest {
+			digest = func() ZxidDigest {
 				z, d := tree.LastDigest()
-				return SnapshotDigest{Zxid: z, Digest: d}
+				return ZxidDigest{Zxid: z, Digest: d}
 			}
 		}
 		if err := s.WriteSnapshotDigest(2, []Session{{ID: session, Timeout: 40000}}, src, digest); err != nil {

@@ -177,11 +177,11 @@ func (s *Store) ImportZooKeeperDir(dir string) error {
 	var snapPath string
 	var snapZxid int64
 	var sessions []Session
-	var digest SnapshotDigest
+	var digest ZxidDigest
 	for i := len(snaps) - 1; i >= 0; i-- {
 		p := s.fs.PathJoin(dir, snapName(snaps[i]))
 		var ss []Session
-		var dg SnapshotDigest
+		var dg ZxidDigest
 		err := readSnapshotFile(s.fs, p, func(x Session) { ss = append(ss, x) }, nil, nil, &dg, s.opts.maxBuffer())
 		if err != nil {
 			s.log.Warn().Err(err).Str("file", p).Msg("persistence: import: skipping invalid snapshot")
@@ -220,7 +220,7 @@ func (s *Store) ImportZooKeeperDir(dir string) error {
 	// says where its fuzzy range ends for the digests in the log.
 	err = s.WriteSnapshotDigest(snapZxid, sessions, func(acls func([][]jute.ACL) error, node func(*Node) error) error {
 		return readSnapshotFile(s.fs, snapPath, nil, acls, node, nil, s.opts.maxBuffer())
-	}, func() SnapshotDigest { return digest })
+	}, func() ZxidDigest { return digest })
 	if err != nil {
 		return err
 	}

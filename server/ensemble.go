@@ -680,6 +680,9 @@ func (e *ensemble) InstallSnapshot(zxid int64, snap []byte) error {
 	}
 	s.tree.SetLastZxid(zxid)
 	s.prep.Abort()
+	s.digests.Lock()
+	s.digests.log = nil
+	s.digests.Unlock()
 	now := s.sessionMs()
 	s.smu.Lock()
 	s.smu.tracker = newSessionTracker(int64(s.cfg.TickTime), now)

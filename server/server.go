@@ -121,6 +121,13 @@ type Server struct {
 	// digestMismatched is set once a txn's digest did not match the
 	// tree's (applier only): only the first is logged, as ZooKeeper does.
 	digestMismatched bool
+	// digests is ZooKeeper's digest log (the hash command): the tree's
+	// digest after each applied txn whose zxid is a multiple of
+	// digestLogInterval, the newest digestLogLimit of them.
+	digests struct {
+		sync.Mutex
+		log []persistence.ZxidDigest
+	}
 
 	smu struct {
 		sync.Mutex
@@ -744,6 +751,9 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 	if d := w.txn.Digest; d.Version == datatree.DigestVersion && d.TreeDigest != res.Digest {
 		s.digestMismatch(&w.txn, res.Digest)
 	}
+	if w.txn.Hdr.Zxid%digestLogInterval == 0 {
+		s.logDigest(w.txn.Hdr.Zxid, res.Digest)
+	}
 	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
@@ -781,6 +791,34 @@ func (s *Server) digestMismatch(txn *Txn, actual int64) {
 	s.log.Error().Str("zxid", fmt.Sprintf("0x%x", txn.Hdr.Zxid)).Stringer("op", jute.OpCode(txn.Hdr.Type)).
 		Int64("expected", txn.Digest.TreeDigest).Int64("actual", actual).
 		Msg("first digest mismatch on txn: this member's tree differs from the one the txn was prepared on")
+}
+
+// ZooKeeper's digest log: DataTree.DIGEST_LOG_INTERVAL and
+// DIGEST_LOG_LIMIT.
+const (
+	digestLogInterval = 128
+	digestLogLimit    = 1024
+)
+
+// logDigest adds an entry to the digest log, dropping the oldest beyond
+// digestLogLimit.
+func (s *Server) logDigest(zxid, digest int64) {
+	s.digests.Lock()
+	defer s.digests.Unlock()
+	if len(s.digests.log) == digestLogLimit {
+		s.digests.log = slices.Delete(s.digests.log, 0, 1)
+	}
+	s.digests.log = append(s.digests.log, persistence.ZxidDigest{Zxid: zxid, Digest: digest})
+}
+
+// DigestLog returns the digest log, oldest first: the tree's digest after
+// each applied txn whose zxid is a multiple of 128, as ZooKeeper's hash
+// command lists it. A member that installs a leader's snapshot starts a
+// new one, as ZooKeeper's new DataTree does.
+func (s *Server) DigestLog() []persistence.ZxidDigest {
+	s.digests.Lock()
+	defer s.digests.Unlock()
+	return slices.Clone(s.digests.log)
 }
 
 // trackSessionTxn keeps the session tracker in step with applied session
@@ -1024,9 +1062,9 @@ func (s *Server) TakeSnapshot() (int64, error) {
 
 func (s *Server) writeSnapshot(zxid int64, sessions []persistence.Session) error {
 	start := time.Now()
-	err := s.store.WriteSnapshotDigest(zxid, sessions, s.treeSource(), func() persistence.SnapshotDigest {
+	err := s.store.WriteSnapshotDigest(zxid, sessions, s.treeSource(), func() persistence.ZxidDigest {
 		z, d := s.tree.LastDigest()
-		return persistence.SnapshotDigest{Zxid: z, Digest: d}
+		return persistence.ZxidDigest{Zxid: z, Digest: d}
 	})
 	if err == nil {
 		s.log.Info().Str("zxid", fmt.Sprintf("0x%x", zxid)).Dur("took", time.Since(start)).Msg("snapshot written")
