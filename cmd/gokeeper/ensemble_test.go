@@ -625,11 +625,12 @@ func (e *gkEnsemble) mntrValue(i int, key string) string {
 // member converge, sync on the observer reads a write made through a
 // ZooKeeper member, sessions and their ephemerals move between members
 // of both kinds (REVALIDATE), restarted members catch up by DIFF and
-// wiped ones by SNAP from a leader of the other kind, and ZooKeeper's
-// members report no digest mismatch.
+// wiped ones by SNAP from a leader of the other kind, and members of
+// both kinds have the same digest at the same zxid and count no digest
+// mismatch, after txns of every kind made through each member.
 func TestProcessMixedEnsemble(t *testing.T) {
 	requireZooKeeper(t)
-	e := startMixedEnsemble(t, 3, 1, []int{0, 1}, nil)
+	e := startMixedEnsemble(t, 3, 1, []int{0, 1}, []string{"extendedTypesEnabled=true"})
 	const gkVoter, gkObserver = 2, 3
 	acl := zk.WorldACL(zk.PermAll)
 	var want []string
@@ -653,6 +654,9 @@ func TestProcessMixedEnsemble(t *testing.T) {
 				t.Fatalf("create through %s: %v", kind(i), err)
 			}
 			want = append(want, strings.TrimPrefix(p, "/"))
+			base := fmt.Sprintf("/r%d-ops%d", round, i+1)
+			digestOps(t, c, base)
+			want = append(want, base[1:])
 			c.Close()
 		}
 		slices.Sort(want)
@@ -757,20 +761,104 @@ func TestProcessMixedEnsemble(t *testing.T) {
 	if !leaders[true] || !leaders[false] {
 		t.Errorf("leaders were ZooKeeper=%v gokeeper=%v: want both", leaders[true], leaders[false])
 	}
-	// NB: ZooKeeper's followers are the ones that compare digests; its
-	// leader's mntr may leave the key out.
+	// The digest logs (every 128th zxid) of both kinds agree: the trees
+	// of ZooKeeper and gokeeper members have the same digest at the same
+	// zxid.
+	c := e.connect(e.leader())
+	for i := 0; i < 260; i++ {
+		if _, err := c.Create("/digest-log", nil, 0, acl); err != nil && err != zk.ErrNodeExists {
+			t.Fatal(err)
+		}
+		if _, err := c.Create("/digest-log/n-", nil, zk.FlagSequence, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	want = append(want, "digest-log")
+	slices.Sort(want)
+	if got := e.converged("/"); !slices.Equal(got, append(slices.Clone(want), "zookeeper")) {
+		t.Fatalf("children of / = %v, want %v and zookeeper", got, want)
+	}
+	const fromZK, fromGK = 1, 2
+	digests := map[string]map[string]int{} // zxid -> digest -> fromZK|fromGK
+	for i := range e.procs {
+		out, _ := fourLetterWord(e.addrs[i], "hash", false, 5*time.Second)
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if z, d, ok := strings.Cut(l, ": "); ok {
+				if digests[z] == nil {
+					digests[z] = map[string]int{}
+				}
+				if e.zk[i] {
+					digests[z][d] |= fromZK
+				} else {
+					digests[z][d] |= fromGK
+				}
+			}
+		}
+	}
+	shared := 0
+	for z, ds := range digests {
+		if len(ds) != 1 {
+			t.Errorf("zxid 0x%s: members differ on the digest: %v", z, ds)
+		}
+		for _, from := range ds {
+			if from == fromZK|fromGK {
+				shared++
+			}
+		}
+	}
+	if shared == 0 {
+		t.Errorf("no zxid in the digest logs of members of both kinds: %v", digests)
+	}
+	// The members that compare digests count no mismatch: ZooKeeper's
+	// learners (its leader's mntr may leave the key out) and every
+	// gokeeper member.
 	checked := 0
 	for i := range e.procs {
-		if e.zk[i] && e.mode(i) == "follower" {
+		if !e.zk[i] || e.mode(i) != "leader" {
 			checked++
 			if v := e.mntrValue(i, "zk_digest_mismatches_count"); v != "0" {
 				t.Errorf("%s: zk_digest_mismatches_count %q, want 0", kind(i), v)
 			}
 		}
 	}
-	if checked == 0 {
-		t.Error("no ZooKeeper follower to check digest mismatches on")
+	if checked < 3 {
+		t.Errorf("digest mismatches checked on %d members", checked)
 	}
+}
+
+// digestOps makes, through c, a txn of each kind whose digests the
+// members compare: creates of every mode (sequential, ephemeral,
+// container, TTL), setData, setACL, a multi, failed writes (error txns)
+// and, when c closes, a closeSession that deletes ephemerals.
+func digestOps(t *testing.T, c *zk.Conn, base string) {
+	t.Helper()
+	acl := zk.WorldACL(zk.PermAll)
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
+	}
+	must(c.Create(base, []byte("base"), 0, acl))
+	must(c.Create(base+"/seq-", nil, zk.FlagSequence, acl))
+	must(c.Create(base+"/eph", []byte("e"), zk.FlagEphemeral, acl))
+	must(c.Create(base+"/eph-seq-", nil, zk.FlagEphemeral|zk.FlagSequence, acl))
+	must(c.CreateContainer(base+"/box", nil, zk.FlagContainer, acl))
+	must(c.Create(base+"/box/item", []byte("i"), 0, acl))
+	must(c.CreateTTL(base+"/ttl", []byte("t"), zk.FlagTTL, acl, time.Hour))
+	must(c.Set(base, []byte("set"), -1))
+	must(c.SetACL(base+"/ttl", zk.WorldACL(zk.PermRead|zk.PermWrite|zk.PermDelete), -1))
+	must(c.Multi(&zk.CreateRequest{Path: base + "/m", Data: []byte("m"), Acl: acl},
+		&zk.SetDataRequest{Path: base + "/m", Data: []byte("m2"), Version: -1},
+		&zk.DeleteRequest{Path: base + "/box/item", Version: -1}))
+	if _, err := c.Multi(&zk.CreateRequest{Path: base + "/m3", Acl: acl}, &zk.CreateRequest{Path: base + "/m", Acl: acl}); err == nil {
+		t.Fatalf("%s: a multi creating an existing node succeeded", base)
+	}
+	if _, err := c.Create(base, nil, 0, acl); err != zk.ErrNodeExists {
+		t.Fatalf("%s: create of an existing node: %v", base, err)
+	}
+	must(nil, c.Delete(base+"/m", -1))
 }
 
 // TestProcessRollingMigration migrates a running Apache ZooKeeper 3.8
