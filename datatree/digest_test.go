@@ -2,10 +2,13 @@ package datatree
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -181,5 +184,36 @@ func TestDigestIncremental(t *testing.T) {
 	re.SetLastZxid(zxid)
 	if re.Digest() != want {
 		t.Fatalf("restored digest %#x, want %#x", re.Digest(), want)
+	}
+}
+
+func BenchmarkNodeDigest(b *testing.B) {
+	for _, size := range []int{0, 100, maxInlineDigestData + 1} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			var d Digester
+			data := make([]byte, size)
+			st := jute.StatPersisted{Czxid: 1, Mzxid: 2, Pzxid: 3, Ctime: 4, Mtime: 5, Version: 6}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				st.Version = int32(i)
+				d.Node("/bench/node-0000000012", data, &st)
+			}
+		})
+	}
+}
+
+// TestNodeDigestLargeData: data hashed in place (beyond
+// maxInlineDigestData) gives the CRC of the whole path, data and stat.
+func TestNodeDigestLargeData(t *testing.T) {
+	st := jute.StatPersisted{Czxid: 1, Mzxid: 2, Pzxid: 3, Ctime: 4, Mtime: 5, Version: 6, Cversion: 7, Aversion: 8, EphemeralOwner: 9}
+	var d Digester
+	for _, n := range []int{maxInlineDigestData, maxInlineDigestData + 1} {
+		data := bytes.Repeat([]byte{'d'}, n)
+		whole := append([]byte("/big"), data...)
+		whole = append(whole, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3,
+			0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 7, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 9)
+		if got, want := d.Node("/big", data, &st), int64(crc32.ChecksumIEEE(whole)); got != want {
+			t.Fatalf("%d bytes of data: %#x, want %#x", n, got, want)
+		}
 	}
 }
