@@ -107,32 +107,45 @@ func TestDigestGoldenTxnLog(t *testing.T) {
 	}
 }
 
-// TestDigestGoldenProposals applies the PROPOSALs a ZooKeeper 3.8 leader
-// sent a follower that it synced from the empty tree
-// (jute/testdata/quorum/quorum-leader3-1.txt), and checks the digest each
-// carried. The tree is a quorum member's: /zookeeper/config holds the
-// membership, which the digest leaves out.
+// TestDigestGoldenProposals applies the PROPOSALs (to followers) and
+// INFORMs (to the observer) a ZooKeeper 3.8 leader sent the learners it
+// synced from the empty tree (DIFF zxid=0x0, jute/testdata/quorum), and
+// checks the digest each carried. The trees are a quorum member's:
+// /zookeeper/config holds the membership, which the digest leaves out.
 func TestDigestGoldenProposals(t *testing.T) {
-	labels, blocks := goldenBlocks(t, "quorum/quorum-leader3-1.txt")
-	tr := New(Options{ConfigData: []byte("server.1=127.0.0.1:1:2:participant\nversion=0"), ConfigZxid: 0})
+	files, err := filepath.Glob(filepath.Join("..", "jute", "testdata", "quorum", "quorum-*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	empty := New(Options{}).Digest()
-	if tr.Digest() != empty {
-		t.Fatalf("config data changed the digest: %#x, %#x", tr.Digest(), empty)
-	}
-	n := 0
-	for i, b := range blocks {
-		if !strings.Contains(labels[i], " PROPOSAL ") {
-			continue
+	synced, txns := 0, map[string]int{}
+	for _, f := range files {
+		labels, blocks := goldenBlocks(t, filepath.Join("quorum", filepath.Base(f)))
+		tr := New(Options{ConfigData: []byte("server.1=127.0.0.1:1:2:participant\nversion=0")})
+		if tr.Digest() != empty {
+			t.Fatalf("config data changed the digest: %#x, %#x", tr.Digest(), empty)
 		}
-		var qp jute.QuorumPacket
-		if err := jute.Unmarshal(b, &qp, len(b)); err != nil {
-			t.Fatalf("%s: %v", labels[i], err)
+		fromEmpty := false
+		for i, b := range blocks {
+			typ := strings.Fields(labels[i])[2]
+			switch {
+			case typ == "DIFF" || typ == "SNAP" || typ == "TRUNC":
+				fromEmpty = typ == "DIFF" && strings.Contains(labels[i], " zxid=0x0 ")
+				if fromEmpty {
+					synced++
+				}
+			case fromEmpty && (typ == "PROPOSAL" || typ == "INFORM"):
+				var qp jute.QuorumPacket
+				if err := jute.Unmarshal(b, &qp, len(b)); err != nil {
+					t.Fatalf("%s %s: %v", f, labels[i], err)
+				}
+				applyDigested(t, tr, filepath.Base(f)+" "+labels[i], qp.Data)
+				txns[typ]++
+			}
 		}
-		applyDigested(t, tr, labels[i], qp.Data)
-		n++
 	}
-	if n < 5 {
-		t.Fatalf("only %d proposals", n)
+	if synced < 2 || txns["PROPOSAL"] < 5 || txns["INFORM"] < 5 {
+		t.Fatalf("%d learners synced from the empty tree, with %v", synced, txns)
 	}
 }
 
