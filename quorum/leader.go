@@ -377,7 +377,14 @@ func (l *leader) tick(n *Node) {
 		if h.stage >= stageNewLeaderAck && !h.observer {
 			live[h.sid] = true
 		}
-		n.sendTo(h, jute.PacketPing, l.proposed, nil)
+		// NB: as ZooKeeper's LearnerHandler.ping, only once the learner's
+		// sync is on its way: ZooKeeper's learner takes any packet but
+		// DIFF, TRUNC or SNAP after ACKEPOCH for a broken leader, and
+		// exits (Learner.syncWithLeader: "Got unexpected packet from
+		// leader").
+		if h.stage >= stageSynced {
+			n.sendTo(h, jute.PacketPing, l.proposed, nil)
+		}
 	}
 	if !n.cfg.quorum(live) {
 		n.becomeLooking("lost the quorum of followers")
