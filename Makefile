@@ -57,7 +57,9 @@ sim:
 # sessions on a follower; then the real clients (zkCli.sh, kazoo recipes,
 # the C client cli_mt) against a standalone gokeeper and against a
 # 3-member gokeeper ensemble (-realclients.target=ensemble: the clients
-# get all three addresses). The summary has one line per run; it counts
+# get all three addresses), then the mixed ensembles with Apache ZooKeeper
+# (TestProcessMixed*: TestProcessMixedMatrix runs only here). The summary
+# has one line per run; it counts
 # each real-client check (leaf subtest; a failed test whose subtests all
 # passed counts as one failed check). It fails if any run does.
 compat:
@@ -75,6 +77,12 @@ compat:
 		awk -v what="$$what" '/^ *--- (PASS|FAIL|SKIP): /{n=$$3; s[n]=$$2; p=n; if (sub(/\/[^\/]*$$/,"",p)) {kid[p]=1; if ($$2=="FAIL:") kf[p]=1}} END{for (n in s) if (!(n in kid) || (s[n]=="FAIL:" && !(n in kf))) c[s[n]]++; printf "real clients against %s: %d checks passed, %d failed, %d skipped\n", what, c["PASS:"], c["FAIL:"], c["SKIP:"]}' $$log >> bin/compat-summary.txt; \
 		if [ $$r -ne 0 ]; then echo "real clients against $$what: go test exited $$r (see $$log)" >> bin/compat-summary.txt; fi; \
 	done; \
+	log=bin/compat-mixed.log; \
+	echo "make compat: mixed ensembles with Apache ZooKeeper (go test ./cmd/gokeeper -run 'TestProcessMixed'; log in $$log)"; \
+	GOKEEPER_COMPAT=1 $(GO) test -count=1 -v -timeout 10m -run '^TestProcessMixed' ./cmd/gokeeper > $$log 2>&1; r=$$?; \
+	grep -E '^ *--- (PASS|FAIL|SKIP)' $$log; \
+	if [ $$r -ne 0 ]; then grep -v '^ *{"level"' $$log | tail -80; rc=1; fi; \
+	echo "mixed ensembles with Apache ZooKeeper: $$(grep -cE '^--- PASS' $$log) passed, $$(grep -cE '^--- FAIL' $$log) failed, $$(grep -cE '^--- SKIP' $$log) skipped" >> bin/compat-summary.txt; \
 	cat bin/compat-summary.txt 2>/dev/null; [ $$rc -eq 0 ]
 
 # compat-fuzz runs the randomized differential fuzzer for SEEDS ("1,7,100-200").

@@ -32,6 +32,9 @@ type gkEnsemble struct {
 	observer []bool
 	zk       []bool   // member i is Apache ZooKeeper
 	env      []string // added to every member's environment
+	// links are the proxies in front of the members' quorum ports, by
+	// index, in an ensemble started with them (newMixedEnsemble).
+	links []*linkProxy
 }
 
 func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemble {
@@ -44,15 +47,38 @@ func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemb
 // to every member's; env is added to the gokeeper members' environment.
 func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []string, env ...string) *gkEnsemble {
 	t.Helper()
+	return newMixedEnsemble(t, voters, observers, zk, cfg, false, env...)
+}
+
+// newMixedEnsemble is startMixedEnsemble; with proxied, every member
+// reaches the others' quorum ports through a linkProxy (e.links, by
+// index), which the test can cut.
+func newMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []string, proxied bool, env ...string) *gkEnsemble {
+	t.Helper()
 	e := &gkEnsemble{t: t, env: env}
 	n := voters + observers
-	var servers []string
-	for i := 1; i <= n; i++ {
-		line := fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i, freePort(t), freePort(t))
-		if i > voters {
-			line += ":observer"
+	quorum, election := make([]int, n), make([]int, n)
+	for i := range n {
+		quorum[i], election[i] = freePort(t), freePort(t)
+		if proxied {
+			e.links = append(e.links, newLinkProxy(t, "127.0.0.1:"+strconv.Itoa(quorum[i])))
 		}
-		servers = append(servers, line)
+	}
+	// servers returns the server.N lines member self sees.
+	servers := func(self int) []string {
+		var lines []string
+		for i := range n {
+			qaddr := "127.0.0.1:" + strconv.Itoa(quorum[i])
+			if proxied && i != self {
+				qaddr = e.links[i].addr
+			}
+			line := fmt.Sprintf("server.%d=%s:%d", i+1, qaddr, election[i])
+			if i >= voters {
+				line += ":observer"
+			}
+			lines = append(lines, line)
+		}
+		return lines
 	}
 	for i := 1; i <= n; i++ {
 		dir := filepath.Join(t.TempDir(), "data")
@@ -60,7 +86,7 @@ func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []str
 		port := freePort(t)
 		// NB: snapshots every few txns, so that a restarted member's log
 		// starts after zxid 0 and a wiped member needs a SNAP.
-		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers...)
+		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers(i-1)...)
 		extra = append(extra, cfg...)
 		if i > voters {
 			extra = append(extra, "peerType=observer")
