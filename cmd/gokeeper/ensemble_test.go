@@ -790,21 +790,40 @@ func TestProcessMixedEnsemble(t *testing.T) {
 	// The digest logs (every 128th zxid) of both kinds agree: the trees
 	// of ZooKeeper and gokeeper members have the same digest at the same
 	// zxid.
-	c := e.connect(e.leader())
-	for i := 0; i < 260; i++ {
-		if _, err := c.Create("/digest-log", nil, 0, acl); err != nil && err != zk.ErrNodeExists {
-			t.Fatal(err)
-		}
-		if _, err := c.Create("/digest-log/n-", nil, zk.FlagSequence, acl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Close()
+	e.fillDigestLogs(e.leader())
 	want = append(want, "digest-log")
 	slices.Sort(want)
 	if got := e.converged("/"); !slices.Equal(got, append(slices.Clone(want), "zookeeper")) {
 		t.Fatalf("children of / = %v, want %v and zookeeper", got, want)
 	}
+	e.checkDigests(kind)
+}
+
+// fillDigestLogs writes, through member i, 260 sequential znodes under
+// /digest-log: every member's digest log (every 128th zxid) gains an
+// entry at least, so members can be compared zxid for zxid.
+func (e *gkEnsemble) fillDigestLogs(i int) {
+	e.t.Helper()
+	c := e.connect(i)
+	defer c.Close()
+	acl := zk.WorldACL(zk.PermAll)
+	if _, err := c.Create("/digest-log", nil, 0, acl); err != nil {
+		e.t.Fatal(err)
+	}
+	for range 260 {
+		if _, err := c.Create("/digest-log/n-", nil, zk.FlagSequence, acl); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// checkDigests checks that the members' digest logs (the hash word)
+// agree at every zxid, that members of both kinds logged one zxid at
+// least, and that every member that compares digests (all but a
+// ZooKeeper leader, whose mntr may leave the key out) counts no mismatch.
+func (e *gkEnsemble) checkDigests(kind func(int) string) {
+	t := e.t
+	t.Helper()
 	const fromZK, fromGK = 1, 2
 	digests := map[string]map[string]int{} // zxid -> digest -> fromZK|fromGK
 	for i := range e.procs {
@@ -836,9 +855,6 @@ func TestProcessMixedEnsemble(t *testing.T) {
 	if shared == 0 {
 		t.Errorf("no zxid in the digest logs of members of both kinds: %v", digests)
 	}
-	// The members that compare digests count no mismatch: ZooKeeper's
-	// learners (its leader's mntr may leave the key out) and every
-	// gokeeper member.
 	checked := 0
 	for i := range e.procs {
 		if !e.zk[i] || e.mode(i) != "leader" {

@@ -231,17 +231,7 @@ func TestProcessMixedMatrix(t *testing.T) {
 		write(wiped, fmt.Sprintf("/after-wipe-m%d", wiped+1))
 	}
 
-	// Enough writes for the digest logs to share zxids.
-	c := e.connect(lead)
-	if _, err := c.Create("/fill", nil, 0, acl); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 260; i++ {
-		if _, err := c.Create("/fill/n-", nil, zk.FlagSequence, acl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Close()
+	e.fillDigestLogs(lead)
 	e.converged("/")
 
 	// Each member on its own: every acknowledged write, no lost one, and
@@ -305,57 +295,5 @@ func (e *gkEnsemble) waitOutput(i int, s string, timeout time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-	}
-}
-
-// checkDigests checks that the members' digest logs (the hash word)
-// agree at every zxid, that members of both kinds logged one zxid at
-// least, and that every member that compares digests (all but a
-// ZooKeeper leader, whose mntr may leave the key out) counts no mismatch.
-func (e *gkEnsemble) checkDigests(kind func(int) string) {
-	t := e.t
-	t.Helper()
-	const fromZK, fromGK = 1, 2
-	digests := map[string]map[string]int{} // zxid -> digest -> fromZK|fromGK
-	for i := range e.procs {
-		out, _ := fourLetterWord(e.addrs[i], "hash", false, 5*time.Second)
-		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-			if z, d, ok := strings.Cut(l, ": "); ok {
-				if digests[z] == nil {
-					digests[z] = map[string]int{}
-				}
-				if e.zk[i] {
-					digests[z][d] |= fromZK
-				} else {
-					digests[z][d] |= fromGK
-				}
-			}
-		}
-	}
-	shared := 0
-	for z, ds := range digests {
-		if len(ds) != 1 {
-			t.Errorf("zxid 0x%s: members differ on the digest: %v", z, ds)
-		}
-		for _, from := range ds {
-			if from == fromZK|fromGK {
-				shared++
-			}
-		}
-	}
-	if shared == 0 {
-		t.Errorf("no zxid in the digest logs of members of both kinds: %v", digests)
-	}
-	checked := 0
-	for i := range e.procs {
-		if !e.zk[i] || e.mode(i) != "leader" {
-			checked++
-			if v := e.mntrValue(i, "zk_digest_mismatches_count"); v != "0" {
-				t.Errorf("%s: zk_digest_mismatches_count %q, want 0", kind(i), v)
-			}
-		}
-	}
-	if checked < 3 {
-		t.Errorf("digest mismatches checked on %d members", checked)
 	}
 }
