@@ -174,8 +174,8 @@ func TestDigestIncremental(t *testing.T) {
 	apply(jute.OpDelete, &jute.DeleteTxn{Path: "/c"})
 	apply(jute.OpDelete, &jute.DeleteTxn{Path: "/gone"})
 	r := apply(jute.OpCloseSession, &jute.CloseSessionTxn{})
-	if tr.Ephemerals(7) != nil && len(tr.Ephemerals(7)) != 0 {
-		t.Fatalf("ephemerals left: %v", tr.Ephemerals(7))
+	if e := tr.Ephemerals(7); len(e) != 0 {
+		t.Fatalf("ephemerals left: %v", e)
 	}
 	want := int64(0)
 	err := tr.Walk(nil, func(n *SnapshotNode) error {
