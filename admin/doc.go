@@ -179,11 +179,6 @@
 //     only the word over, not the 8-byte mask after it); set the mask
 //     with /commands/set_trace_mask?traceMask=N. The mask selects
 //     nothing in gokeeper.
-//   - hash and /commands/hash list the digest log the applier keeps, as
-//     ZooKeeper's DataTree does (every 128th zxid, the newest 1024), but
-//     only for txns applied while serving: a standalone server's log
-//     replayed at start adds none, where ZooKeeper's replay adds those
-//     past its snapshot's fuzzy range.
 //   - snapshot is ZooKeeper 3.9's command (3.8 has none): it needs an
 //     Authorization header ("digest user:password", or "ip") whose ids
 //     have every permission on "/" (401 "Auth info is missing for the

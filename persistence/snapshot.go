@@ -184,19 +184,26 @@ func (s *Store) SnapshotBytes() int64 { return s.snapshotBytes.Load() }
 // Each *Node passed to nodeFn is new and the callee's to keep; nodes with the
 // same ACL share its slice, which must not be modified.
 func (s *Store) LoadLatestSnapshot(sessionFn func(Session), nodeFn func(*Node) error) (lastZxid int64, ok bool, err error) {
+	lastZxid, _, ok, err = s.LoadLatestSnapshotDigest(sessionFn, nodeFn)
+	return lastZxid, ok, err
+}
+
+// LoadLatestSnapshotDigest is LoadLatestSnapshot that also returns the
+// snapshot's digest trailer (zero if it has none). See ZxidDigest.
+func (s *Store) LoadLatestSnapshotDigest(sessionFn func(Session), nodeFn func(*Node) error) (lastZxid int64, digest ZxidDigest, ok bool, err error) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	path, zxid, ok, err := s.newestValidSnapshotLocked()
 	if err != nil || !ok {
-		return 0, false, err
+		return 0, digest, false, err
 	}
-	if err := readSnapshotFile(s.fs, path, sessionFn, nil, nodeFn, nil, s.opts.maxBuffer()); err != nil {
-		return 0, false, err
+	if err := readSnapshotFile(s.fs, path, sessionFn, nil, nodeFn, &digest, s.opts.maxBuffer()); err != nil {
+		return 0, ZxidDigest{}, false, err
 	}
 	if fi, err := s.fs.Stat(path); err == nil {
 		s.snapshotBytes.Store(fi.Size())
 	}
-	return zxid, true, nil
+	return zxid, digest, true, nil
 }
 
 // newestValidSnapshotLocked finds the newest snapshot that reads completely

@@ -680,6 +680,7 @@ func (e *ensemble) InstallSnapshot(zxid int64, snap []byte) error {
 	}
 	s.tree.SetLastZxid(zxid)
 	s.prep.Abort()
+	s.snapDigest = persistence.ZxidDigest{} // NB: a leader's snapshot is exact
 	s.digests.Lock()
 	s.digests.log = nil
 	s.digests.Unlock()

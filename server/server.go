@@ -121,6 +121,10 @@ type Server struct {
 	// digestMismatched is set once a txn's digest did not match the
 	// tree's (applier only): only the first is logged, as ZooKeeper does.
 	digestMismatched bool
+	// snapDigest is the loaded snapshot's digest trailer until the txn
+	// of its zxid is applied (applier only; ZooKeeper's
+	// digestFromLoadedSnapshot): see checkDigest.
+	snapDigest persistence.ZxidDigest
 	// digests is ZooKeeper's digest log (the hash command): the tree's
 	// digest after each applied txn whose zxid is a multiple of
 	// digestLogInterval, the newest digestLogLimit of them.
@@ -272,7 +276,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 func (s *Server) recover() error {
 	start := s.sinceStart()
 	nowMs := start.Milliseconds()
-	snapZxid, ok, err := s.store.LoadLatestSnapshot(
+	snapZxid, digest, ok, err := s.store.LoadLatestSnapshotDigest(
 		func(sess persistence.Session) { s.smu.tracker.add(sess.ID, sess.Timeout, nowMs) },
 		func(n *persistence.Node) error {
 			return s.tree.Restore(&datatree.SnapshotNode{Path: n.Path, Data: n.Data, ACL: n.ACL, Stat: n.Stat})
@@ -282,6 +286,15 @@ func (s *Server) recover() error {
 	}
 	if ok {
 		s.tree.SetLastZxid(snapZxid)
+		s.snapDigest = digest
+		if digest.Zxid <= snapZxid {
+			// NB: the snapshot was not fuzzy (or its trailer is of no
+			// use): the tree is exact now, and every txn is compared.
+			s.snapDigest = persistence.ZxidDigest{}
+			if digest.Zxid == snapZxid {
+				s.compareDigest(snapZxid, digest.Digest, s.tree.Digest())
+			}
+		}
 	}
 	loaded := s.sinceStart()
 	s.m.snapLoadTime.Add(msSince(start, loaded))
@@ -297,7 +310,8 @@ func (s *Server) recover() error {
 			if err != nil {
 				return fmt.Errorf("server: txn 0x%x in the log: %w", e.Zxid, err)
 			}
-			s.tree.Apply(&txn.Hdr, txn.Body)
+			res := s.tree.Apply(&txn.Hdr, txn.Body)
+			s.checkDigest(&txn, res.Digest)
 			s.trackSessionTxn(&txn, nowMs)
 			txns++
 			return nil
@@ -748,12 +762,7 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 		s.applyLatencies = append(s.applyLatencies, ms)
 	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
-	if d := w.txn.Digest; d.Version == datatree.DigestVersion && d.TreeDigest != res.Digest {
-		s.digestMismatch(&w.txn, res.Digest)
-	}
-	if w.txn.Hdr.Zxid%digestLogInterval == 0 {
-		s.logDigest(w.txn.Hdr.Zxid, res.Digest)
-	}
+	s.checkDigest(&w.txn, res.Digest)
 	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
@@ -778,19 +787,46 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 	s.writeDone(w)
 }
 
-// digestMismatch counts a txn whose TxnDigest is not the tree's digest
-// once it is applied (digest_mismatches_count) and logs the first, as
-// ZooKeeper's DataTree.compareDigest does: the member's tree and the one
-// the txn's writer had differ. The caller holds applyMu exclusively.
-func (s *Server) digestMismatch(txn *Txn, actual int64) {
+// checkDigest compares, as ZooKeeper's DataTree.compareDigest, the
+// digest a txn carries with the tree's once it is applied (actual), and
+// keeps the digest log. While the log replayed over a fuzzy snapshot has
+// not reached the zxid of the snapshot's digest trailer the tree is not
+// exact, so it does neither until that txn, where the trailer's digest is
+// compared. The caller holds applyMu exclusively (or recovers, before the
+// applier starts).
+func (s *Server) checkDigest(txn *Txn, actual int64) {
+	z := txn.Hdr.Zxid
+	switch snap := s.snapDigest; {
+	case snap.Zxid != 0 && z < snap.Zxid:
+		return
+	case snap.Zxid != 0 && z == snap.Zxid:
+		s.snapDigest = persistence.ZxidDigest{}
+		s.compareDigest(z, snap.Digest, actual)
+	default:
+		s.snapDigest = persistence.ZxidDigest{}
+		if d := txn.Digest; d.Version == datatree.DigestVersion {
+			s.compareDigest(z, d.TreeDigest, actual)
+		}
+	}
+	if z%digestLogInterval == 0 {
+		s.logDigest(z, actual)
+	}
+}
+
+// compareDigest counts a digest that is not the tree's at zxid
+// (digest_mismatches_count) and logs the first, as ZooKeeper does: this
+// member's tree differs from the one the digest was computed on.
+func (s *Server) compareDigest(zxid, expected, actual int64) {
+	if expected == actual {
+		return
+	}
 	s.m.digestMismatches.Add(1)
 	if s.digestMismatched {
 		return
 	}
 	s.digestMismatched = true
-	s.log.Error().Str("zxid", fmt.Sprintf("0x%x", txn.Hdr.Zxid)).Stringer("op", jute.OpCode(txn.Hdr.Type)).
-		Int64("expected", txn.Digest.TreeDigest).Int64("actual", actual).
-		Msg("first digest mismatch on txn: this member's tree differs from the one the txn was prepared on")
+	s.log.Error().Str("zxid", fmt.Sprintf("0x%x", zxid)).Int64("expected", expected).Int64("actual", actual).
+		Msg("first digest mismatch: this member's tree differs from the one the digest was computed on")
 }
 
 // ZooKeeper's digest log: DataTree.DIGEST_LOG_INTERVAL and
@@ -812,7 +848,8 @@ func (s *Server) logDigest(zxid, digest int64) {
 }
 
 // DigestLog returns the digest log, oldest first: the tree's digest after
-// each applied txn whose zxid is a multiple of 128, as ZooKeeper's hash
+// each applied txn whose zxid is a multiple of 128 (past a fuzzy
+// snapshot's range, in the log replayed at start), as ZooKeeper's hash
 // command lists it. A member that installs a leader's snapshot starts a
 // new one, as ZooKeeper's new DataTree does.
 func (s *Server) DigestLog() []persistence.ZxidDigest {
