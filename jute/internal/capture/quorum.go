@@ -163,9 +163,24 @@ func captureQuorum(out, java, classpath string) (err error) {
 		}
 		return c
 	}
+	// waitCount waits for want packets of a type; when they do not come
+	// it logs what each connection carried.
 	waitCount := func(typ string, want int) error {
 		for deadline := time.Now().Add(30 * time.Second); count(typ) < want; time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
+				for i := 1; i <= n; i++ {
+					proxies[i].mu.Lock()
+					for _, qc := range proxies[i].conns {
+						qc.mu.Lock()
+						var notes []string
+						for _, f := range qc.packets {
+							notes = append(notes, f.note)
+						}
+						qc.mu.Unlock()
+						log.Printf("%s: %s", qc.name, strings.Join(notes, ", "))
+					}
+					proxies[i].mu.Unlock()
+				}
 				return fmt.Errorf("quorum: %d %s packets within 30s, want %d", count(typ), typ, want)
 			}
 		}
@@ -293,17 +308,6 @@ func captureQuorum(out, java, classpath string) (err error) {
 		return err
 	}
 	if err := waitCount("TRUNC", 1); err != nil {
-		for i := 1; i <= n; i++ {
-			proxies[i].mu.Lock()
-			for _, qc := range proxies[i].conns {
-				var types []string
-				for _, f := range qc.packets {
-					types = append(types, f.note)
-				}
-				log.Printf("%s: %s", qc.name, strings.Join(types, ", "))
-			}
-			proxies[i].mu.Unlock()
-		}
 		return err
 	}
 	nc, events, err := zk.Connect([]string{servers[leader].addr}, 2*time.Second, zk.WithLogInfo(false))
