@@ -4,7 +4,7 @@ BIN         := bin/gokeeper
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 30s
 
-.PHONY: build run ensemble test generate check-generated compat compat-fuzz bench bench-go fuzz lint sim clean
+.PHONY: build run ensemble test generate check-generated compat compat-fuzz bench bench-ensemble bench-go fuzz lint sim clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gokeeper
@@ -99,6 +99,16 @@ compat-fuzz:
 bench: build
 	@test -f /usr/share/java/zookeeper.jar || { echo "make bench: installing Apache ZooKeeper (Debian package zookeeper)"; apt-get install -y zookeeper || { apt-get update && apt-get install -y zookeeper; }; }
 	$(GO) run ./bench/compare -gokeeper $(BIN) $(BENCH_ARGS)
+
+# bench-ensemble starts a 3-member Apache ZooKeeper 3.8 ensemble and a
+# 3-member gokeeper ensemble side by side (forceSync on, loopback, clients
+# spread over the members), prints the same table as bench for get, set,
+# create and the mix, then the failover times (SIGKILL of the leader under
+# steady writes: election, first acknowledged write, the killed member
+# following again). BENCH_QUICK=1 and BENCH_ARGS as for bench.
+bench-ensemble: build
+	@test -f /usr/share/java/zookeeper.jar || { echo "make bench-ensemble: installing Apache ZooKeeper (Debian package zookeeper)"; apt-get install -y zookeeper || { apt-get update && apt-get install -y zookeeper; }; }
+	$(GO) run ./bench/compare -gokeeper $(BIN) -ensemble -xmx 1g $(BENCH_ARGS)
 
 # bench-go runs the Go micro-benchmarks of the hot paths.
 bench-go:

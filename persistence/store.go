@@ -239,6 +239,8 @@ func Open(o Options) (*Store, error) {
 	if err := s.checkWALTail(); err != nil {
 		return nil, err
 	}
+	// NB: the read-only pass is the only full one: opening read-write
+	// replays the same WAL, and a pending install only empties the log.
 	if _, err := s.fs.Stat(s.fs.PathJoin(s.logDir, "CURRENT")); err == nil {
 		db, err := s.openPebble(true)
 		if err != nil {
@@ -266,7 +268,7 @@ func Open(o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	last, err := s.verifyLog(db, snaps)
+	last, err := lastLogZxid(db)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -334,6 +336,23 @@ func (s *Store) verifyLog(db *pebble.DB, snaps []int64) (int64, error) {
 		return 0, fmt.Errorf("persistence: read txn log: %w", err)
 	}
 	return prev, nil
+}
+
+// lastLogZxid returns the zxid of the log's last entry, 0 if it is empty.
+func lastLogZxid(db *pebble.DB) (int64, error) {
+	it, err := db.NewIter(&pebble.IterOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("persistence: read txn log: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return 0, fmt.Errorf("persistence: read txn log: %w", err)
+		}
+		return 0, nil
+	}
+	e, err := decodeLogKV(it.Key(), it.Value())
+	return e.Zxid, err
 }
 
 // gapCovered reports whether a snapshot makes the entries between prev and

@@ -30,6 +30,9 @@ type leader struct {
 	history int64
 	// proposed is the last zxid proposed in this epoch.
 	proposed int64
+	// outstanding are the proposals not committed yet, in zxid order: a
+	// commit reads them here, not from the log.
+	outstanding []Entry
 	// selfAcked is how far the leader's own log is durable.
 	selfAcked int64
 	learners  map[int64]*learnerHandler
@@ -209,6 +212,9 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 	switch {
 	case peer == last:
 	case peer >= start && (peer == start || n.hasEntry(peer)):
+		if n.tooFarBehind(peer, last) {
+			mode, from = jute.PacketSnap, n.applied
+		}
 	default:
 		// TRUNC only within the learner's last epoch: the learner holds t
 		// then, and (as ZooKeeper requires, since its learners may have
@@ -240,6 +246,19 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 	n.sendTo(h, jute.PacketNewLeader, Zxid(l.epoch, 0), n.cfg.ConfigText)
 	h.stage = stageSynced
 	h.forwarding = true
+}
+
+// tooFarBehind reports whether a DIFF from peer to last would pass
+// MaxDiff txns; across epochs it counts the last epoch's txns only.
+func (n *Node) tooFarBehind(peer, last int64) bool {
+	if n.cfg.MaxDiff <= 0 {
+		return false
+	}
+	behind := Counter(last)
+	if Epoch(peer) == Epoch(last) {
+		behind -= Counter(peer)
+	}
+	return behind > n.cfg.MaxDiff
 }
 
 // hasEntry reports whether zxid is in the log.
@@ -338,9 +357,17 @@ func (l *leader) tryCommit(n *Node) {
 	if to <= n.committed {
 		return
 	}
-	from := n.committed
-	for _, e := range n.entries(from, to) {
-		for _, h := range l.sortedLearners() {
+	// NB: once established, everything after n.committed was proposed
+	// in this epoch, so the commit's txns are a prefix of outstanding.
+	k := 0
+	for k < len(l.outstanding) && l.outstanding[k].Zxid <= to {
+		k++
+	}
+	commits := l.outstanding[:k]
+	l.outstanding = l.outstanding[k:]
+	learners := l.sortedLearners()
+	for _, e := range commits {
+		for _, h := range learners {
 			if !h.forwarding {
 				continue
 			}
@@ -377,12 +404,9 @@ func (l *leader) tick(n *Node) {
 		if h.stage >= stageNewLeaderAck && !h.observer {
 			live[h.sid] = true
 		}
-		// NB: as ZooKeeper's LearnerHandler.ping, only once the learner's
-		// sync is on its way: ZooKeeper's learner takes any packet but
-		// DIFF, TRUNC or SNAP after ACKEPOCH for a broken leader, and
-		// exits (Learner.syncWithLeader: "Got unexpected packet from
-		// leader").
-		if h.stage >= stageSynced {
+		// NB: not before UPTODATE: a ZooKeeper learner that reads a PING
+		// while it syncs exits ("Got unexpected packet from leader").
+		if h.stage >= stageUpToDate {
 			n.sendTo(h, jute.PacketPing, l.proposed, nil)
 		}
 	}

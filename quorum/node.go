@@ -134,6 +134,7 @@ func (n *Node) Propose(zxid int64, data []byte) error {
 		return ErrNotLeader
 	}
 	l.proposed = zxid
+	l.outstanding = append(l.outstanding, Entry{Zxid: zxid, Data: data})
 	n.appendEntry(Entry{Zxid: zxid, Data: data})
 	for _, h := range l.sortedLearners() {
 		if h.forwarding && !h.observer {

@@ -79,6 +79,12 @@ type Config struct {
 	// a looking member's vote; it doubles each time nothing decides
 	// (ZooKeeper: 200 ms to 60 s).
 	MinNotifyInterval, MaxNotifyInterval int
+	// MaxDiff is how many txns behind a learner may be and still be
+	// synced by DIFF; one further behind gets a SNAP (0: no limit).
+	// ZooKeeper sends a SNAP once the txns to send outweigh a third of
+	// the snapshot (snapshotSizeFactor); a count keeps the core free of
+	// sizes.
+	MaxDiff int64
 	// ConfigText is the membership text a leader sends in NEWLEADER.
 	ConfigText []byte
 	// Logf, if set, is told of events that are not status changes (a

@@ -3,9 +3,12 @@ package server
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokeeper/gokeeper/quorum"
 )
 
 func TestDefaultConfigMatchesZooKeeper(t *testing.T) {
@@ -262,5 +265,30 @@ func TestMembershipString(t *testing.T) {
 	}
 	if !c.Distributed() || len(c.Voters()) != 2 {
 		t.Errorf("Distributed() = %v, Voters = %d; want true, 2", c.Distributed(), len(c.Voters()))
+	}
+}
+
+// TestCoreConfig: the quorum core ticks at most every 20 ms, so the
+// election's 200 ms finalize wait is not rounded up to tickTime/2, and
+// its limits are zoo.cfg's in wall time.
+func TestCoreConfig(t *testing.T) {
+	for _, tc := range []struct {
+		tickTime, initLimit, syncLimit, snapCount int
+		tick                                      time.Duration
+		want                                      quorum.Config
+	}{
+		{2000, 10, 5, 100000, 20 * time.Millisecond, quorum.Config{InitLimit: 1000, SyncLimit: 500, PingInterval: 50,
+			FinalizeWait: 10, MinNotifyInterval: 10, MaxNotifyInterval: 3000, MaxDiff: 100000}},
+		{200, 10, 5, 10, 20 * time.Millisecond, quorum.Config{InitLimit: 100, SyncLimit: 50, PingInterval: 5,
+			FinalizeWait: 10, MinNotifyInterval: 10, MaxNotifyInterval: 3000, MaxDiff: 10}},
+		{20, 3, 2, 10, 10 * time.Millisecond, quorum.Config{InitLimit: 6, SyncLimit: 4, PingInterval: 1,
+			FinalizeWait: 20, MinNotifyInterval: 20, MaxNotifyInterval: 6000, MaxDiff: 10}},
+	} {
+		cfg := Config{TickTime: tc.tickTime, InitLimit: tc.initLimit, SyncLimit: tc.syncLimit, SnapCount: tc.snapCount}
+		tick, got := coreConfig(cfg)
+		got.ConfigText = nil
+		if tick != tc.tick || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("tickTime %d: tick %v, core %+v; want %v, %+v", tc.tickTime, tick, got, tc.tick, tc.want)
+		}
 	}
 }

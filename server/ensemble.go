@@ -121,20 +121,9 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		el.Close()
 		return nil, fmt.Errorf("quorum port: %w", err)
 	}
-	// NB: the core ticks at half the tickTime so that the leader pings
-	// learners every tickTime/2, as ZooKeeper's does; limits counted in
-	// tickTime count twice.
-	tick := time.Duration(cfg.TickTime) * time.Millisecond / 2
+	tick, core := coreConfig(cfg)
 	pc := peer.Config{
-		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick,
-		Core: quorum.Config{
-			InitLimit: 2 * cfg.InitLimit, SyncLimit: 2 * cfg.SyncLimit, PingInterval: 1,
-			// ZooKeeper: finalizeWait 200 ms, notifications 200 ms to 60 s.
-			FinalizeWait:      ticksAtLeast(200*time.Millisecond, tick),
-			MinNotifyInterval: ticksAtLeast(200*time.Millisecond, tick),
-			MaxNotifyInterval: ticksAtLeast(60*time.Second, tick),
-			ConfigText:        []byte(cfg.MembershipString()),
-		},
+		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick, Core: core,
 		ConfigVersion: cfg.ConfigVersion,
 		MaxBuffer:     cfg.JuteMaxBuffer,
 		OnStatus:      e.setStatus,
@@ -161,6 +150,29 @@ func listenHost(cfg Config, host string) string {
 		return "0.0.0.0"
 	}
 	return host
+}
+
+// coreConfig returns the quorum core's tick and limits for cfg. NB: the
+// core ticks every 20 ms (or tickTime/2 if shorter), so that the
+// election's 200 ms finalize wait is 200 ms, not rounded up to the next
+// tickTime/2 (a second at ZooKeeper's usual tickTime=2000); the leader
+// pings learners every tickTime/2, as ZooKeeper's does.
+func coreConfig(cfg Config) (time.Duration, quorum.Config) {
+	tickTime := time.Duration(cfg.TickTime) * time.Millisecond
+	tick := min(tickTime/2, 20*time.Millisecond)
+	return tick, quorum.Config{
+		InitLimit:    ticksAtLeast(time.Duration(cfg.InitLimit)*tickTime, tick),
+		SyncLimit:    ticksAtLeast(time.Duration(cfg.SyncLimit)*tickTime, tick),
+		PingInterval: ticksAtLeast(tickTime/2, tick),
+		// ZooKeeper: finalizeWait 200 ms, notifications 200 ms to 60 s.
+		FinalizeWait:      ticksAtLeast(200*time.Millisecond, tick),
+		MinNotifyInterval: ticksAtLeast(200*time.Millisecond, tick),
+		MaxNotifyInterval: ticksAtLeast(60*time.Second, tick),
+		// NB: a learner a snapshot interval behind costs less to send the
+		// state than the txns.
+		MaxDiff:    int64(cfg.SnapCount),
+		ConfigText: []byte(cfg.MembershipString()),
+	}
 }
 
 // ticksAtLeast returns how many ticks cover d, at least 1.
@@ -699,12 +711,17 @@ func (e *ensemble) InstallSnapshot(zxid int64, snap []byte) error {
 // nodeSource yields nodes, in the order read, as a snapshot's tree.
 func nodeSource(nodes []*persistence.Node) persistence.SnapshotSource {
 	return func(acls func([][]jute.ACL) error, node func(*persistence.Node) error) error {
-		seen := map[string]bool{}
+		// NB: the nodes of a read snapshot share their ACL lists, so a
+		// list is known by its first element (the cache dedupes content).
+		seen := map[*jute.ACL]bool{}
 		var lists [][]jute.ACL
 		for _, n := range nodes {
-			k := fmt.Sprint(n.ACL)
-			if !seen[k] {
-				seen[k] = true
+			var first *jute.ACL // nil for an empty list
+			if len(n.ACL) > 0 {
+				first = &n.ACL[0]
+			}
+			if !seen[first] {
+				seen[first] = true
 				lists = append(lists, n.ACL)
 			}
 		}

@@ -40,6 +40,11 @@ import (
 const zkClasspath = "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:" +
 	"/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar:/usr/share/java/servlet-api.jar"
 
+// zkLog4j is ZooKeeper's log4j.properties: warnings and errors to the console.
+const zkLog4j = "log4j.rootLogger=WARN, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
+	"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
+	"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %m%n\n"
+
 // options are the driver's settings.
 type options struct {
 	gokeeper  string
@@ -58,6 +63,8 @@ type options struct {
 	onlyIdle  bool
 	workloads string
 	idle      []int
+	ensemble  bool
+	failovers int
 }
 
 func main() {
@@ -75,11 +82,19 @@ func main() {
 	idle := flag.String("idle", "10000,50000", "idle-session counts whose memory to measure (empty: none)")
 	flag.StringVar(&o.workloads, "workloads", "", "comma-separated subset of the table's workloads (default: all)")
 	flag.IntVar(&o.depth, "inflight", 4, "requests in flight per session")
+	flag.BoolVar(&o.ensemble, "ensemble", false, "3-member ensembles of each instead of standalone servers (make bench-ensemble)")
+	flag.IntVar(&o.failovers, "failovers", 0, "with -ensemble: leader kills measured per ensemble (default 8, 2 with -quick; negative: none)")
 	flag.Parse()
 	o.clients, o.duration, o.extraDur, o.rounds, o.znodes = []int{32, 128}, 5*time.Second, 3*time.Second, 2, 1_000_000
 	if quick {
 		o.clients, o.duration, o.extraDur, o.znodes = []int{32}, time.Second, time.Second, 100_000
 		*idle = "2000"
+	}
+	if o.failovers == 0 {
+		o.failovers = 8
+		if quick {
+			o.failovers = 2
+		}
 	}
 	for _, f := range strings.Split(*idle, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -140,10 +155,7 @@ func newServers(o *options, parent string, extra string) (zk, gk *server, err er
 			return nil, nil, err
 		}
 	}
-	log4j := "log4j.rootLogger=WARN, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
-		"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
-		"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %m%n\n"
-	if err := os.WriteFile(filepath.Join(zk.dir, "log4j.properties"), []byte(log4j), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(zk.dir, "log4j.properties"), []byte(zkLog4j), 0o644); err != nil {
 		return nil, nil, err
 	}
 	// NB: no -Xms, so G1 may give heap back to the OS after the full GC
@@ -345,6 +357,12 @@ func run(o *options) error {
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return err
 		}
+	}
+	if o.ensemble {
+		fmt.Printf("make bench-ensemble: 3-member Apache ZooKeeper 3.8 ensemble (Debian, java -Xmx%s per member) vs 3-member gokeeper ensemble (%s), forceSync=yes,\n", o.xmx, o.gokeeper)
+		fmt.Printf("all on loopback, data dirs under %s (same disk); %d CPU cores shared by six servers and the load generator.\n", parent, ncpu)
+		fmt.Printf("clients = sessions spread round robin over the members, each with %d requests in flight; %d alternating rounds per cell; 100-byte values.\n\n", o.depth, o.rounds)
+		return runEnsembleBench(o, parent, jsonl)
 	}
 	fmt.Printf("make bench: Apache ZooKeeper 3.8 (Debian, java -Xmx%s) vs gokeeper (%s), standalone, forceSync=yes,\n", o.xmx, o.gokeeper)
 	fmt.Printf("data dirs under %s (same disk); %d CPU cores shared by both servers and the load generator.\n", parent, ncpu)

@@ -422,6 +422,7 @@ func (p *Peer) loop() {
 			}
 		case ev := <-p.events:
 			p.handleEvent(ev)
+			p.drainEvents()
 		}
 		p.handleReady()
 		if len(p.parked) > 0 && p.status.State == quorum.Leading {
@@ -437,6 +438,23 @@ func (p *Peer) loop() {
 	}
 	<-p.stop
 	p.shutdown(p.failed)
+}
+
+// maxDrain bounds the events taken into one Ready.
+const maxDrain = 1024
+
+// drainEvents takes the events already queued, so that one Ready (one
+// fsync) serves every proposal and ACK that arrived during the last one:
+// group commit on the leader and on its learners alike.
+func (p *Peer) drainEvents() {
+	for range maxDrain {
+		select {
+		case ev := <-p.events:
+			p.handleEvent(ev)
+		default:
+			return
+		}
+	}
 }
 
 func (p *Peer) handleEvent(ev event) {
@@ -461,6 +479,9 @@ func (p *Peer) handleEvent(ev event) {
 		p.leader.CompareAndSwap(c, nil)
 		p.parked = slices.DeleteFunc(p.parked, func(m quorum.Message) bool { return m.Conn == c.id })
 	case ev.synced:
+		// NB: the COMMITs that came before the SYNC are applied first,
+		// though their events were drained into the same Ready.
+		p.handleReady()
 		if p.cfg.OnSync != nil {
 			p.cfg.OnSync()
 		}

@@ -29,6 +29,10 @@ type memStorage struct {
 	log     []quorum.Entry
 	hs      quorum.HardState
 	applied []quorum.Entry
+	// appends counts Append calls; gate, if set, is received from before
+	// an Append goes on (blocked says it waits).
+	appends       int
+	gate, blocked chan struct{}
 }
 
 func (m *memStorage) StartZxid() int64 {
@@ -60,7 +64,15 @@ func (m *memStorage) Entries(after, upTo int64) []quorum.Entry {
 
 func (m *memStorage) Append(entries []quorum.Entry) error {
 	m.mu.Lock()
+	gate, blocked := m.gate, m.blocked
+	m.mu.Unlock()
+	if gate != nil {
+		blocked <- struct{}{}
+		<-gate
+	}
+	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.appends++
 	for _, e := range entries {
 		last := m.start
 		if len(m.log) > 0 {
@@ -460,4 +472,48 @@ func TestPeerEnsemble(t *testing.T) {
 	}
 	want = append(want, c.propose(lead2, st2.Epoch, 6, 1)...)
 	c.converged(want)
+}
+
+// TestPeerGroupCommit: proposals that queue while the leader's log is
+// busy are logged together, by one Append (one fsync), not one each.
+func TestPeerGroupCommit(t *testing.T) {
+	c := newCluster(t, 3)
+	lead, st := c.leader()
+	m := c.storage[lead]
+	m.mu.Lock()
+	m.gate, m.blocked = make(chan struct{}), make(chan struct{}, 1)
+	m.appends = 0
+	gate, blocked := m.gate, m.blocked
+	m.mu.Unlock()
+	const n = 50
+	done := make(chan error, n)
+	propose := func(i int64) {
+		z := quorum.Zxid(st.Epoch, i)
+		c.peers[lead].Propose([]quorum.Entry{{Zxid: z, Data: []byte("txn")}}, func(err error) { done <- err })
+	}
+	propose(1)
+	<-blocked // the leader's loop is in the first Append
+	for i := int64(2); i <= n; i++ {
+		propose(i)
+	}
+	m.mu.Lock()
+	m.gate = nil
+	m.mu.Unlock()
+	close(gate)
+	for range n {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("proposals not committed within 10 s")
+		}
+	}
+	m.mu.Lock()
+	appends := m.appends
+	m.mu.Unlock()
+	if appends > 2 {
+		t.Fatalf("the leader logged %d proposals in %d appends, want 2: the first, then all that queued behind it", n, appends)
+	}
 }
