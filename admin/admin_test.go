@@ -887,3 +887,50 @@ func TestJavaDouble(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestLog: the hash word and the hash command list the tree's
+// digest at every zxid that is a multiple of 128, as ZooKeeper's digest
+// log does ("<hex zxid>: <digest>" lines; digests objects with zxid,
+// digest and digest_version). Writes stop at such a zxid, so the newest
+// entry is the tree's digest now.
+func TestDigestLog(t *testing.T) {
+	f := startFixture(t, nil)
+	c := f.connect(t)
+	for i := 0; i == 0 || f.srv.Tree().LastZxid()%256 != 0; i++ {
+		if i == 1000 {
+			t.Fatalf("zxid 0x%x after %d creates", f.srv.Tree().LastZxid(), i)
+		}
+		if _, err := c.Create(fmt.Sprintf("/h%d", i), []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := f.srv.Tree().LastZxid()
+	lines := strings.Split(strings.TrimSpace(fourLetter(t, f.addr, "hash")), "\n")
+	want := []string{fmt.Sprintf("%x: ", last-128), fmt.Sprintf("%x: %d", last, f.srv.Tree().Digest())}
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], want[0]) || lines[1] != want[1] {
+		t.Fatalf("hash = %q, want %q", lines, want)
+	}
+	_, body := httpGetJSON(t, f.adminURL+"/hash")
+	ds, _ := body["digests"].([]any)
+	if len(ds) != 2 {
+		t.Fatalf("hash command digests = %v, want 2", body["digests"])
+	}
+	for i, d := range ds {
+		e, _ := d.(map[string]any)
+		z, _ := e["zxid"].(float64)
+		dg, _ := e["digest"].(float64)
+		if e["digest_version"] != float64(2) || lines[i] != fmt.Sprintf("%x: %d", int64(z), int64(dg)) {
+			t.Errorf("hash command entry %v, hash word line %q", e, lines[i])
+		}
+	}
+}
+
+func httpGetJSON(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	status, _, b := httpGet(t, url, nil)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v: %s", url, err, b)
+	}
+	return status, m
+}

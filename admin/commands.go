@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gokeeper/gokeeper/datatree"
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/wire"
 )
@@ -110,7 +111,15 @@ var commands = []*command{
 	}},
 	{names: []string{"hash"}, serverRequired: true, run: func(a *Admin, _ map[string]string) response {
 		var o object
-		o.put("digests", []any{}) // NB: gokeeper keeps no digest log
+		digests := []object{}
+		for _, d := range a.srv.DigestLog() {
+			var e object
+			e.put("zxid", d.Zxid)
+			e.put("digest", d.Digest)
+			e.put("digest_version", int64(datatree.DigestVersion))
+			digests = append(digests, e)
+		}
+		o.put("digests", digests)
 		return ok(o)
 	}},
 	{names: []string{"dirs"}, serverRequired: true, run: func(a *Admin, _ map[string]string) response {

@@ -147,7 +147,6 @@
 //     (a closed connection's watches are removed as it closes):
 //     dead_watchers_queued, dead_watchers_cleared,
 //     dead_watchers_cleaner_latency, add_dead_watcher_stall_time;
-//   - the digest log (zookeeper.digest.enabled): digest_mismatches_count;
 //   - ZooKeeper 3.9's restore command: restore_time,
 //     restore_error_count, restore_rate_limited_count;
 //   - per-namespace accounting, whose summary sets, gauge sets and
@@ -180,7 +179,6 @@
 //     only the word over, not the 8-byte mask after it); set the mask
 //     with /commands/set_trace_mask?traceMask=N. The mask selects
 //     nothing in gokeeper.
-//   - hash and /commands/hash are empty: gokeeper keeps no digest log.
 //   - snapshot is ZooKeeper 3.9's command (3.8 has none): it needs an
 //     Authorization header ("digest user:password", or "ip") whose ids
 //     have every permission on "/" (401 "Auth info is missing for the

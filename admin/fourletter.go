@@ -63,9 +63,9 @@ func (f *FourLetter) Answer(word string) string {
 		// ZooKeeper does when the mask is missing. Use set_trace_mask.
 		return ""
 	case "hash":
-		// NB: gokeeper keeps no digest log (zookeeper.digest.enabled);
-		// ZooKeeper prints one "zxid=..., digest=..." line per entry.
-		return ""
+		for _, d := range a.srv.DigestLog() {
+			fmt.Fprintf(&b, "%x: %d\n", d.Zxid, d.Digest)
+		}
 	case "srst":
 		a.resetServerStats()
 		return "Server stats reset.\n"

@@ -74,7 +74,7 @@ var zkMetrics = []zkMetric{
 	counter("stale_requests", no),
 	counter("connection_drop_count", yes),
 	counter("learner_proposal_received_count", yes),
-	counter("digest_mismatches_count", no),
+	counter("digest_mismatches_count", yes),
 	counter("dead_watchers_cleared", no),
 	counter("response_packet_cache_hits", no),
 	counter("bytes_received_count", yes),

@@ -233,6 +233,7 @@ var (
 	elsewhere = map[string]string{
 		"unrecoverable_error_count": "server's TestLogFailureStopsWritesKeepsReads (a txn log that cannot sync)",
 		"tls_handshake_exceeded":    "wire's TestTLSHandshakeLimitCounted (a secure client port)",
+		"digest_mismatches_count":   "server's TestDigestMismatchCounted (a txn whose digest is not the tree's)",
 	}
 )
 

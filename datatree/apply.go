@@ -34,6 +34,7 @@ func (t *Tree) Apply(hdr *jute.TxnHeader, body jute.Record) Result {
 	a := applier{t: t}
 	r := a.process(hdr, body)
 	r.Events = a.events
+	r.Digest = t.mu.digest
 	if hdr.Zxid > t.lastZxid.Load() {
 		t.lastZxid.Store(hdr.Zxid)
 	}
@@ -229,9 +230,11 @@ func (a *applier) create(path string, data []byte, acl []jute.ACL, owner int64, 
 	// A replayed create of a node created and deleted inside the fuzzy
 	// range must not move cversion and pzxid back.
 	if parentCVersion > parent.cversion() {
+		t.mu.digest -= t.digestLocked(parent, parentName)
 		e := parent.extend()
 		e.cversion = parentCVersion
 		e.pzxid = zxid
+		t.mu.digest += t.digestLocked(parent, parentName)
 	}
 	// The new node's pzxid is its czxid, so it needs no ext.
 	n := newNode(childName, data)
@@ -240,6 +243,7 @@ func (a *applier) create(path string, data []byte, acl []jute.ACL, owner int64, 
 	parent.addChild(childName, n)
 	t.mu.numNodes++
 	t.mu.dataSize += int64(len(path) + len(data))
+	t.mu.digest += t.digestLocked(n, path)
 	t.trackOwnerLocked(path, owner)
 	if len(parentName) >= len(quotaPath) && parentName[:len(quotaPath)] == quotaPath {
 		switch childName {
@@ -308,12 +312,15 @@ func (a *applier) delete(path string, zxid int64) jute.Code {
 		parent.removeChild(childName)
 	}
 	if zxid > parent.pzxid() {
+		t.mu.digest -= t.digestLocked(parent, parentName)
 		parent.extend().pzxid = zxid
+		t.mu.digest += t.digestLocked(parent, parentName)
 	}
 	if n == nil {
 		return jute.CodeNoNode
 	}
 	t.mu.numNodes--
+	t.mu.digest -= t.digestLocked(n, path)
 	acl := t.mu.acls.get(n.acl) // NB: the list outlives its release
 	t.mu.acls.release(n.acl)
 	n.acl = deletedACL
@@ -347,10 +354,12 @@ func (a *applier) setData(path string, data []byte, version int32, zxid, time in
 		return jute.Stat{}, jute.CodeNoNode
 	}
 	last := len(n.buf)
+	t.mu.digest -= t.digestLocked(n, path)
 	n.setData(data)
 	n.mtime = time
 	n.mzxid = zxid
 	n.version = version
+	t.mu.digest += t.digestLocked(n, path)
 	st := n.stat()
 	if prefix, ok := t.maxQuotaPrefixLocked(path); ok {
 		t.updateQuotaStatLocked(prefix, int64(len(data)-last), 0)
@@ -370,7 +379,9 @@ func (a *applier) setACL(path string, acl []jute.ACL, version int32) (jute.Stat,
 	idx := t.mu.acls.add(acl)
 	t.mu.acls.release(n.acl)
 	n.acl = idx
+	t.mu.digest -= t.digestLocked(n, path)
 	n.extend().aversion = version
+	t.mu.digest += t.digestLocked(n, path)
 	return n.stat(), jute.CodeOK
 }
 
@@ -379,7 +390,8 @@ func (a *applier) setCversionPzxid(path string, cversion int32, zxid int64) jute
 	if len(path) > 1 && path[len(path)-1] == '/' {
 		path = path[:len(path)-1]
 	}
-	n := a.t.lookupLocked(path)
+	t := a.t
+	n := t.lookupLocked(path)
 	if n == nil {
 		return jute.CodeNoNode
 	}
@@ -387,9 +399,11 @@ func (a *applier) setCversionPzxid(path string, cversion int32, zxid int64) jute
 		cversion = n.cversion() + 1
 	}
 	if cversion > n.cversion() {
+		t.mu.digest -= t.digestLocked(n, path)
 		e := n.extend()
 		e.cversion = cversion
 		e.pzxid = zxid
+		t.mu.digest += t.digestLocked(n, path)
 	}
 	return jute.CodeOK
 }

@@ -76,6 +76,17 @@
 // setData/setACL overwrite with the txn's values; closeSession ignores
 // paths already gone. LastZxid only moves forward.
 //
+// # Digest
+//
+// The tree keeps ZooKeeper's DataTree digest (Digest, and Result.Digest
+// after each txn): the wrapping sum over every znode but those under
+// /zookeeper/ of NodeDigest, the CRC-32 of its path, data and stored stat
+// (DigestCalculator). Each change subtracts the digest of the znodes it
+// touches as they were and adds them as they are, as NodeHashMapImpl's
+// preChange/postChange do, so the sum is a function of the tree alone:
+// the same for every member that applied the same txns, whatever order
+// its snapshot was written or restored in.
+//
 // # Quotas
 //
 // Paths with a /zookeeper/quota/<path>/zookeeper_limits node are indexed

@@ -174,6 +174,7 @@ func (t *Tree) Restore(n *SnapshotNode) error {
 		t.mu.root = root
 		t.mu.numNodes = 1
 		t.mu.dataSize = 1 + 2*int64(len(root.buf))
+		t.mu.digest = t.digestLocked(root, "")
 		t.mu.restoring = true
 		return nil
 	}
@@ -196,6 +197,7 @@ func (t *Tree) Restore(n *SnapshotNode) error {
 	parent.addChild(name, k)
 	t.mu.numNodes++
 	t.mu.dataSize += int64(len(n.Path) + len(k.buf))
+	t.mu.digest += t.digestLocked(k, n.Path)
 	t.trackOwnerLocked(n.Path, k.owner)
 	return nil
 }

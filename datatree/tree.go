@@ -41,6 +41,8 @@ type Result struct {
 	Stat   jute.Stat  // node stat after the change (create, setData, setACL)
 	Multi  []OpResult // one per op for OpMulti
 	Events []Event    // notifications to deliver, in ZooKeeper's order
+	// Digest is the tree's digest once the txn is applied (Tree.Digest).
+	Digest int64
 }
 
 // NodeInfo is what request preparation needs to know about a znode.
@@ -100,6 +102,9 @@ type Tree struct {
 		quotas map[string]struct{}
 		// restoring is set from Restore of the root until SetLastZxid.
 		restoring bool
+		// digest is the tree's digest (Digest).
+		digest   int64
+		digester Digester
 	}
 	lastZxid atomic.Int64
 
@@ -146,6 +151,7 @@ func (t *Tree) resetLocked() {
 	proc.addChild("config", config)
 	t.mu.root = root
 	t.mu.numNodes = 4
+	t.mu.digest = t.digestLocked(root, "") + t.digestLocked(proc, procPath)
 	// ZooKeeper counts the root twice ("" and its alias "/").
 	t.mu.dataSize = int64(len("") + len("/") + len(procPath) + len(quotaPath) + len(configPath))
 }

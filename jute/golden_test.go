@@ -332,7 +332,7 @@ func goldenRecords(tb testing.TB) [][]Record {
 // connection is one file; each frame a header line then the frame's hex.
 // The same run restarts the server on its dataDir and writes the txn log
 // and snapshots to testdata/persistence (TestGoldenTxnLog,
-// TestGoldenSnapshot), then runs a three-server ensemble whose quorum
+// TestGoldenSnapshot), then runs three voters and an observer whose quorum
 // streams go through recording proxies and writes them to testdata/quorum
 // (TestGoldenQuorum). Nothing rewrites these files but that command.
 func TestGoldenFrames(t *testing.T) {

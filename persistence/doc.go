@@ -156,14 +156,19 @@
 //	                           aversion int; ephemeralOwner, pzxid long)
 //	                 terminator: path "/" (int 1, '/')
 //	seal             Adler32 of everything above, long | "/" string
-//	digest (3.6+)    ZxidDigest: zxid long 0 | digestVersion int 2 | digest long 0
+//	digest (3.6+)    ZxidDigest: zxid long | digestVersion int 2 | digest long
 //	seal             Adler32 of everything above, long | "/" string
 //
 // ACL references count from 1; -1 means world:anyone with all permissions
 // (ZooKeeper's OPEN_UNSAFE_ACL_ID) and is what a node with a nil ACL gets.
-// The digest is written empty (zxid 0), which ZooKeeper 3.8 reads as "no
-// digest to compare"; a snapshot without it (before 3.6) or with 3.9's
-// lastProcessedZxid part after it is read too. A file is valid when it reads
+// The digest is the tree's (ZxidDigest) and the zxid of the last txn
+// applied when it was read, after the tree was written: a fuzzy
+// snapshot's state is exact once the log is replayed up to that zxid, and
+// ZooKeeper 3.8 compares the digests in the txn log only from there on
+// (it compares them all when the zxid is 0, "no digest", which only an
+// exact snapshot, such as a leader's SNAP installed here, may write).
+// A snapshot without it (before 3.6) or with 3.9's lastProcessedZxid part
+// after it is read too. A file is valid when it reads
 // to the end and both seals match; ZooKeeper's own quick check (the file
 // ends in int 1, '/') holds for every file written here.
 //

@@ -37,7 +37,7 @@ func (s *Store) InstallSnapshot(zxid int64, sessions []Session, tree SnapshotSou
 	}
 	// The commit point: snapshot.<zxid>.install, fsynced, renamed into
 	// place and its directory fsynced.
-	st, err := writeSnapshotFile(s.fs, s.installPath(zxid), zxid, sessions, tree, true)
+	st, err := writeSnapshotFile(s.fs, s.installPath(zxid), zxid, sessions, tree, nil, true)
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func TestOpenRefusesTwoPendingInstalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, z := range []int64{20, 30} {
-		if _, err := writeSnapshotFile(fs, "/data/snapshots/"+snapName(z)+installSuffix, z, nil, testTree(1), true); err != nil {
+		if _, err := writeSnapshotFile(fs, "/data/snapshots/"+snapName(z)+installSuffix, z, nil, testTree(1), nil, true); err != nil {
 			t.Fatal(err)
 		}
 	}

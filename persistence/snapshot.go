@@ -29,7 +29,7 @@ const (
 	tmpSuffix  = ".tmp"
 
 	// digestVersion is ZooKeeper's DigestCalculator.DIGEST_VERSION, written
-	// in the (empty) digest trailer of a snapshot.
+	// in the digest trailer of a snapshot.
 	digestVersion = 2
 	// openACLUnsafeRef is ReferenceCountedACLCache.OPEN_UNSAFE_ACL_ID: the
 	// ACL reference of a node whose ACL is world:anyone with all perms and
@@ -51,6 +51,16 @@ type Session struct {
 // list is found by content). The writer stops at and returns the first
 // error the source returns.
 type SnapshotSource func(acls func([][]jute.ACL) error, node func(*Node) error) error
+
+// ZxidDigest is ZooKeeper's DataTree.ZxidDigest: a tree's digest
+// (datatree.Tree.Digest) with the zxid of the last txn applied to it.
+// After a snapshot's tree it is the trailer, read once the tree was
+// written (zxid 0: none): a reader that loaded the (fuzzy) snapshot and
+// replayed the log up to Zxid has exactly that tree, so ZooKeeper compares
+// digests only from there on.
+type ZxidDigest struct {
+	Zxid, Digest int64
+}
 
 // Node is one znode of a snapshot. Path is "" for the root and the full path
 // ("/a/b") otherwise, as ZooKeeper writes it.
@@ -126,6 +136,13 @@ func (s *Store) removeTempSnapshots() {
 // covers; Purge fsyncs the snapshots it keeps before it deletes any log.
 // A snapshot beyond the log (a follower sent a SNAP) is fsynced at once.
 func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, tree SnapshotSource) error {
+	return s.WriteSnapshotDigest(lastZxid, sessions, tree, nil)
+}
+
+// WriteSnapshotDigest is WriteSnapshot with the digest trailer that digest
+// returns, which it calls once the tree is written (nil: none). See
+// ZxidDigest.
+func (s *Store) WriteSnapshotDigest(lastZxid int64, sessions []Session, tree SnapshotSource, digest func() ZxidDigest) error {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	s.mu.Lock()
@@ -136,7 +153,7 @@ func (s *Store) WriteSnapshot(lastZxid int64, sessions []Session, tree SnapshotS
 	}
 	start := time.Now()
 	sync := lastZxid > s.LastZxid()
-	st, err := writeSnapshotFile(s.fs, s.snapPath(lastZxid), lastZxid, sessions, tree, sync)
+	st, err := writeSnapshotFile(s.fs, s.snapPath(lastZxid), lastZxid, sessions, tree, digest, sync)
 	if err != nil {
 		return err
 	}
@@ -167,19 +184,26 @@ func (s *Store) SnapshotBytes() int64 { return s.snapshotBytes.Load() }
 // Each *Node passed to nodeFn is new and the callee's to keep; nodes with the
 // same ACL share its slice, which must not be modified.
 func (s *Store) LoadLatestSnapshot(sessionFn func(Session), nodeFn func(*Node) error) (lastZxid int64, ok bool, err error) {
+	lastZxid, _, ok, err = s.LoadLatestSnapshotDigest(sessionFn, nodeFn)
+	return lastZxid, ok, err
+}
+
+// LoadLatestSnapshotDigest is LoadLatestSnapshot that also returns the
+// snapshot's digest trailer (zero if it has none). See ZxidDigest.
+func (s *Store) LoadLatestSnapshotDigest(sessionFn func(Session), nodeFn func(*Node) error) (lastZxid int64, digest ZxidDigest, ok bool, err error) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	path, zxid, ok, err := s.newestValidSnapshotLocked()
 	if err != nil || !ok {
-		return 0, false, err
+		return 0, digest, false, err
 	}
-	if err := readSnapshotFile(s.fs, path, sessionFn, nil, nodeFn, s.opts.maxBuffer()); err != nil {
-		return 0, false, err
+	if err := readSnapshotFile(s.fs, path, sessionFn, nil, nodeFn, &digest, s.opts.maxBuffer()); err != nil {
+		return 0, ZxidDigest{}, false, err
 	}
 	if fi, err := s.fs.Stat(path); err == nil {
 		s.snapshotBytes.Store(fi.Size())
 	}
-	return zxid, true, nil
+	return zxid, digest, true, nil
 }
 
 // newestValidSnapshotLocked finds the newest snapshot that reads completely
@@ -191,7 +215,7 @@ func (s *Store) newestValidSnapshotLocked() (path string, zxid int64, ok bool, e
 	}
 	for i := len(zs) - 1; i >= 0; i-- {
 		p := s.snapPath(zs[i])
-		if err := readSnapshotFile(s.fs, p, nil, nil, nil, s.opts.maxBuffer()); err != nil {
+		if err := readSnapshotFile(s.fs, p, nil, nil, nil, nil, s.opts.maxBuffer()); err != nil {
 			s.log.Warn().Err(err).Str("file", p).Msg("persistence: skipping invalid snapshot")
 			continue
 		}
@@ -251,7 +275,7 @@ func ReadZKSnapshotFile(path string, sessionFn func(Session), nodeFn func(*Node)
 	if !ok {
 		return 0, fmt.Errorf("persistence: %s is not named snapshot.<zxid>", path)
 	}
-	if err := readSnapshotFile(vfs.Default, path, sessionFn, nil, nodeFn, 0); err != nil {
+	if err := readSnapshotFile(vfs.Default, path, sessionFn, nil, nodeFn, nil, 0); err != nil {
 		return 0, err
 	}
 	return z, nil
@@ -263,7 +287,7 @@ func WriteZKSnapshotFile(path string, lastZxid int64, sessions []Session, tree S
 	if z, ok := zxidFromName(vfs.Default.PathBase(path), snapPrefix); !ok || z != lastZxid {
 		return fmt.Errorf("persistence: %s is not named %s: ZooKeeper takes the zxid from the name", path, snapName(lastZxid))
 	}
-	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, tree, true)
+	_, err := writeSnapshotFile(vfs.Default, path, lastZxid, sessions, tree, nil, true)
 	return err
 }
 
@@ -273,9 +297,10 @@ type snapStats struct {
 }
 
 // writeSnapshotFile writes a ZooKeeper snapshot in one pass: header, the
-// body (writeSnapshotBody), then the trailers.
+// body (writeSnapshotBody), then the trailers, the digest one from digest
+// (nil: none).
 func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Session,
-	tree SnapshotSource, sync bool) (st snapStats, err error) {
+	tree SnapshotSource, digest func() ZxidDigest, sync bool) (st snapStats, err error) {
 	tmp := path + tmpSuffix
 	f, err := fs.Create(tmp)
 	if err != nil {
@@ -295,10 +320,14 @@ func writeSnapshotFile(fs vfs.FS, path string, lastZxid int64, sessions []Sessio
 	}
 	w.seal()
 	// ZooKeeper 3.6+ writes a ZxidDigest after the tree; zxid 0 means "no
-	// digest" to its reader, which then skips the comparison.
-	w.int64(0)
+	// digest" to its reader.
+	var dg ZxidDigest
+	if digest != nil {
+		dg = digest()
+	}
+	w.int64(dg.Zxid)
 	w.int32(digestVersion)
-	w.int64(0)
+	w.int64(dg.Digest)
 	w.seal()
 	err = w.err
 	if err == nil {
@@ -645,9 +674,10 @@ func (c *checkedReader) atEOF() bool { return c.err == nil && c.left == 0 }
 // readSnapshotFile reads a ZooKeeper snapshot file, calling sessionFn,
 // aclFn (with the ACL cache's lists, in file order, before any node) and
 // nodeFn as it goes; each may be nil. A node's ACL is one of the lists
-// given to aclFn, or a new OPEN_ACL_UNSAFE list.
+// given to aclFn, or a new OPEN_ACL_UNSAFE list. The digest trailer, if
+// the file has one, goes to digest unless it is nil.
 func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn func([][]jute.ACL) error,
-	nodeFn func(*Node) error, maxBuffer int) error {
+	nodeFn func(*Node) error, digest *ZxidDigest, maxBuffer int) error {
 	if maxBuffer <= 0 {
 		maxBuffer = 64 << 20
 	}
@@ -672,14 +702,21 @@ func readSnapshotFile(fs vfs.FS, path string, sessionFn func(Session), aclFn fun
 	}
 	c.checkSeal("tree")
 	if !c.atEOF() && c.err == nil {
-		// ZooKeeper 3.6+: ZxidDigest (zxid, digestVersion, digest) and a seal.
-		c.int64()
+		// ZooKeeper 3.6+: ZxidDigest (zxid, digestVersion, digest) and a
+		// seal. Version 1's digest was a hex string.
+		var dg ZxidDigest
+		dg.Zxid = c.int64()
 		if v := c.int32(); v < 2 {
-			c.str()
+			if d, err := strconv.ParseUint(c.str(), 16, 64); err == nil {
+				dg.Digest = int64(d)
+			}
 		} else {
-			c.int64()
+			dg.Digest = c.int64()
 		}
 		c.checkSeal("digest")
+		if digest != nil && c.err == nil {
+			*digest = dg
+		}
 	}
 	if !c.atEOF() && c.err == nil {
 		// ZooKeeper 3.9+: lastProcessedZxid and a seal.

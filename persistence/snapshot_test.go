@@ -334,14 +334,14 @@ func TestReadZKTxnLogFile(t *testing.T) {
 
 func FuzzReadSnapshot(f *testing.F) {
 	fs := vfs.NewMem()
-	if _, err := writeSnapshotFile(fs, "/seed", 1, []Session{{ID: 1, Timeout: 2}}, testTree(3), true); err != nil {
+	if _, err := writeSnapshotFile(fs, "/seed", 1, []Session{{ID: 1, Timeout: 2}}, testTree(3), nil, true); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(readFile(f, fs, "/seed"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mfs := vfs.NewMem()
 		writeFile(t, mfs, "/snap", data)
-		_ = readSnapshotFile(mfs, "/snap", func(Session) {}, func([][]jute.ACL) error { return nil }, func(*Node) error { return nil }, 1<<20)
+		_ = readSnapshotFile(mfs, "/snap", func(Session) {}, func([][]jute.ACL) error { return nil }, func(*Node) error { return nil }, nil, 1<<20)
 	})
 }
 

@@ -3,6 +3,7 @@ package persistence
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/vfs"
+	"github.com/gokeeper/gokeeper/datatree"
 	"github.com/gokeeper/gokeeper/jute"
 )
 
@@ -66,7 +68,7 @@ func TestSnapStreamIsSnapshotBody(t *testing.T) {
 	sessions := []Session{{ID: 7, Timeout: 5000}}
 	stream := writeStream(t, sessions, testTree(20))
 	fs := vfs.NewMem()
-	if _, err := writeSnapshotFile(fs, "/snap", 9, sessions, testTree(20), false); err != nil {
+	if _, err := writeSnapshotFile(fs, "/snap", 9, sessions, testTree(20), nil, false); err != nil {
 		t.Fatal(err)
 	}
 	file := readFile(t, fs, "/snap")
@@ -271,4 +273,98 @@ func TestZooKeeperSnapStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestGoldenLeaderSnapStream reads the snapshot a ZooKeeper 3.8 leader
+// streamed to a wiped follower after SNAP (jute/testdata/quorum, the
+// SNAPSTREAM block; jute's TestGoldenQuorum re-encodes it byte for byte),
+// writes it again and reads back the same database (the ACL references
+// are numbered afresh: ZooKeeper's cache keeps its own numbers, and -1 for
+// world:anyone), and checks that the tree it holds has the digest the
+// leader put in its PROPOSAL of the SNAP's zxid.
+func TestGoldenLeaderSnapStream(t *testing.T) {
+	files, err := filepath.Glob("../jute/testdata/quorum/quorum-*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[int64]int64{} // zxid -> the TxnDigest of its PROPOSAL
+	var snapZxid int64
+	var stream []byte
+	for _, f := range files {
+		labels, blocks := goldenQuorumBlocks(t, f)
+		for i, b := range blocks {
+			words := strings.Fields(labels[i])
+			switch words[2] {
+			case "PROPOSAL":
+				var qp jute.QuorumPacket
+				if err := jute.Unmarshal(b, &qp, 0); err != nil {
+					t.Fatal(err)
+				}
+				var dg jute.TxnDigest
+				if err := jute.Unmarshal(qp.Data[len(qp.Data)-dg.Size():], &dg, 0); err == nil {
+					digests[qp.Zxid] = dg.TreeDigest
+				}
+			case "SNAP":
+				if _, err := fmt.Sscanf(words[3], "zxid=0x%x", &snapZxid); err != nil {
+					t.Fatal(err)
+				}
+			case "SNAPSTREAM":
+				stream = b
+			}
+		}
+	}
+	if stream == nil {
+		t.Fatal("no SNAPSTREAM in the golden quorum streams")
+	}
+	got, err := readStream(bytes.NewReader(stream), 0)
+	if err != nil {
+		t.Fatalf("ReadSnapStream: %v", err)
+	}
+	again, err := readStream(bytes.NewReader(writeStream(t, got.sessions, sourceOf(got.nodes))), 0)
+	if err != nil {
+		t.Fatalf("ReadSnapStream of the stream written again: %v", err)
+	}
+	if d, want := dumpStreamed(again), dumpStreamed(got); d != want {
+		t.Fatalf("written again and read back:\n%s\nZooKeeper streamed:\n%s", d, want)
+	}
+	tree := datatree.New(datatree.Options{})
+	for _, n := range got.nodes {
+		if err := tree.Restore(&datatree.SnapshotNode{Path: n.Path, Data: n.Data, ACL: n.ACL, Stat: n.Stat}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tree.SetLastZxid(snapZxid)
+	want, ok := digests[snapZxid]
+	if !ok {
+		t.Fatalf("no PROPOSAL of zxid 0x%x, the SNAP's, was captured", snapZxid)
+	}
+	if tree.Digest() != want {
+		t.Fatalf("the snapshot's tree has digest %#x, the leader's at 0x%x was %#x", tree.Digest(), snapZxid, want)
+	}
+}
+
+// goldenQuorumBlocks reads a captured quorum connection: label lines, each
+// followed by its bytes in hex.
+func goldenQuorumBlocks(t *testing.T, name string) (labels []string, blocks [][]byte) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.Contains(line, " "):
+			labels = append(labels, line)
+			blocks = append(blocks, nil)
+		default:
+			h, err := hex.DecodeString(line)
+			if err != nil || len(blocks) == 0 {
+				t.Fatalf("%s: bad hex line %q", name, line)
+			}
+			blocks[len(blocks)-1] = append(blocks[len(blocks)-1], h...)
+		}
+	}
+	return labels, blocks
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cockroachdb/pebble/vfs"
 	"github.com/go-zookeeper/zk"
+	"github.com/gokeeper/gokeeper/datatree"
 	"github.com/gokeeper/gokeeper/jute"
 )
 
@@ -465,5 +466,72 @@ func TestExportToZooKeeper(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("ZooKeeper output:\n%s", z.out)
+	}
+}
+
+// TestExportDigestsToZooKeeper exports a fuzzy snapshot (taken at zxid 2,
+// holding the tree as it was at zxid 8) and a log whose txns carry the
+// TxnDigest datatree computes, to Apache ZooKeeper. ZooKeeper replays the
+// log and compares every digest after the snapshot's digest trailer says
+// its fuzzy range ends: with the trailer it counts no mismatch. Without
+// it ZooKeeper compares inside the fuzzy range too and counts mismatches,
+// which shows it did compare the digests.
+func TestExportDigestsToZooKeeper(t *testing.T) {
+	requireZooKeeper(t)
+	for _, trailer := range []bool{true, false} {
+		o := DefaultOptions(t.TempDir())
+		o.FS = vfs.Default
+		s := mustOpen(t, o)
+		tree := datatree.New(datatree.Options{})
+		var logged []Entry
+		const session = 0x1000000aa
+		for z := int64(1); z <= 8; z++ {
+			hdr := jute.TxnHeader{ClientId: session, Cxid: int32(z), Zxid: z, Time: 1700000000000 + z, Type: int32(jute.OpCreate)}
+			var body jute.Record = &jute.CreateTxn{Path: fmt.Sprintf("/n%d", z), Data: []byte{byte(z)}, Acl: jute.OpenACLUnsafe(), ParentCVersion: int32(z)}
+			if z%3 == 0 {
+				hdr.Type = int32(jute.OpSetData)
+				body = &jute.SetDataTxn{Path: fmt.Sprintf("/n%d", z-1), Data: []byte("set"), Version: 1}
+			}
+			r := tree.Apply(&hdr, body)
+			dg := jute.TxnDigest{Version: datatree.DigestVersion, TreeDigest: r.Digest}
+			logged = append(logged, Entry{Zxid: z, Data: dg.Encode(body.Encode(hdr.Encode(nil)))})
+		}
+		if err := appendWait(t, s, logged); err != nil {
+			t.Fatal(err)
+		}
+		src := func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+			return tree.Walk(acls, func(n *datatree.SnapshotNode) error {
+				return node(&Node{Path: n.Path, Data: n.Data, ACL: n.ACL, Stat: n.Stat})
+			})
+		}
+		var digest func() ZxidDigest
+		if trailer {
+			digest = func() ZxidDigest {
+				z, d := tree.LastDigest()
+				return ZxidDigest{Zxid: z, Digest: d}
+			}
+		}
+		if err := s.WriteSnapshotDigest(2, []Session{{ID: session, Timeout: 40000}}, src, digest); err != nil {
+			t.Fatal(err)
+		}
+		dataDir := t.TempDir()
+		if err := s.ExportZooKeeperDir(filepath.Join(dataDir, "version-2")); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		z := startZooKeeper(t, dataDir)
+		var mismatches string
+		for _, l := range strings.Split(fourLetter(z.addr, "mntr"), "\n") {
+			if v, ok := strings.CutPrefix(l, "zk_digest_mismatches_count\t"); ok {
+				mismatches = v
+			}
+		}
+		switch {
+		case trailer && mismatches != "0":
+			t.Errorf("with the digest trailer: zk_digest_mismatches_count %q, want 0\n%s", mismatches, z.out)
+		case !trailer && (mismatches == "" || mismatches == "0"):
+			t.Errorf("without the digest trailer: zk_digest_mismatches_count %q, want the fuzzy range's mismatches\n%s", mismatches, z.out)
+		}
+		z.kill()
 	}
 }

@@ -177,15 +177,17 @@ func (s *Store) ImportZooKeeperDir(dir string) error {
 	var snapPath string
 	var snapZxid int64
 	var sessions []Session
+	var digest ZxidDigest
 	for i := len(snaps) - 1; i >= 0; i-- {
 		p := s.fs.PathJoin(dir, snapName(snaps[i]))
 		var ss []Session
-		err := readSnapshotFile(s.fs, p, func(x Session) { ss = append(ss, x) }, nil, nil, s.opts.maxBuffer())
+		var dg ZxidDigest
+		err := readSnapshotFile(s.fs, p, func(x Session) { ss = append(ss, x) }, nil, nil, &dg, s.opts.maxBuffer())
 		if err != nil {
 			s.log.Warn().Err(err).Str("file", p).Msg("persistence: import: skipping invalid snapshot")
 			continue
 		}
-		snapPath, snapZxid, sessions = p, snaps[i], ss
+		snapPath, snapZxid, sessions, digest = p, snaps[i], ss, dg
 		break
 	}
 	if snapPath == "" {
@@ -214,10 +216,11 @@ func (s *Store) ImportZooKeeperDir(dir string) error {
 		}
 	}
 
-	// Write.
-	err = s.WriteSnapshot(snapZxid, sessions, func(acls func([][]jute.ACL) error, node func(*Node) error) error {
-		return readSnapshotFile(s.fs, snapPath, nil, acls, node, s.opts.maxBuffer())
-	})
+	// Write. NB: the snapshot keeps ZooKeeper's digest trailer, which
+	// says where its fuzzy range ends for the digests in the log.
+	err = s.WriteSnapshotDigest(snapZxid, sessions, func(acls func([][]jute.ACL) error, node func(*Node) error) error {
+		return readSnapshotFile(s.fs, snapPath, nil, acls, node, nil, s.opts.maxBuffer())
+	}, func() ZxidDigest { return digest })
 	if err != nil {
 		return err
 	}

@@ -694,6 +694,10 @@ func (e *ensemble) InstallSnapshot(zxid int64, snap []byte) error {
 	}
 	s.tree.SetLastZxid(zxid)
 	s.prep.Abort()
+	s.snapDigest = persistence.ZxidDigest{} // NB: a leader's snapshot is exact
+	s.digests.Lock()
+	s.digests.log = nil
+	s.digests.Unlock()
 	now := s.sessionMs()
 	s.smu.Lock()
 	s.smu.tracker = newSessionTracker(int64(s.cfg.TickTime), now)

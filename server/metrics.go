@@ -48,6 +48,9 @@ type serverMetrics struct {
 	// unrecoverable_error_count: the txn log failed (the server then
 	// serves reads only, as ZooKeeper's critical threads stop it).
 	unrecoverable *metrics.Counter
+	// digest_mismatches_count: applied txns whose TxnDigest differs
+	// from the tree's digest after them (DataTree.compareDigest).
+	digestMismatches *metrics.Counter
 
 	// Start: the state loaded (snapshot and log), the snapshot, the log
 	// replayed after it and how many txns that was.
@@ -77,6 +80,7 @@ func newServerMetrics(r *metrics.Registry) serverMetrics {
 		connectionRevalidate:     r.Counter("connection_revalidate_count"),
 		closedNotServing:         r.Counter("cnxn_closed_without_zk_server_running"),
 		unrecoverable:            r.Counter("unrecoverable_error_count"),
+		digestMismatches:         r.Counter("digest_mismatches_count"),
 		dbInitTime:               r.Summary("dbinittime", metrics.Basic),
 		snapLoadTime:             r.Summary("startup_snap_load_time", metrics.Basic),
 		txnsLoadTime:             r.Summary("startup_txns_load_time", metrics.Basic),

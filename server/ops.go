@@ -41,6 +41,11 @@ type Txn struct {
 	Hdr jute.TxnHeader
 	// Body has the concrete type jute.NewTxnRecord(Hdr.Type) returns.
 	Body jute.Record
+	// Digest is the TxnDigest that follows the body in ZooKeeper 3.6+'s
+	// log entries and PROPOSALs: the tree's digest once the txn is
+	// applied. Version 0 means the txn carries none (an ErrorTxn, a txn
+	// without a body, or one from an older writer).
+	Digest jute.TxnDigest
 }
 
 // IsWrite reports whether op goes through Prep (writes, which become txns)

@@ -59,8 +59,8 @@ func (o *PrepOptions) authRegistry() *AuthRegistry {
 // for a znode that will be gone.
 //
 // NB: one is kept per change a write makes, reused once applied; its
-// fields are ordered to pack, and it keeps the length of the data (all
-// that the quota check needs), not the data.
+// fields are ordered to pack. data is shared with the tree or the request,
+// never modified.
 type prepRecord struct {
 	zxid     int64
 	path     string
@@ -70,9 +70,25 @@ type prepRecord struct {
 	children int32
 	deleted  bool
 	owner    int64 // stored ephemeralOwner, container and TTL encodings included
+	czxid    int64
+	mzxid    int64
 	pzxid    int64
-	dataLen  int64
+	ctime    int64
+	mtime    int64
+	data     []byte
 	acl      []jute.ACL
+	// digest is the znode's part of the tree's digest
+	// (datatree.NodeDigest) in the state the record stands for, 0 when
+	// deleted; set by recordLocked and addChangeLocked.
+	digest int64
+}
+
+// persisted returns the stat the znode will have, as the tree stores it.
+func (c *prepRecord) persisted() jute.StatPersisted {
+	return jute.StatPersisted{
+		Czxid: c.czxid, Mzxid: c.mzxid, Ctime: c.ctime, Mtime: c.mtime, Version: c.version,
+		Cversion: c.cversion, Aversion: c.aversion, EphemeralOwner: c.owner, Pzxid: c.pzxid,
+	}
 }
 
 // Prepper turns write requests into txns, as ZooKeeper's
@@ -107,6 +123,11 @@ type Prepper struct {
 		// to reuse: under load every write would otherwise allocate one
 		// or two records and drop them a commit later.
 		free []*prepRecord
+		// digest is the tree's digest once the txns prepared so far are
+		// applied (ZooKeeper's precalculated digest): the tree's own
+		// while no change is outstanding, moved by each record added.
+		digest   int64
+		digester datatree.Digester
 	}
 }
 
@@ -192,6 +213,11 @@ func (p *Prepper) Prep(r *Request, zxid int64) Txn {
 	hdr := jute.TxnHeader{ClientId: r.Session, Cxid: r.Cxid, Zxid: zxid, Time: r.Time, Type: int32(r.Op)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.mu.changes) == 0 {
+		// NB: every change prepared so far is applied: the tree's digest
+		// is where the next txn starts from.
+		p.mu.digest = p.tree.Digest()
+	}
 	ctx := &prepCtx{r: r, zxid: zxid}
 	var body jute.Record
 	code := jute.CodeOK
@@ -239,9 +265,17 @@ func (p *Prepper) Prep(r *Request, zxid int64) Txn {
 		p.log.Debug().Int64("session", r.Session).Int64("zxid", zxid).Stringer("op", r.Op).
 			Str("err", code.Error()).Msg("request refused")
 		hdr.Type = int32(jute.OpError)
+		// NB: as ZooKeeper's, a request's ErrorTxn carries no digest.
 		return Txn{Hdr: hdr, Body: &jute.ErrorTxn{Err: int32(code)}}
 	}
-	return Txn{Hdr: hdr, Body: body}
+	t := Txn{Hdr: hdr, Body: body}
+	if body != nil {
+		// NB: a closeSession without its body (see
+		// prepCloseSessionLocked) carries no digest either: a reader
+		// could not tell the digest from the body.
+		t.Digest = jute.TxnDigest{Version: datatree.DigestVersion, TreeDigest: p.mu.digest}
+	}
+	return t
 }
 
 // Reject reports whether ZooKeeper refuses the client write r before it
@@ -359,17 +393,30 @@ func (p *Prepper) recordLocked(path string) (prepRecord, bool) {
 	if !ok {
 		return prepRecord{}, false
 	}
-	return prepRecord{
+	c := prepRecord{
 		zxid: -1, path: path,
 		version: n.Stat.Version, cversion: n.PersistedCversion, aversion: n.Stat.Aversion,
-		owner: n.EphemeralOwner, children: n.Stat.NumChildren, pzxid: n.Stat.Pzxid,
-		acl: n.ACL, dataLen: int64(len(n.Data)),
-	}, true
+		owner: n.EphemeralOwner, children: n.Stat.NumChildren,
+		czxid: n.Stat.Czxid, mzxid: n.Stat.Mzxid, pzxid: n.Stat.Pzxid, ctime: n.Stat.Ctime, mtime: n.Stat.Mtime,
+		acl: n.ACL, data: n.Data,
+	}
+	st := c.persisted()
+	c.digest = p.mu.digester.Node(path, c.data, &st)
+	return c, true
 }
 
 // addChangeLocked records a copy of rec as the latest outstanding change of
-// its path.
+// its path. rec.digest is still the digest of the state rec was made from
+// (0 for a new znode): the change moves the prepared digest from it to
+// rec's.
 func (p *Prepper) addChangeLocked(ctx *prepCtx, rec prepRecord) {
+	prev := rec.digest
+	rec.digest = 0
+	if !rec.deleted {
+		st := rec.persisted()
+		rec.digest = p.mu.digester.Node(rec.path, rec.data, &st)
+	}
+	p.mu.digest += rec.digest - prev
 	var c *prepRecord
 	if n := len(p.mu.free); n > 0 {
 		c = p.mu.free[n-1]
@@ -505,11 +552,16 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	default:
 		txn = &jute.CreateTxn{Path: path, Data: data, Acl: listACL, Ephemeral: mode.Ephemeral(), ParentCVersion: newCversion}
 	}
+	// NB: the owner the tree will store, which the txn's type decides: a
+	// create with the container or TTL flag makes a persistent znode, and
+	// a createContainer with other flags a container. ZooKeeper's change
+	// record takes the owner from the flags instead, so its digest for
+	// such a txn is not the one its own followers compute.
 	var owner int64
 	switch {
-	case mode.Container():
+	case op == jute.OpCreateContainer:
 		owner = datatree.ContainerEphemeralOwner
-	case mode.TTL():
+	case op == jute.OpCreateTTL:
 		owner = ttlOwner
 	case mode.Ephemeral():
 		owner = ctx.r.Session
@@ -519,7 +571,8 @@ func (p *Prepper) prepCreateLocked(ctx *prepCtx, op jute.OpCode, path string, da
 	parent.pzxid = ctx.zxid
 	p.addChangeLocked(ctx, parent.duplicate(ctx.zxid))
 	p.addChangeLocked(ctx, prepRecord{
-		zxid: ctx.zxid, path: path, owner: owner, pzxid: ctx.zxid, acl: listACL, dataLen: int64(len(data)),
+		zxid: ctx.zxid, path: path, owner: owner, czxid: ctx.zxid, mzxid: ctx.zxid, pzxid: ctx.zxid,
+		ctime: ctx.r.Time, mtime: ctx.r.Time, acl: listACL, data: data,
 	})
 	return txn, jute.CodeOK
 }
@@ -554,16 +607,16 @@ func (p *Prepper) prepDeleteLocked(ctx *prepCtx, req *jute.DeleteRequest) (jute.
 	if n.children > 0 {
 		return nil, jute.CodeNotEmpty
 	}
-	p.removeLocked(ctx, parent, req.Path)
+	p.removeLocked(ctx, parent, n)
 	return &jute.DeleteTxn{Path: req.Path}, jute.CodeOK
 }
 
-// removeLocked records the deletion of path, a child of parent.
-func (p *Prepper) removeLocked(ctx *prepCtx, parent prepRecord, path string) {
+// removeLocked records the deletion of n, a child of parent.
+func (p *Prepper) removeLocked(ctx *prepCtx, parent, n prepRecord) {
 	parent.children--
 	parent.pzxid = ctx.zxid
 	p.addChangeLocked(ctx, parent.duplicate(ctx.zxid))
-	p.addChangeLocked(ctx, prepRecord{zxid: ctx.zxid, path: path, deleted: true})
+	p.addChangeLocked(ctx, prepRecord{zxid: ctx.zxid, path: n.path, deleted: true, digest: n.digest})
 }
 
 // prepDeleteContainerLocked is the server's own deletion of an empty
@@ -588,7 +641,7 @@ func (p *Prepper) prepDeleteContainerLocked(ctx *prepCtx, path string) (jute.Rec
 	if !ok {
 		return nil, jute.CodeNoNode
 	}
-	p.removeLocked(ctx, parent, path)
+	p.removeLocked(ctx, parent, n)
 	return &jute.DeleteTxn{Path: path}, jute.CodeOK
 }
 
@@ -610,7 +663,7 @@ func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jut
 		return nil, code
 	}
 	if p.opts.EnforceQuota {
-		if code := p.tree.CheckQuota(req.Path, 0, int64(len(req.Data))-n.dataLen); code != jute.CodeOK {
+		if code := p.tree.CheckQuota(req.Path, 0, int64(len(req.Data)-len(n.data))); code != jute.CodeOK {
 			return nil, code
 		}
 	}
@@ -619,7 +672,9 @@ func (p *Prepper) prepSetDataLocked(ctx *prepCtx, req *jute.SetDataRequest) (jut
 		return nil, code
 	}
 	n.version = next
-	n.dataLen = int64(len(req.Data))
+	n.data = req.Data
+	n.mzxid = ctx.zxid
+	n.mtime = ctx.r.Time
 	p.addChangeLocked(ctx, n.duplicate(ctx.zxid))
 	return &jute.SetDataTxn{Path: req.Path, Data: req.Data, Version: next}, jute.CodeOK
 }
@@ -712,10 +767,13 @@ func (p *Prepper) prepCloseSessionLocked(ctx *prepCtx) jute.Record {
 		if !ok {
 			continue
 		}
+		// NB: a path that is gone already changes nothing: digest 0.
+		n, _ := p.recordLocked(path)
 		if parent, ok := p.recordLocked(parentPath); ok {
-			p.removeLocked(ctx, parent, path)
+			n.path = path
+			p.removeLocked(ctx, parent, n)
 		} else {
-			p.addChangeLocked(ctx, prepRecord{zxid: ctx.zxid, path: path, deleted: true})
+			p.addChangeLocked(ctx, prepRecord{zxid: ctx.zxid, path: path, deleted: true, digest: n.digest})
 		}
 	}
 	txn := &jute.CloseSessionTxn{Paths2Delete: paths}
@@ -740,7 +798,7 @@ func (p *Prepper) prepMultiLocked(ctx *prepCtx) (jute.Record, jute.Code) {
 		return nil, jute.CodeMarshallingError
 	}
 	ctx.undo = make([]prepUndo, 0, 2*len(ops))
-	start := len(p.mu.changes)
+	start, digest := len(p.mu.changes), p.mu.digest
 	txns := make([]jute.Txn, len(ops))
 	for i, o := range ops {
 		rec, code := p.prepOpLocked(ctx, o.op, o.req)
@@ -759,6 +817,7 @@ func (p *Prepper) prepMultiLocked(ctx *prepCtx) (jute.Record, jute.Code) {
 		}
 		clear(p.mu.changes[start:])
 		p.mu.changes = p.mu.changes[:start]
+		p.mu.digest = digest
 		for j := range txns {
 			e := jute.CodeOK
 			switch {

@@ -75,11 +75,24 @@ func typeName(r jute.Record) string {
 	return "?"
 }
 
-// apply applies a prepared txn and acknowledges it to the Prepper.
+// apply applies a prepared txn and acknowledges it to the Prepper. The
+// txn's TxnDigest, which prep computed from the tree and the changes
+// still outstanding, must be the tree's digest once it is applied; an
+// ErrorTxn carries none, as ZooKeeper's.
 func (h *prepHarness) apply(tx Txn) datatree.Result {
 	h.t.Helper()
 	res := h.tree.Apply(&tx.Hdr, tx.Body)
 	h.p.Applied(tx.Hdr.Zxid)
+	switch d := tx.Digest; {
+	case jute.OpCode(tx.Hdr.Type) == jute.OpError || tx.Body == nil:
+		if d.Version != 0 {
+			h.t.Fatalf("txn 0x%x (%v) carries a digest %+v", tx.Hdr.Zxid, jute.OpCode(tx.Hdr.Type), d)
+		}
+	case d.Version != datatree.DigestVersion:
+		h.t.Fatalf("txn 0x%x (%v) has digest version %d", tx.Hdr.Zxid, jute.OpCode(tx.Hdr.Type), d.Version)
+	case d.TreeDigest != res.Digest:
+		h.t.Fatalf("txn 0x%x (%v): prepared digest %#x, tree's after it %#x", tx.Hdr.Zxid, jute.OpCode(tx.Hdr.Type), d.TreeDigest, res.Digest)
+	}
 	return res
 }
 

@@ -118,6 +118,20 @@ type Server struct {
 	// in its current batch (applyGen), to flush after it (applier only).
 	touched  []*Client
 	applyGen uint64
+	// digestMismatched is set once a txn's digest did not match the
+	// tree's (applier only): only the first is logged, as ZooKeeper does.
+	digestMismatched bool
+	// snapDigest is the loaded snapshot's digest trailer until the txn
+	// of its zxid is applied (applier only; ZooKeeper's
+	// digestFromLoadedSnapshot): see checkDigest.
+	snapDigest persistence.ZxidDigest
+	// digests is ZooKeeper's digest log (the hash command): the tree's
+	// digest after each applied txn whose zxid is a multiple of
+	// digestLogInterval, the newest digestLogLimit of them.
+	digests struct {
+		sync.Mutex
+		log []persistence.ZxidDigest
+	}
 
 	smu struct {
 		sync.Mutex
@@ -262,7 +276,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 func (s *Server) recover() error {
 	start := s.sinceStart()
 	nowMs := start.Milliseconds()
-	snapZxid, ok, err := s.store.LoadLatestSnapshot(
+	snapZxid, digest, ok, err := s.store.LoadLatestSnapshotDigest(
 		func(sess persistence.Session) { s.smu.tracker.add(sess.ID, sess.Timeout, nowMs) },
 		func(n *persistence.Node) error {
 			return s.tree.Restore(&datatree.SnapshotNode{Path: n.Path, Data: n.Data, ACL: n.ACL, Stat: n.Stat})
@@ -272,6 +286,15 @@ func (s *Server) recover() error {
 	}
 	if ok {
 		s.tree.SetLastZxid(snapZxid)
+		s.snapDigest = digest
+		if digest.Zxid <= snapZxid {
+			// NB: the snapshot was not fuzzy (or its trailer is of no
+			// use): the tree is exact now, and every txn is compared.
+			s.snapDigest = persistence.ZxidDigest{}
+			if digest.Zxid == snapZxid {
+				s.compareDigest(snapZxid, digest.Digest, s.tree.Digest())
+			}
+		}
 	}
 	loaded := s.sinceStart()
 	s.m.snapLoadTime.Add(msSince(start, loaded))
@@ -287,7 +310,8 @@ func (s *Server) recover() error {
 			if err != nil {
 				return fmt.Errorf("server: txn 0x%x in the log: %w", e.Zxid, err)
 			}
-			s.tree.Apply(&txn.Hdr, txn.Body)
+			res := s.tree.Apply(&txn.Hdr, txn.Body)
+			s.checkDigest(&txn, res.Digest)
 			s.trackSessionTxn(&txn, nowMs)
 			txns++
 			return nil
@@ -738,6 +762,7 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 		s.applyLatencies = append(s.applyLatencies, ms)
 	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
+	s.checkDigest(&w.txn, res.Digest)
 	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
 	for _, ev := range res.Events {
@@ -760,6 +785,77 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 		s.closedSession(w.txn.Hdr.ClientId, w.client != nil)
 	}
 	s.writeDone(w)
+}
+
+// checkDigest compares, as ZooKeeper's DataTree.compareDigest, the
+// digest a txn carries with the tree's once it is applied (actual), and
+// keeps the digest log. While the log replayed over a fuzzy snapshot has
+// not reached the zxid of the snapshot's digest trailer the tree is not
+// exact, so it does neither until that txn, where the trailer's digest is
+// compared. The caller holds applyMu exclusively (or recovers, before the
+// applier starts).
+func (s *Server) checkDigest(txn *Txn, actual int64) {
+	z := txn.Hdr.Zxid
+	switch snap := s.snapDigest; {
+	case snap.Zxid != 0 && z < snap.Zxid:
+		return
+	case snap.Zxid != 0 && z == snap.Zxid:
+		s.snapDigest = persistence.ZxidDigest{}
+		s.compareDigest(z, snap.Digest, actual)
+	default:
+		s.snapDigest = persistence.ZxidDigest{}
+		if d := txn.Digest; d.Version == datatree.DigestVersion {
+			s.compareDigest(z, d.TreeDigest, actual)
+		}
+	}
+	if z%digestLogInterval == 0 {
+		s.logDigest(z, actual)
+	}
+}
+
+// compareDigest counts a digest that is not the tree's at zxid
+// (digest_mismatches_count) and logs the first, as ZooKeeper does: this
+// member's tree differs from the one the digest was computed on.
+func (s *Server) compareDigest(zxid, expected, actual int64) {
+	if expected == actual {
+		return
+	}
+	s.m.digestMismatches.Add(1)
+	if s.digestMismatched {
+		return
+	}
+	s.digestMismatched = true
+	s.log.Error().Str("zxid", fmt.Sprintf("0x%x", zxid)).Int64("expected", expected).Int64("actual", actual).
+		Msg("first digest mismatch: this member's tree differs from the one the digest was computed on")
+}
+
+// ZooKeeper's digest log: DataTree.DIGEST_LOG_INTERVAL and
+// DIGEST_LOG_LIMIT.
+const (
+	digestLogInterval = 128
+	digestLogLimit    = 1024
+)
+
+// logDigest adds an entry to the digest log, dropping the oldest beyond
+// digestLogLimit.
+func (s *Server) logDigest(zxid, digest int64) {
+	s.digests.Lock()
+	defer s.digests.Unlock()
+	if len(s.digests.log) == digestLogLimit {
+		s.digests.log = slices.Delete(s.digests.log, 0, 1)
+	}
+	s.digests.log = append(s.digests.log, persistence.ZxidDigest{Zxid: zxid, Digest: digest})
+}
+
+// DigestLog returns the digest log, oldest first: the tree's digest after
+// each applied txn whose zxid is a multiple of 128 (past a fuzzy
+// snapshot's range, in the log replayed at start), as ZooKeeper's hash
+// command lists it. A member that installs a leader's snapshot starts a
+// new one, as ZooKeeper's new DataTree does.
+func (s *Server) DigestLog() []persistence.ZxidDigest {
+	s.digests.Lock()
+	defer s.digests.Unlock()
+	return slices.Clone(s.digests.log)
 }
 
 // trackSessionTxn keeps the session tracker in step with applied session
@@ -1003,7 +1099,10 @@ func (s *Server) TakeSnapshot() (int64, error) {
 
 func (s *Server) writeSnapshot(zxid int64, sessions []persistence.Session) error {
 	start := time.Now()
-	err := s.store.WriteSnapshot(zxid, sessions, s.treeSource())
+	err := s.store.WriteSnapshotDigest(zxid, sessions, s.treeSource(), func() persistence.ZxidDigest {
+		z, d := s.tree.LastDigest()
+		return persistence.ZxidDigest{Zxid: z, Digest: d}
+	})
 	if err == nil {
 		s.log.Info().Str("zxid", fmt.Sprintf("0x%x", zxid)).Dur("took", time.Since(start)).Msg("snapshot written")
 	}
@@ -1068,11 +1167,15 @@ func (s *Server) OutstandingRequests() int { return len(s.inFlight) }
 // sessionHex formats a session id as ZooKeeper logs it.
 func sessionHex(id int64) string { return fmt.Sprintf("0x%x", uint64(id)) }
 
-// EncodeTxn appends a txn as the log holds it: TxnHeader then the body.
+// EncodeTxn appends a txn as the log holds it and a PROPOSAL carries it:
+// TxnHeader, the body, and the TxnDigest if it has one.
 func EncodeTxn(b []byte, t *Txn) []byte {
 	b = t.Hdr.Encode(b)
 	if t.Body != nil {
 		b = t.Body.Encode(b)
+	}
+	if t.Digest.Version != 0 {
+		b = t.Digest.Encode(b)
 	}
 	return b
 }
@@ -1083,12 +1186,15 @@ func txnSize(t *Txn) int {
 	if t.Body != nil {
 		n += t.Body.Size()
 	}
+	if t.Digest.Version != 0 {
+		n += t.Digest.Size()
+	}
 	return n
 }
 
 // DecodeTxn reads a logged txn. A missing body (an old-format
-// closeSession) decodes to a nil Body; bytes after the body (ZooKeeper's
-// optional TxnDigest) are ignored.
+// closeSession) decodes to a nil Body; a TxnDigest after the body
+// (ZooKeeper 3.6+) goes to Digest, and other trailing bytes are ignored.
 func DecodeTxn(b []byte) (Txn, error) {
 	var t Txn
 	var d jute.Decoder
@@ -1102,6 +1208,9 @@ func DecodeTxn(b []byte) (Txn, error) {
 	}
 	if t.Body = jute.NewTxnRecord(jute.OpCode(t.Hdr.Type)); t.Body != nil {
 		t.Body.Decode(&d)
+	}
+	if d.Err() == nil && d.Remaining() == t.Digest.Size() {
+		t.Digest.Decode(&d)
 	}
 	return t, d.Err()
 }

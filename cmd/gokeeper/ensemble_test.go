@@ -32,7 +32,10 @@ type gkEnsemble struct {
 	observer []bool
 	zk       []bool   // member i is Apache ZooKeeper
 	env      []string // added to every member's environment
-	servers  []string // the server.N lines
+	servers  []string // member i's own server.N line, by index
+	// links are the proxies in front of the members' quorum ports, by
+	// index, in an ensemble started with them (newMixedEnsemble).
+	links []*linkProxy
 }
 
 func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemble {
@@ -47,31 +50,50 @@ func startEnsemble(t *testing.T, voters, observers int, env ...string) *gkEnsemb
 // line, as zkServer.sh does.
 func startMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg []string, env ...string) *gkEnsemble {
 	t.Helper()
-	return startMixedEnsembleFunc(t, voters, observers, zk, func(int) []string { return cfg }, env...)
+	return newMixedEnsemble(t, voters, observers, zk, func(int) []string { return cfg }, false, env...)
 }
 
-// startMixedEnsembleFunc is startMixedEnsemble with the zoo.cfg lines of
-// member i (by index) given by cfg(i).
-func startMixedEnsembleFunc(t *testing.T, voters, observers int, zk []int, cfg func(i int) []string, env ...string) *gkEnsemble {
+// newMixedEnsemble is startMixedEnsemble with the zoo.cfg lines of member
+// i (by index) given by cfg(i); with proxied, every member reaches the
+// others' quorum ports through a linkProxy (e.links, by index), which the
+// test can cut.
+func newMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg func(i int) []string, proxied bool, env ...string) *gkEnsemble {
 	t.Helper()
 	e := &gkEnsemble{t: t, env: env}
 	n := voters + observers
-	var servers []string
-	for i := 1; i <= n; i++ {
-		line := fmt.Sprintf("server.%d=127.0.0.1:%d:%d", i, freePort(t), freePort(t))
-		if i > voters {
-			line += ":observer"
+	quorum, election := make([]int, n), make([]int, n)
+	for i := range n {
+		quorum[i], election[i] = freePort(t), freePort(t)
+		if proxied {
+			e.links = append(e.links, newLinkProxy(t, "127.0.0.1:"+strconv.Itoa(quorum[i])))
 		}
-		servers = append(servers, line)
 	}
-	e.servers = servers
+	// servers returns the server.N lines member self sees.
+	servers := func(self int) []string {
+		var lines []string
+		for i := range n {
+			qaddr := "127.0.0.1:" + strconv.Itoa(quorum[i])
+			if proxied && i != self {
+				qaddr = e.links[i].addr
+			}
+			line := fmt.Sprintf("server.%d=%s:%d", i+1, qaddr, election[i])
+			if i >= voters {
+				line += ":observer"
+			}
+			lines = append(lines, line)
+		}
+		return lines
+	}
+	for i := range n {
+		e.servers = append(e.servers, servers(i)[i])
+	}
 	for i := 1; i <= n; i++ {
 		dir := filepath.Join(t.TempDir(), "data")
 		writeMyid(t, dir, i)
 		port := freePort(t)
 		// NB: snapshots every few txns, so that a restarted member's log
 		// starts after zxid 0 and a wiped member needs a SNAP.
-		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers...)
+		extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, servers(i-1)...)
 		extra = append(extra, cfg(i-1)...)
 		if i > voters {
 			extra = append(extra, "peerType=observer")
@@ -646,11 +668,12 @@ func (e *gkEnsemble) mntrValue(i int, key string) string {
 // member converge, sync on the observer reads a write made through a
 // ZooKeeper member, sessions and their ephemerals move between members
 // of both kinds (REVALIDATE), restarted members catch up by DIFF and
-// wiped ones by SNAP from a leader of the other kind, and ZooKeeper's
-// members report no digest mismatch.
+// wiped ones by SNAP from a leader of the other kind, and members of
+// both kinds have the same digest at the same zxid and count no digest
+// mismatch, after txns of every kind made through each member.
 func TestProcessMixedEnsemble(t *testing.T) {
 	requireZooKeeper(t)
-	e := startMixedEnsemble(t, 3, 1, []int{0, 1}, nil)
+	e := startMixedEnsemble(t, 3, 1, []int{0, 1}, []string{"extendedTypesEnabled=true"})
 	const gkVoter, gkObserver = 2, 3
 	acl := zk.WorldACL(zk.PermAll)
 	var want []string
@@ -674,6 +697,9 @@ func TestProcessMixedEnsemble(t *testing.T) {
 				t.Fatalf("create through %s: %v", kind(i), err)
 			}
 			want = append(want, strings.TrimPrefix(p, "/"))
+			base := fmt.Sprintf("/r%d-ops%d", round, i+1)
+			digestOps(t, c, base)
+			want = append(want, base[1:])
 			c.Close()
 		}
 		slices.Sort(want)
@@ -778,20 +804,120 @@ func TestProcessMixedEnsemble(t *testing.T) {
 	if !leaders[true] || !leaders[false] {
 		t.Errorf("leaders were ZooKeeper=%v gokeeper=%v: want both", leaders[true], leaders[false])
 	}
-	// NB: ZooKeeper's followers are the ones that compare digests; its
-	// leader's mntr may leave the key out.
+	// The digest logs (every 128th zxid) of both kinds agree: the trees
+	// of ZooKeeper and gokeeper members have the same digest at the same
+	// zxid.
+	e.fillDigestLogs(e.leader())
+	want = append(want, "digest-log")
+	slices.Sort(want)
+	if got := e.converged("/"); !slices.Equal(got, append(slices.Clone(want), "zookeeper")) {
+		t.Fatalf("children of / = %v, want %v and zookeeper", got, want)
+	}
+	e.checkDigests(kind)
+}
+
+// fillDigestLogs writes, through member i, 260 sequential znodes under
+// /digest-log: every member's digest log (every 128th zxid) gains an
+// entry at least, so members can be compared zxid for zxid.
+func (e *gkEnsemble) fillDigestLogs(i int) {
+	e.t.Helper()
+	c := e.connect(i)
+	defer c.Close()
+	acl := zk.WorldACL(zk.PermAll)
+	if _, err := c.Create("/digest-log", nil, 0, acl); err != nil {
+		e.t.Fatal(err)
+	}
+	for range 260 {
+		if _, err := c.Create("/digest-log/n-", nil, zk.FlagSequence, acl); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// checkDigests checks that the members' digest logs (the hash word)
+// agree at every zxid, that members of both kinds logged one zxid at
+// least, and that every member that compares digests (all but a
+// ZooKeeper leader, whose mntr may leave the key out) counts no mismatch.
+func (e *gkEnsemble) checkDigests(kind func(int) string) {
+	t := e.t
+	t.Helper()
+	const fromZK, fromGK = 1, 2
+	digests := map[string]map[string]int{} // zxid -> digest -> fromZK|fromGK
+	for i := range e.procs {
+		out, _ := fourLetterWord(e.addrs[i], "hash", false, 5*time.Second)
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if z, d, ok := strings.Cut(l, ": "); ok {
+				if digests[z] == nil {
+					digests[z] = map[string]int{}
+				}
+				if e.zk[i] {
+					digests[z][d] |= fromZK
+				} else {
+					digests[z][d] |= fromGK
+				}
+			}
+		}
+	}
+	shared := 0
+	for z, ds := range digests {
+		if len(ds) != 1 {
+			t.Errorf("zxid 0x%s: members differ on the digest: %v", z, ds)
+		}
+		for _, from := range ds {
+			if from == fromZK|fromGK {
+				shared++
+			}
+		}
+	}
+	if shared == 0 {
+		t.Errorf("no zxid in the digest logs of members of both kinds: %v", digests)
+	}
 	checked := 0
 	for i := range e.procs {
-		if e.zk[i] && e.mode(i) == "follower" {
+		if !e.zk[i] || e.mode(i) != "leader" {
 			checked++
 			if v := e.mntrValue(i, "zk_digest_mismatches_count"); v != "0" {
 				t.Errorf("%s: zk_digest_mismatches_count %q, want 0", kind(i), v)
 			}
 		}
 	}
-	if checked == 0 {
-		t.Error("no ZooKeeper follower to check digest mismatches on")
+	if checked < 3 {
+		t.Errorf("digest mismatches checked on %d members", checked)
 	}
+}
+
+// digestOps makes, through c, a txn of each kind whose digests the
+// members compare: creates of every mode (sequential, ephemeral,
+// container, TTL), setData, setACL, a multi, failed writes (error txns)
+// and, when c closes, a closeSession that deletes ephemerals.
+func digestOps(t *testing.T, c *zk.Conn, base string) {
+	t.Helper()
+	acl := zk.WorldACL(zk.PermAll)
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
+	}
+	must(c.Create(base, []byte("base"), 0, acl))
+	must(c.Create(base+"/seq-", nil, zk.FlagSequence, acl))
+	must(c.Create(base+"/eph", []byte("e"), zk.FlagEphemeral, acl))
+	must(c.Create(base+"/eph-seq-", nil, zk.FlagEphemeral|zk.FlagSequence, acl))
+	must(c.CreateContainer(base+"/box", nil, zk.FlagContainer, acl))
+	must(c.Create(base+"/box/item", []byte("i"), 0, acl))
+	must(c.CreateTTL(base+"/ttl", []byte("t"), zk.FlagTTL, acl, time.Hour))
+	must(c.Set(base, []byte("set"), -1))
+	must(c.SetACL(base+"/ttl", zk.WorldACL(zk.PermRead|zk.PermWrite|zk.PermDelete), -1))
+	must(c.Multi(&zk.CreateRequest{Path: base + "/m", Data: []byte("m"), Acl: acl},
+		&zk.SetDataRequest{Path: base + "/m", Data: []byte("m2"), Version: -1},
+		&zk.DeleteRequest{Path: base + "/box/item", Version: -1}))
+	if _, err := c.Multi(&zk.CreateRequest{Path: base + "/m3", Acl: acl}, &zk.CreateRequest{Path: base + "/m", Acl: acl}); err == nil {
+		t.Fatalf("%s: a multi creating an existing node succeeded", base)
+	}
+	if _, err := c.Create(base, nil, 0, acl); err != zk.ErrNodeExists {
+		t.Fatalf("%s: create of an existing node: %v", base, err)
+	}
+	must(nil, c.Delete(base+"/m", -1))
 }
 
 // TestProcessRollingMigration migrates a running Apache ZooKeeper 3.8

@@ -31,12 +31,12 @@ import (
 // elsewhere, and both kinds of member bound their handshakes by it.
 var secureLimits = []string{"initLimit=30", "syncLimit=15"}
 
-// startSecuredEnsemble is startMixedEnsembleFunc with secureLimits.
+// startSecuredEnsemble is newMixedEnsemble with secureLimits.
 func startSecuredEnsemble(t *testing.T, voters, observers int, zk []int, cfg func(i int) []string, env ...string) *gkEnsemble {
 	t.Helper()
-	return startMixedEnsembleFunc(t, voters, observers, zk, func(i int) []string {
+	return newMixedEnsemble(t, voters, observers, zk, func(i int) []string {
 		return append(slices.Clone(secureLimits), cfg(i)...)
-	}, env...)
+	}, false, env...)
 }
 
 // quorumKeys returns the zoo.cfg lines of sslQuorum with the PKI's server

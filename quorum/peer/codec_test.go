@@ -26,20 +26,31 @@ func TestCodecGoldenQuorum(t *testing.T) {
 	}
 	seen := map[jute.PacketType]int{}
 	for _, name := range files {
-		for _, pkt := range readPackets(t, name) {
+		// quorum-leader<L>-<n>.txt is a learner's connection to leader L,
+		// its first packet the learner's FOLLOWERINFO or OBSERVERINFO;
+		// l2L packets go from the learner to the leader.
+		var leader, n, learner int64
+		if _, err := fmt.Sscanf(filepath.Base(name), "quorum-leader%d-%d.txt", &leader, &n); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, pkt := range readPackets(t, name) {
+			if strings.Contains(pkt.label, " SNAPSTREAM ") {
+				continue // the snapshot after SNAP, no QuorumPacket
+			}
 			var p jute.QuorumPacket
 			if err := jute.Unmarshal(pkt.data, &p, 0); err != nil {
 				t.Fatalf("%s %s: %v", name, pkt.label, err)
 			}
 			typ := jute.PacketType(p.Type)
+			if i == 0 {
+				var li jute.LearnerInfo
+				if err := jute.Unmarshal(p.Data, &li, 0); err != nil {
+					t.Fatalf("%s %s: %v", name, pkt.label, err)
+				}
+				learner = li.Serverid
+			}
 			if typ == jute.PacketRequest || typ == jute.PacketSync || typ == jute.PacketRevalidate {
 				continue
-			}
-			// quorum-leader<L>-<l>.txt is learner l's connection to leader L;
-			// l2L packets go from the learner to the leader.
-			var leader, learner int64
-			if _, err := fmt.Sscanf(filepath.Base(name), "quorum-leader%d-%d.txt", &leader, &learner); err != nil {
-				t.Fatalf("%s: %v", name, err)
 			}
 			from, to := leader, learner
 			if strings.HasPrefix(pkt.label, "l2L") {
@@ -58,7 +69,8 @@ func TestCodecGoldenQuorum(t *testing.T) {
 		}
 	}
 	for _, typ := range []jute.PacketType{jute.PacketFollowerInfo, jute.PacketLeaderInfo, jute.PacketAckEpoch, jute.PacketDiff,
-		jute.PacketNewLeader, jute.PacketAck, jute.PacketUpToDate, jute.PacketPing, jute.PacketProposal, jute.PacketCommit} {
+		jute.PacketNewLeader, jute.PacketAck, jute.PacketUpToDate, jute.PacketPing, jute.PacketProposal, jute.PacketCommit,
+		jute.PacketObserverInfo, jute.PacketInform, jute.PacketTrunc, jute.PacketSnap} {
 		if seen[typ] == 0 {
 			t.Errorf("no captured %v packet was checked", typ)
 		}

@@ -47,7 +47,7 @@ const zkClasspath = "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jut
 
 func main() {
 	out := flag.String("out", "jute/testdata/golden", "directory the golden frames are written to")
-	quorumOut := flag.String("quorum-out", "jute/testdata/quorum", "directory the quorum streams of a three-server ensemble are written to")
+	quorumOut := flag.String("quorum-out", "jute/testdata/quorum", "directory the quorum streams of three voters and an observer are written to")
 	persistOut := flag.String("persistence-out", "jute/testdata/persistence", "directory the server's txn log and snapshots are written to")
 	java := flag.String("java", "java", "java binary that runs Apache ZooKeeper")
 	classpath := flag.String("classpath", zkClasspath, "classpath of Apache ZooKeeper")

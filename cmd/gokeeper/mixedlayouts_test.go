@@ -79,8 +79,8 @@ func (w *ackWriter) check(e *gkEnsemble, what string) {
 	w.t.Logf("%s: %d writes acknowledged, none lost", what, len(want))
 }
 
-// TestProcessMixedMatrix runs the mixed-ensemble matrix that `make compat`
-// runs: three voters and an observer, in the layouts gokeeper, gokeeper,
+// TestProcessMixedLayouts runs, under make compat, both mixed layouts of
+// three voters and an observer, in the layouts gokeeper, gokeeper,
 // ZooKeeper + a ZooKeeper observer and ZooKeeper, ZooKeeper, gokeeper + a
 // gokeeper observer, with a writer running throughout. In each layout
 // leadership is forced onto each implementation in turn by kill -9 of the
@@ -92,7 +92,7 @@ func (w *ackWriter) check(e *gkEnsemble, what string) {
 // each step no acknowledged write is
 // missing on any member and the members agree; ZooKeeper's learners
 // report no digest mismatch.
-func TestProcessMixedMatrix(t *testing.T) {
+func TestProcessMixedLayouts(t *testing.T) {
 	if os.Getenv("GOKEEPER_COMPAT") == "" {
 		t.Skip("part of make compat (GOKEEPER_COMPAT=1): about two minutes of JVMs")
 	}
