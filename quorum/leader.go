@@ -111,12 +111,10 @@ func (l *leader) step(n *Node, m Message) {
 
 // onInfo starts handling a learner that connected.
 func (l *leader) onInfo(n *Node, m Message) {
-	observer := m.Type == jute.PacketObserverInfo || !n.cfg.isVoter(m.From)
-	if !n.cfg.isVoter(m.From) && !n.cfg.isObserver(m.From) {
-		n.logf("refused learner %d: not a member", m.From)
-		n.rd.Closes = append(n.rd.Closes, ConnRef{Peer: m.From, Conn: m.Conn})
-		return
-	}
+	// NB: as ZooKeeper's leader, any learner is taken: one that is not
+	// a voter follows without a vote (its acknowledgements count only
+	// where it votes: in a pending membership that adds it).
+	observer := m.Type == jute.PacketObserverInfo
 	h := &learnerHandler{sid: m.From, conn: m.Conn, observer: observer, deadline: n.tick + int64(n.cfg.InitLimit)}
 	l.learners[m.From] = h
 	if l.epoch == 0 {
@@ -140,7 +138,7 @@ func (l *leader) onInfo(n *Node, m Message) {
 // tryChooseEpoch picks the new epoch once a quorum sent FOLLOWERINFO,
 // persists it as acceptedEpoch and tells every learner (LEADERINFO).
 func (l *leader) tryChooseEpoch(n *Node) {
-	if l.epoch != 0 || !n.cfg.quorum(l.infos) {
+	if l.epoch != 0 || !n.quorum(l.infos) {
 		return
 	}
 	l.epoch = l.maxAccepted + 1
@@ -181,7 +179,7 @@ func (l *leader) onAckEpoch(n *Node, h *learnerHandler, m Message) {
 // tryEpochQuorum persists currentEpoch once a quorum acknowledged the
 // epoch and syncs every learner waiting for it.
 func (l *leader) tryEpochQuorum(n *Node) {
-	if l.epoch == 0 || l.epochAcked || !n.cfg.quorum(l.epochAcks) {
+	if l.epoch == 0 || l.epochAcked || !n.quorum(l.epochAcks) {
 		return
 	}
 	l.epochAcked = true
@@ -237,7 +235,8 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 			n.sendTo(h, jute.PacketCommit, e.Zxid, nil)
 		}
 	}
-	n.sendTo(h, jute.PacketNewLeader, Zxid(l.epoch, 0), n.cfg.ConfigText)
+	c := n.conf
+	n.send(Message{To: h.sid, Conn: h.conn, Type: jute.PacketNewLeader, Zxid: Zxid(l.epoch, 0), Data: c.Text, Config: &c})
 	h.stage = stageSynced
 	h.forwarding = true
 }
@@ -294,7 +293,7 @@ func (l *leader) onAck(n *Node, h *learnerHandler, m Message) {
 // tryEstablish starts broadcast once a quorum acknowledged NEWLEADER: the
 // leader's history is committed and learners are told UPTODATE.
 func (l *leader) tryEstablish(n *Node) {
-	if !l.epochAcked || l.established || !n.cfg.quorum(l.newLeaderAcks) {
+	if !l.epochAcked || l.established || !n.quorum(l.newLeaderAcks) {
 		return
 	}
 	l.established = true
@@ -307,6 +306,14 @@ func (l *leader) tryEstablish(n *Node) {
 		}
 		h.deadline = n.tick + int64(n.cfg.InitLimit+n.cfg.SyncLimit)
 	}
+	if n.activated && !n.conf.isVoter(n.cfg.ID) {
+		// NB: the history held a reconfig that leaves this member out: its
+		// learners see that at UPTODATE and elect a leader of the new
+		// membership.
+		n.becomeLooking("a reconfig in the history removed the leader")
+		return
+	}
+	n.activated = false
 	n.setStatus(Status{State: Leading, Leader: n.cfg.ID, Epoch: l.epoch, Serving: true})
 	l.tryCommit(n)
 }
@@ -316,42 +323,86 @@ func (l *leader) upToDate(n *Node, h *learnerHandler) {
 	h.stage = stageUpToDate
 }
 
-// tryCommit commits, in order, every proposal that a quorum of voters
-// (the leader once its log is durable) acknowledged: COMMIT to the
-// followers, INFORM with the txn to the observers.
-func (l *leader) tryCommit(n *Node) {
-	acks := []int64{}
-	if n.cfg.isVoter(n.cfg.ID) {
-		acks = append(acks, l.selfAcked)
-	}
+// acked returns the highest zxid each member acknowledged: the leader's
+// own durable log and its synced followers', voting or not.
+func (l *leader) acked(n *Node) map[int64]int64 {
+	acks := map[int64]int64{n.cfg.ID: l.selfAcked}
 	for _, h := range l.learners {
 		if !h.observer && h.stage >= stageSynced {
-			acks = append(acks, h.acked)
+			acks[h.sid] = h.acked
 		}
 	}
-	need := len(n.cfg.Voters)/2 + 1
-	if len(acks) < need {
-		return
+	return acks
+}
+
+// tryCommit commits, in order, every proposal that a quorum of voters
+// (the leader once its log is durable) acknowledged: COMMIT to the
+// followers, INFORM with the txn to the observers. A proposal at or after
+// a pending reconfig also needs a quorum of the membership it makes, as
+// ZooKeeper's proposals carry both verifiers. A committed reconfig goes
+// out as COMMITANDACTIVATE and INFORMANDACTIVATE naming the leader of the
+// new membership: this one if it still votes, else one of its voters
+// that acknowledged it; a leader that is not that one hands over.
+func (l *leader) tryCommit(n *Node) {
+	acks := l.acked(n)
+	to := min(n.conf.ackedByQuorum(acks), l.proposed)
+	for i := range n.pending {
+		p := &n.pending[i]
+		if to < p.Version {
+			break
+		}
+		if q := p.ackedByQuorum(acks); q >= p.Version {
+			to = min(to, q)
+		} else {
+			to = n.lastBefore(p.Version)
+		}
 	}
-	sort.Slice(acks, func(i, j int) bool { return acks[i] > acks[j] })
-	to := min(acks[need-1], l.proposed)
 	if to <= n.committed {
 		return
 	}
-	from := n.committed
-	for _, e := range n.entries(from, to) {
+	designated := n.cfg.ID
+	for _, e := range n.entries(n.committed, to) {
+		t, it := jute.PacketCommit, jute.PacketInform
+		if len(n.pending) > 0 && n.pending[0].Version == e.Zxid {
+			t, it = jute.PacketCommitAndActivate, jute.PacketInformAndActivate
+			designated = l.designate(n, &n.pending[0], acks)
+		}
 		for _, h := range l.sortedLearners() {
 			if !h.forwarding {
 				continue
 			}
+			m := Message{To: h.sid, Conn: h.conn, Type: t, Zxid: e.Zxid, Designated: designated}
 			if h.observer {
-				n.sendTo(h, jute.PacketInform, e.Zxid, e.Data)
-			} else {
-				n.sendTo(h, jute.PacketCommit, e.Zxid, nil)
+				m.Type, m.Data = it, e.Data
+			}
+			n.send(m)
+		}
+		if t == jute.PacketCommitAndActivate {
+			n.commitTo(e.Zxid)
+			n.activated = false
+			if designated != n.cfg.ID {
+				n.handOver(designated, "the reconfig left this leader out")
+				return
 			}
 		}
 	}
 	n.commitTo(to)
+}
+
+// designate picks the leader of a membership whose reconfig commits
+// (ZooKeeper's getDesignatedLeader): this leader if it votes there, else
+// the voter there that acknowledged the most (the highest id on a tie).
+func (l *leader) designate(n *Node, m *Membership, acks map[int64]int64) int64 {
+	if m.isVoter(n.cfg.ID) {
+		return n.cfg.ID
+	}
+	best, bestAck := int64(0), int64(-1)
+	for _, v := range m.Voters {
+		if a, ok := acks[v]; ok && a >= m.Version && (a > bestAck || a == bestAck && v > best) {
+			best, bestAck = v, a
+		}
+	}
+	return best
 }
 
 // tick fails a phase that ran out of time, drops silent learners, pings
@@ -379,7 +430,7 @@ func (l *leader) tick(n *Node) {
 		}
 		n.sendTo(h, jute.PacketPing, l.proposed, nil)
 	}
-	if !n.cfg.quorum(live) {
+	if !n.quorum(live) {
 		n.becomeLooking("lost the quorum of followers")
 	}
 }
@@ -420,4 +471,22 @@ func (n *Node) LearnerCounts() (learners, followers, observers int, ok bool) {
 		}
 	}
 	return len(n.ld.learners), followers, observers, true
+}
+
+// QuorumSynced reports, on an established leader, whether the leader and
+// the followers it forwards to (voting or not) hold a quorum of voters:
+// ZooKeeper's isQuorumSynced, which a reconfig to those voters needs.
+func (n *Node) QuorumSynced(voters []int64) bool {
+	l := n.ld
+	if l == nil || !l.established {
+		return false
+	}
+	set := map[int64]bool{n.cfg.ID: true}
+	for _, h := range l.learners {
+		if !h.observer && h.stage >= stageNewLeaderAck {
+			set[h.sid] = true
+		}
+	}
+	m := Membership{Voters: voters}
+	return m.quorum(set)
 }

@@ -69,6 +69,7 @@ type simNode struct {
 	snapState   []Entry // the durable snapshot: txns applied when it was taken
 	state       []Entry
 	status      Status
+	conf        Membership // the durable membership (the dynamic config file)
 }
 
 func (sn *simNode) stateZxid() int64 {
@@ -106,7 +107,7 @@ type envelope struct {
 }
 
 type simStats struct {
-	steps, delivered, dropped, crashes, tornCrashes, partitions, connBreaks, snapshots, proposals, elections int
+	steps, delivered, dropped, crashes, tornCrashes, partitions, connBreaks, snapshots, proposals, elections, reconfigs, activations int
 }
 
 type sim struct {
@@ -134,10 +135,15 @@ type sim struct {
 	// mutant, when set, breaks the caller's side of the Ready contract on
 	// purpose, to show that the invariants catch it (TestSimulationMutants).
 	mutant string
+	// reconfig has leaders propose membership changes now and then.
+	reconfig bool
 }
 
 func newSim(tb testing.TB, seed int64, voters, observers int) *sim {
 	s := newSimNodes(tb, seed, voters, observers)
+	if simReconfig(seed) {
+		s.addSpare()
+	}
 	for _, id := range s.ids {
 		s.start(s.nodes[id])
 	}
@@ -162,7 +168,100 @@ func newSimNodes(tb testing.TB, seed int64, voters, observers int) *sim {
 		s.ids = append(s.ids, id)
 		s.nodes[id] = &simNode{id: id, log: &memLog{}}
 	}
+	for _, id := range s.ids {
+		s.nodes[id].conf = Membership{Voters: s.cfg.Voters, Observers: s.cfg.Observers}
+	}
 	return s
+}
+
+// addSpare adds a member outside the membership, configured as
+// ZooKeeper's joining servers are: the ensemble's voters and itself. It
+// follows without a vote until a reconfig adds it; leaders then propose
+// reconfigs that add and remove voters.
+func (s *sim) addSpare() {
+	id := int64(len(s.ids) + 1)
+	s.ids = append(s.ids, id)
+	voters := append(append([]int64(nil), s.cfg.Voters...), id)
+	s.nodes[id] = &simNode{id: id, log: &memLog{}, conf: Membership{Voters: voters, Observers: s.cfg.Observers}}
+	s.reconfig = true
+}
+
+// simReconfig says which seeds run membership changes; the others keep
+// the traces they had before reconfig existed.
+func simReconfig(seed int64) bool { return seed%3 == 0 }
+
+// simMembership is the sim's reconfig txn: "reconfig voters=1,2 observers=3".
+func simMembership(data []byte) *Membership {
+	rest, ok := strings.CutPrefix(string(data), "reconfig ")
+	if !ok {
+		return nil
+	}
+	m := &Membership{Text: data}
+	for _, f := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(f, "=")
+		var ids []int64
+		for _, x := range strings.Split(v, ",") {
+			if id, err := strconv.ParseInt(x, 10, 64); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		if k == "voters" {
+			m.Voters = ids
+		} else {
+			m.Observers = ids
+		}
+	}
+	return m
+}
+
+func joinIDs(ids []int64) string {
+	var b []string
+	for _, id := range ids {
+		b = append(b, strconv.FormatInt(id, 10))
+	}
+	return strings.Join(b, ",")
+}
+
+// proposeReconfig has an established leader add a member as a voter,
+// remove a voter (perhaps itself) or both, keeping 3 to 5 voters, when no
+// reconfig is pending and a quorum of the new voters is synced with it
+// (ZooKeeper's RECONFIGINPROGRESS and NEWCONFIGNOQUORUM).
+func (s *sim) proposeReconfig(sn *simNode, z int64) bool {
+	if sn.n.ReconfigPending() {
+		return false
+	}
+	cur := sn.n.Membership()
+	var outside []int64
+	for _, id := range s.ids {
+		if !cur.isVoter(id) {
+			outside = append(outside, id)
+		}
+	}
+	voters := append([]int64(nil), cur.Voters...)
+	if len(outside) > 0 && (len(voters) < 5 && s.rng.Intn(2) == 0 || len(voters) == 3) {
+		voters = append(voters, outside[s.rng.Intn(len(outside))])
+	}
+	if len(voters) > 3 && s.rng.Intn(2) == 0 {
+		i := s.rng.Intn(len(voters))
+		voters = append(voters[:i:i], voters[i+1:]...)
+	}
+	sort.Slice(voters, func(i, j int) bool { return voters[i] < voters[j] })
+	var observers []int64
+	for _, o := range cur.Observers {
+		if !contains(voters, o) {
+			observers = append(observers, o)
+		}
+	}
+	if !sn.n.QuorumSynced(voters) {
+		return false
+	}
+	data := []byte(fmt.Sprintf("reconfig voters=%s observers=%s", joinIDs(voters), joinIDs(observers)))
+	if err := sn.n.Propose(z, data); err != nil {
+		return false
+	}
+	s.stats.reconfigs++
+	s.logf("n%d proposes %#x: %s", sn.id, z, data)
+	return true
 }
 
 func (s *sim) logf(format string, args ...any) {
@@ -187,6 +286,8 @@ func (s *sim) fail(format string, args ...any) {
 func (s *sim) start(sn *simNode) {
 	cfg := s.cfg
 	cfg.ID = sn.id
+	cfg.Voters, cfg.Observers, cfg.Version, cfg.ConfigText = sn.conf.Voters, sn.conf.Observers, sn.conf.Version, sn.conf.Text
+	cfg.Reconfig = simMembership
 	id := sn.id
 	cfg.Logf = func(format string, args ...any) { s.logf("n%d: "+format, append([]any{id}, args...)...) }
 	sn.state = append([]Entry(nil), sn.snapState...)
@@ -373,8 +474,17 @@ func (s *sim) handleReady(sn *simNode) {
 				s.fail("n%d epochs went back: %+v -> %+v", sn.id, old, sn.hs)
 			}
 		}
+		if rd.Membership != nil {
+			if rd.Membership.Version < sn.conf.Version {
+				s.fail("n%d activated membership %#x after %#x", sn.id, rd.Membership.Version, sn.conf.Version)
+			}
+			sn.conf = *rd.Membership
+			s.stats.activations++
+			s.logf("n%d activates membership %#x: voters %v observers %v", sn.id, sn.conf.Version, sn.conf.Voters, sn.conf.Observers)
+		}
 		if rd.CommitTo > sn.stateZxid() {
 			s.apply(sn, rd.CommitTo)
+			s.checkMembership(sn)
 		}
 		if rd.Status != nil {
 			s.onStatus(sn, *rd.Status)
@@ -451,6 +561,19 @@ func (s *sim) checkState(sn *simNode, i int) {
 	}
 }
 
+// checkMembership: a member that applied a reconfig txn runs with its
+// membership (or a later one) from then on.
+func (s *sim) checkMembership(sn *simNode) {
+	for i := len(sn.state) - 1; i >= 0; i-- {
+		if simMembership(sn.state[i].Data) != nil {
+			if z := sn.state[i].Zxid; sn.conf.Version < z {
+				s.fail("n%d applied the reconfig %#x but its membership is %#x", sn.id, z, sn.conf.Version)
+			}
+			return
+		}
+	}
+}
+
 // checkEpochs: acceptedEpoch >= currentEpoch >= epoch(last zxid) on disk,
 // but for a learner in the middle of a sync, whose log may run ahead of
 // currentEpoch until NEWLEADER.
@@ -486,6 +609,9 @@ func (s *sim) onStatus(sn *simNode, st Status) {
 		}
 		if len(sn.state) < len(s.history) {
 			s.fail("n%d leads epoch %d with %d txns, %d were committed", sn.id, st.Epoch, len(sn.state), len(s.history))
+		}
+		if c := sn.n.Membership(); !c.isVoter(sn.id) {
+			s.fail("n%d leads epoch %d but is not a voter of its membership %#x %v", sn.id, st.Epoch, c.Version, c.Voters)
 		}
 	case Following, Observing:
 		ld := s.nodes[st.Leader]
@@ -581,6 +707,10 @@ func (s *sim) propose() {
 		}
 		z, ok := sn.n.NextZxid()
 		if !ok {
+			continue
+		}
+		if s.reconfig && s.rng.Intn(40) == 0 && s.proposeReconfig(sn, z) {
+			s.handleReady(sn)
 			continue
 		}
 		data := []byte(fmt.Sprintf("s%d-t%d-n%d", s.seed, s.now, id))
@@ -861,6 +991,8 @@ func TestSimulation(t *testing.T) {
 		total.snapshots += st.snapshots
 		total.proposals += st.proposals
 		total.elections += st.elections
+		total.reconfigs += st.reconfigs
+		total.activations += st.activations
 		if s.failed != "" {
 			failures++
 			t.Errorf("seed %d (%d voters, %d observers): %s\nlast events:\n%s\nreplay: go test ./quorum -run TestSimulation -seeds=%d -simtrace",
@@ -870,8 +1002,8 @@ func TestSimulation(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("simulation: %d seeds, %d failed, %d ticks, %d messages delivered, %d dropped, %d crashes (%d torn), %d partitions, %d connection breaks, %d snapshots, %d proposals, %d leaders established, %v",
-		len(seeds), failures, total.steps, total.delivered, total.dropped, total.crashes, total.tornCrashes, total.partitions, total.connBreaks, total.snapshots, total.proposals, total.elections, time.Since(start).Round(time.Millisecond))
+	t.Logf("simulation: %d seeds, %d failed, %d ticks, %d messages delivered, %d dropped, %d crashes (%d torn), %d partitions, %d connection breaks, %d snapshots, %d proposals, %d leaders established, %d reconfigs proposed, %d activated, %v",
+		len(seeds), failures, total.steps, total.delivered, total.dropped, total.crashes, total.tornCrashes, total.partitions, total.connBreaks, total.snapshots, total.proposals, total.elections, total.reconfigs, total.activations, time.Since(start).Round(time.Millisecond))
 }
 
 // TestSimulationMutants shows that the simulation's invariants can fail:
