@@ -101,6 +101,9 @@ func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 		}
 		r.Path = txn.Path
 		r.Stat, r.Err = a.setData(txn.Path, txn.Data, txn.Version, hdr.Zxid, hdr.Time)
+		if op == jute.OpReconfig {
+			r.Data = txn.Data
+		}
 	case jute.OpSetACL:
 		txn, ok := body.(*jute.SetACLTxn)
 		if !ok {

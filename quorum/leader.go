@@ -473,19 +473,28 @@ func (n *Node) LearnerCounts() (learners, followers, observers int, ok bool) {
 	return len(n.ld.learners), followers, observers, true
 }
 
-// QuorumSynced reports, on an established leader, whether the leader and
-// the followers it forwards to (voting or not) hold a quorum of voters:
-// ZooKeeper's isQuorumSynced, which a reconfig to those voters needs.
-func (n *Node) QuorumSynced(voters []int64) bool {
+// Synced returns, on an established leader, itself and the followers it
+// forwards to, voting or not (a reconfig needs a quorum of its voters
+// among them: ZooKeeper's isQuorumSynced); nil on any other member.
+func (n *Node) Synced() []int64 {
 	l := n.ld
 	if l == nil || !l.established {
-		return false
+		return nil
 	}
-	set := map[int64]bool{n.cfg.ID: true}
-	for _, h := range l.learners {
+	ids := []int64{n.cfg.ID}
+	for _, h := range l.sortedLearners() {
 		if !h.observer && h.stage >= stageNewLeaderAck {
-			set[h.sid] = true
+			ids = append(ids, h.sid)
 		}
+	}
+	return ids
+}
+
+// QuorumSynced reports whether Synced holds a quorum of voters.
+func QuorumSynced(synced, voters []int64) bool {
+	set := map[int64]bool{}
+	for _, id := range synced {
+		set[id] = true
 	}
 	m := Membership{Voters: voters}
 	return m.quorum(set)

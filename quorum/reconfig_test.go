@@ -76,7 +76,7 @@ func TestReconfigRemovesLeader(t *testing.T) {
 			voters = append(voters, id)
 		}
 	}
-	if !old.n.QuorumSynced(voters) {
+	if !QuorumSynced(old.n.Synced(), voters) {
 		t.Fatalf("the spare is not synced with leader n%d", old.id)
 	}
 	_, rz := s.proposeOn(t, "reconfig voters="+joinIDs(voters)+" observers=")

@@ -252,7 +252,7 @@ func (s *sim) proposeReconfig(sn *simNode, z int64) bool {
 			observers = append(observers, o)
 		}
 	}
-	if !sn.n.QuorumSynced(voters) {
+	if !QuorumSynced(sn.n.Synced(), voters) {
 		return false
 	}
 	data := []byte(fmt.Sprintf("reconfig voters=%s observers=%s", joinIDs(voters), joinIDs(observers)))

@@ -251,6 +251,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 			st.Close()
 			return nil, err
 		}
+		s.prep.quorum = s.ens
 	}
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", last)).Uint32("epoch", epoch).
 		Int("sessions", s.smu.tracker.count()).Int("znodes", s.tree.NodeCount()).Msg("recovered")
@@ -1145,6 +1146,7 @@ func prepOptionsFromConfig(cfg Config, log zerolog.Logger) PrepOptions {
 		SuperDigest:          cfg.SuperDigest,
 		EnforceQuota:         cfg.EnforceQuota,
 		SkipACL:              cfg.SkipACL,
+		ReconfigEnabled:      cfg.ReconfigEnabled,
 		MaxBuffer:            cfg.JuteMaxBuffer,
 		Logger:               log,
 	}

@@ -36,6 +36,10 @@ func EncodePacket(m quorum.Message, configVersion int64) jute.QuorumPacket {
 		p.Data = nil // the snapshot follows the packet as a stream
 	case jute.PacketUpToDate:
 		p.Zxid = -1
+	case jute.PacketCommitAndActivate:
+		p.Data = binary.BigEndian.AppendUint64(nil, uint64(m.Designated))
+	case jute.PacketInformAndActivate:
+		p.Data = append(binary.BigEndian.AppendUint64(nil, uint64(m.Designated)), m.Data...)
 	}
 	return p
 }
@@ -65,6 +69,15 @@ func DecodePacket(self, peer int64, conn uint64, p jute.QuorumPacket) (quorum.Me
 		}
 		m.Epoch = int64(int32(binary.BigEndian.Uint32(p.Data)))
 		m.Data = nil
+	case jute.PacketCommitAndActivate, jute.PacketInformAndActivate:
+		if len(p.Data) < 8 {
+			return m, fmt.Errorf("%w: %v with %d bytes", ErrBadPacket, m.Type, len(p.Data))
+		}
+		m.Designated = int64(binary.BigEndian.Uint64(p.Data))
+		m.Data = p.Data[8:]
+		if m.Type == jute.PacketCommitAndActivate {
+			m.Data = nil
+		}
 	}
 	return m, nil
 }

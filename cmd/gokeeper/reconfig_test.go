@@ -1,0 +1,246 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// addMember starts a new gokeeper member as ZooKeeper's documentation
+// has an operator join one: its zoo.cfg lists the running members and
+// itself (server line with its client port, as reconfig wants it). It
+// returns the member's index and its server.N line's value.
+func (e *gkEnsemble) addMember(members []string, cfg ...string) (int, string) {
+	e.t.Helper()
+	i := len(e.procs)
+	dir := filepath.Join(e.t.TempDir(), "data")
+	writeMyid(e.t, dir, i+1)
+	port := freePort(e.t)
+	spec := fmt.Sprintf("127.0.0.1:%d:%d:participant;127.0.0.1:%d", freePort(e.t), freePort(e.t), port)
+	extra := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "snapCount=10", "snapSizeLimitInKb=1"}, members...)
+	extra = append(extra, fmt.Sprintf("server.%d=%s", i+1, spec))
+	extra = append(extra, cfg...)
+	path := filepath.Join(e.t.TempDir(), "zoo.cfg")
+	if err := os.WriteFile(path, []byte(gkZooCfg(dir, port, extra...)), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.dirs = append(e.dirs, dir)
+	e.cfgs = append(e.cfgs, path)
+	e.addrs = append(e.addrs, "127.0.0.1:"+strconv.Itoa(port))
+	e.procs = append(e.procs, nil)
+	e.observer = append(e.observer, false)
+	e.zk = append(e.zk, false)
+	e.start(i)
+	return i, spec
+}
+
+// serverLines returns the server.N lines of the ensemble's first zoo.cfg.
+func (e *gkEnsemble) serverLines() []string {
+	e.t.Helper()
+	b, err := os.ReadFile(e.cfgs[0])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "server.") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// waitConfig waits until member i's /zookeeper/config (after a sync)
+// holds version, and returns its text.
+func (e *gkEnsemble) waitConfig(i int, version int64) string {
+	e.t.Helper()
+	c := e.connect(i)
+	defer c.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	var data []byte
+	for time.Now().Before(deadline) {
+		if _, err := c.Sync("/zookeeper/config"); err == nil {
+			data, _, _ = c.Get("/zookeeper/config")
+			if strings.HasSuffix(string(data), fmt.Sprintf("version=%x", version)) {
+				return string(data)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Fatalf("member %d's /zookeeper/config is %q, want version %x", i+1, data, version)
+	return ""
+}
+
+// TestProcessReconfig grows a running 3-member gokeeper ensemble
+// (reconfigEnabled) by a fourth member and then removes its leader with
+// incremental reconfigs, while a client writes: every acknowledged write
+// is on every member afterwards. Each reconfig answers the new config,
+// whose version is its zxid; /zookeeper/config and its data watch follow
+// it; a fromConfig that is not the current version is BADVERSION. The
+// removed leader hands over to a voter of the new membership; the added
+// member's zoo.cfg points at zoo.cfg.dynamic.<version>, and it comes back
+// in the new membership after a restart.
+func TestProcessReconfig(t *testing.T) {
+	cfg := []string{"reconfigEnabled=true", "skipACL=yes"}
+	e := startMixedEnsemble(t, 3, 0, nil, cfg)
+	lead := e.leader()
+	joiner, spec := e.addMember(e.serverLines(), cfg...)
+	joinerLine := fmt.Sprintf("server.%d=%s", joiner+1, spec)
+
+	admin := e.connect(0, 1, 2)
+	data, st0, watch, err := admin.GetW("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Create("/load", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The load: one client through the three first members writes until
+	// stopped; what it was told succeeded must survive.
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, _, err := zk.Connect(e.addrs[:3], 4*time.Second, zk.WithLogger(gkNopLogger{}))
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p, err := c.Create(fmt.Sprintf("/load/w%06d", n), []byte("x"), 0, zk.WorldACL(zk.PermAll))
+			if err == nil {
+				mu.Lock()
+				acked = append(acked, strings.TrimPrefix(p, "/load/"))
+				mu.Unlock()
+			}
+		}
+	}()
+	waitAcked := func(n int) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			got := len(acked)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d writes acknowledged within 30 s, want %d", got, n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitAcked(20)
+
+	if _, err := admin.IncrementalReconfig([]string{joinerLine}, nil, 0x12345); !errors.Is(err, zk.ErrBadVersion) {
+		t.Fatalf("reconfig from a version that is not the current one: %v, want BADVERSION", err)
+	}
+	// NB: the joiner must be synced with the leader first
+	// (NEWCONFIGNOQUORUM until then).
+	var st *zk.Stat
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err = admin.IncrementalReconfig([]string{joinerLine}, nil, -1)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("adding member %d: %v", joiner+1, err)
+	}
+	added := st.Mzxid
+	select {
+	case ev := <-watch:
+		if ev.Type != zk.EventNodeDataChanged || ev.Path != "/zookeeper/config" {
+			t.Errorf("watch on /zookeeper/config got %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("no data watch event on /zookeeper/config after the reconfig")
+	}
+	text := e.waitConfig(joiner, added)
+	if !strings.Contains(text, joinerLine) || strings.Count(text, "server.") != 4 || string(data) == text || st.Mzxid <= st0.Mzxid {
+		t.Fatalf("after adding member %d /zookeeper/config is\n%s\nwas\n%s", joiner+1, text, data)
+	}
+	waitAcked(len(acked) + 20)
+
+	// Remove the leader: it hands over to a voter of the new membership.
+	st, err = admin.IncrementalReconfig(nil, []string{strconv.Itoa(lead + 1)}, added)
+	if err != nil {
+		t.Fatalf("removing the leader, member %d: %v", lead+1, err)
+	}
+	removed := st.Mzxid
+	text = e.waitConfig(joiner, removed)
+	if strings.Contains(text, fmt.Sprintf("server.%d=", lead+1)) || strings.Count(text, "server.") != 3 {
+		t.Fatalf("after removing member %d /zookeeper/config is\n%s", lead+1, text)
+	}
+	mu.Lock()
+	before := len(acked)
+	mu.Unlock()
+	waitAcked(before + 20)
+	close(stop)
+	<-done
+
+	newLead := e.leader()
+	if newLead == lead {
+		t.Errorf("member %d still leads after it was removed", lead+1)
+	}
+	mu.Lock()
+	want := slices.Clone(acked)
+	mu.Unlock()
+	got := e.converged("/load")
+	for _, w := range want {
+		if _, ok := slices.BinarySearch(got, w); !ok {
+			t.Fatalf("acknowledged write /load/%s is lost (%d acknowledged, %d on the members)", w, len(want), len(got))
+		}
+	}
+
+	// The joiner's zoo.cfg points at the dynamic file of the last
+	// membership; restarted, it serves in it.
+	b, err := os.ReadFile(e.cfgs[joiner])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := e.cfgs[joiner] + ".dynamic." + strconv.FormatInt(removed, 16)
+	if !strings.Contains(string(b), "dynamicConfigFile="+dyn) || strings.Contains(string(b), "server.") {
+		t.Errorf("member %d's zoo.cfg after the reconfigs:\n%s", joiner+1, b)
+	}
+	e.procs[joiner].kill9()
+	e.start(joiner)
+	e.leader()
+	if text := e.waitConfig(joiner, removed); !strings.Contains(text, joinerLine) {
+		t.Errorf("restarted member %d has /zookeeper/config\n%s", joiner+1, text)
+	}
+	if kids := e.converged("/load"); len(kids) < len(want) {
+		t.Errorf("restarted member %d: %d children of /load, want at least %d", joiner+1, len(kids), len(want))
+	}
+}
+
+// TestProcessReconfigDisabled: without reconfigEnabled a reconfig is
+// answered ZooKeeper's RECONFIGDISABLED (here on a standalone server,
+// which checks it first).
+func TestProcessReconfigDisabled(t *testing.T) {
+	p := startGokeeperPort(t, t.TempDir(), freePort(t))
+	c := gkConnect(t, p.Addr)
+	defer c.Close()
+	if _, err := c.IncrementalReconfig([]string{"server.2=127.0.0.1:2:3;4"}, nil, -1); !errors.Is(err, zk.ErrReconfigDisabled) {
+		t.Fatalf("reconfig: %v, want %v", err, zk.ErrReconfigDisabled)
+	}
+}
