@@ -453,6 +453,7 @@ func (n *Node) leaveRole() {
 		n.rd.Closes = append(n.rd.Closes, ConnRef{Peer: n.ln.leader, Conn: n.ln.conn})
 	}
 	n.ld, n.ln = nil, nil
+	n.activated = false
 	n.committed = n.applied
 	n.repairEpoch()
 }
