@@ -43,7 +43,8 @@ func (e *gkEnsemble) addMember(members []string, cfg ...string) (int, string) {
 	return i, spec
 }
 
-// serverLines returns the server.N lines of the ensemble's first zoo.cfg.
+// serverLines returns the server.N lines of the ensemble's first zoo.cfg,
+// or of the dynamic config file it points at.
 func (e *gkEnsemble) serverLines() []string {
 	e.t.Helper()
 	b, err := os.ReadFile(e.cfgs[0])
@@ -52,6 +53,12 @@ func (e *gkEnsemble) serverLines() []string {
 	}
 	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
+		if dyn, ok := strings.CutPrefix(l, "dynamicConfigFile="); ok {
+			if b, err = os.ReadFile(dyn); err != nil {
+				e.t.Fatal(err)
+			}
+			return strings.Split(string(b), "\n")
+		}
 		if strings.HasPrefix(l, "server.") {
 			out = append(out, l)
 		}
@@ -253,5 +260,119 @@ func TestProcessReconfigDisabled(t *testing.T) {
 	defer c.Close()
 	if _, err := c.IncrementalReconfig([]string{"server.2=127.0.0.1:2:3;4"}, nil, -1); !errors.Is(err, zk.ErrReconfigDisabled) {
 		t.Fatalf("reconfig: %v, want %v", err, zk.ErrReconfigDisabled)
+	}
+}
+
+// reconfig runs an incremental reconfig through c, retrying while the
+// leader answers NEWCONFIGNOQUORUM (a joiner not yet synced). A reply
+// that a role change cut off (connection closed) is not an error: the
+// caller reads the outcome from the config. It returns the new config's
+// version, or 0 when the reply was lost.
+func reconfig(t *testing.T, c *zk.Conn, joining, leaving []string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		st, err := c.IncrementalReconfig(joining, leaving, -1)
+		switch {
+		case err == nil:
+			return st.Mzxid
+		case errors.Is(err, zk.ErrConnectionClosed):
+			t.Logf("reconfig %v %v: %v; reading the outcome", joining, leaving, err)
+			return 0
+		case time.Now().After(deadline):
+			t.Fatalf("reconfig %v %v: %v", joining, leaving, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitConfigHas waits until member i's /zookeeper/config (after a sync)
+// satisfies ok, and returns it.
+func (e *gkEnsemble) waitConfigHas(i int, what string, ok func(string) bool) string {
+	e.t.Helper()
+	c := e.connectTimeout(4*time.Second, i)
+	defer c.Close()
+	var data []byte
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := c.Sync("/zookeeper/config"); err == nil {
+			if data, _, _ = c.Get("/zookeeper/config"); ok(string(data)) {
+				return string(data)
+			}
+		}
+	}
+	e.t.Fatalf("member %d's /zookeeper/config never %s:\n%s", i+1, what, data)
+	return ""
+}
+
+// TestProcessMixedReconfig: in an ensemble of two gokeeper voters and an
+// Apache ZooKeeper 3.8 voter that leads, a reconfig through ZooKeeper's
+// leader adds a gokeeper member, which ZooKeeper's COMMITANDACTIVATE
+// activates on the gokeeper members (their /zookeeper/config and their
+// zoo.cfg's dynamic file); a second removes the ZooKeeper leader, which
+// hands over to a gokeeper voter; a third, through that gokeeper leader,
+// adds the ZooKeeper member back, and ZooKeeper applies it. Writes made
+// along the way are on every member.
+func TestProcessMixedReconfig(t *testing.T) {
+	requireZooKeeper(t)
+	cfg := []string{"reconfigEnabled=true", "skipACL=yes"}
+	e := startMixedEnsemble(t, 3, 0, []int{2}, cfg)
+	const zkm = 2
+	for try := 0; ; try++ {
+		lead := e.leader()
+		if lead == zkm {
+			break
+		}
+		if try == 3 {
+			t.Fatalf("ZooKeeper member %d never led", zkm+1)
+		}
+		// NB: without the gokeeper leader, ZooKeeper's higher sid wins.
+		e.procs[lead].kill9()
+		e.start(lead)
+	}
+	zkLine := e.serverLines()[zkm] + ";" + e.addrs[zkm]
+	joiner, spec := e.addMember(e.serverLines(), cfg...)
+	joinerLine := fmt.Sprintf("server.%d=%s", joiner+1, spec)
+	admin := e.connect(0, 1)
+	if _, err := admin.Create("/mixed", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+
+	v := reconfig(t, admin, []string{joinerLine}, nil)
+	has4 := func(s string) bool { return strings.Contains(s, joinerLine) }
+	for _, i := range []int{0, 1, zkm, joiner} {
+		text := e.waitConfigHas(i, "adds member 4", has4)
+		if v != 0 && !strings.HasSuffix(text, fmt.Sprintf("version=%x", v)) {
+			t.Errorf("member %d has config\n%s\nwant version %x", i+1, text, v)
+		}
+	}
+	for _, i := range []int{0, 1, joiner} {
+		b, _ := os.ReadFile(e.cfgs[i])
+		if !strings.Contains(string(b), "dynamicConfigFile="+e.cfgs[i]+".dynamic.") {
+			t.Errorf("gokeeper member %d's zoo.cfg after ZooKeeper's reconfig:\n%s", i+1, b)
+		}
+	}
+	if _, err := admin.Create("/mixed/a", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+
+	reconfig(t, admin, nil, []string{strconv.Itoa(zkm + 1)})
+	no3 := func(s string) bool { return has4(s) && !strings.Contains(s, fmt.Sprintf("server.%d=", zkm+1)) }
+	for _, i := range []int{0, 1, joiner} {
+		e.waitConfigHas(i, "removes member 3", no3)
+	}
+	if _, err := admin.Create("/mixed/b", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write after the ZooKeeper leader was removed: %v", err)
+	}
+
+	reconfig(t, admin, []string{zkLine}, nil)
+	back := func(s string) bool { return has4(s) && strings.Contains(s, fmt.Sprintf("server.%d=", zkm+1)) }
+	for _, i := range []int{0, 1, joiner, zkm} {
+		e.waitConfigHas(i, "adds member 3 back", back)
+	}
+	if _, err := admin.Create("/mixed/c", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.converged("/mixed"); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("children of /mixed: %v", got)
 	}
 }
