@@ -91,20 +91,53 @@ func (e *gkEnsemble) waitConfig(i int, version int64) string {
 // TestProcessReconfig grows a running 3-member gokeeper ensemble
 // (reconfigEnabled) by a fourth member and then removes its leader with
 // incremental reconfigs, while a client writes: every acknowledged write
-// is on every member afterwards. Each reconfig answers the new config,
-// whose version is its zxid; /zookeeper/config and its data watch follow
-// it; a fromConfig that is not the current version is BADVERSION. The
+// is on every member afterwards. Each reconfig answers the new config's
+// stat, whose version is its zxid; /zookeeper/config and its data watch
+// follow it. The
 // removed leader hands over to a voter of the new membership; the added
 // member's zoo.cfg points at zoo.cfg.dynamic.<version>, and it comes back
 // in the new membership after a restart.
 func TestProcessReconfig(t *testing.T) {
-	cfg := []string{"reconfigEnabled=true", "skipACL=yes"}
+	// NB: kazoo's test superuser, super:test.
+	cfg := []string{"reconfigEnabled=true", "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU="}
 	e := startMixedEnsemble(t, 3, 0, nil, cfg)
 	lead := e.leader()
 	joiner, spec := e.addMember(e.serverLines(), cfg...)
 	joinerLine := fmt.Sprintf("server.%d=%s", joiner+1, spec)
 
+	// kazoo's TestReconfig: only the superuser may reconfig; an observer
+	// that is not running can be added and removed; a fromConfig ahead of
+	// the current version is BADVERSION; a joiner that is no server line
+	// is BADARGUMENTS.
+	observer := fmt.Sprintf("server.100=0.0.0.0:%d:%d:observer;0.0.0.0:%d", freePort(t), freePort(t), freePort(t))
+	anon := e.connect(0, 1, 2)
+	if _, err := anon.IncrementalReconfig([]string{observer}, nil, -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("reconfig without the superuser: %v, want NOAUTH", err)
+	}
 	admin := e.connect(0, 1, 2)
+	if err := admin.AddAuth("digest", []byte("super:test")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.IncrementalReconfig([]string{"some thing"}, nil, -1); !errors.Is(err, zk.ErrBadArguments) {
+		t.Fatalf("reconfig joining %q: %v, want BADARGUMENTS", "some thing", err)
+	}
+	st, err := admin.IncrementalReconfig([]string{observer}, nil, -1)
+	if err != nil {
+		t.Fatalf("adding an observer: %v", err)
+	}
+	if text := e.waitConfig(0, st.Mzxid); !strings.Contains(text, observer) {
+		t.Fatalf("config after adding an observer:\n%s", text)
+	}
+	if st, err = admin.IncrementalReconfig(nil, []string{"100"}, st.Mzxid); err != nil {
+		t.Fatalf("removing the observer: %v", err)
+	}
+	if text := e.waitConfig(0, st.Mzxid); strings.Contains(text, "server.100") {
+		t.Fatalf("config after removing the observer:\n%s", text)
+	}
+	if _, err := admin.IncrementalReconfig([]string{observer}, nil, st.Mzxid+1); !errors.Is(err, zk.ErrBadVersion) {
+		t.Fatalf("reconfig from a version after the current one: %v, want BADVERSION", err)
+	}
+
 	data, st0, watch, err := admin.GetW("/zookeeper/config")
 	if err != nil {
 		t.Fatal(err)
@@ -157,12 +190,8 @@ func TestProcessReconfig(t *testing.T) {
 	}
 	waitAcked(20)
 
-	if _, err := admin.IncrementalReconfig([]string{joinerLine}, nil, 0x12345); !errors.Is(err, zk.ErrBadVersion) {
-		t.Fatalf("reconfig from a version that is not the current one: %v, want BADVERSION", err)
-	}
 	// NB: the joiner must be synced with the leader first
 	// (NEWCONFIGNOQUORUM until then).
-	var st *zk.Stat
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err = admin.IncrementalReconfig([]string{joinerLine}, nil, -1)
