@@ -484,7 +484,6 @@ func (s *sim) handleReady(sn *simNode) {
 		}
 		if rd.CommitTo > sn.stateZxid() {
 			s.apply(sn, rd.CommitTo)
-			s.checkMembership(sn)
 		}
 		if rd.Status != nil {
 			s.onStatus(sn, *rd.Status)
@@ -533,6 +532,7 @@ func (s *sim) apply(sn *simNode, zxid int64) {
 	before := len(sn.state)
 	sn.state = append(sn.state, es...)
 	s.checkState(sn, before)
+	s.checkMembership(sn, es)
 }
 
 // checkState checks the member's state from index i on against history:
@@ -561,15 +561,12 @@ func (s *sim) checkState(sn *simNode, i int) {
 	}
 }
 
-// checkMembership: a member that applied a reconfig txn runs with its
+// checkMembership: a member that applies a reconfig txn runs with its
 // membership (or a later one) from then on.
-func (s *sim) checkMembership(sn *simNode) {
-	for i := len(sn.state) - 1; i >= 0; i-- {
-		if simMembership(sn.state[i].Data) != nil {
-			if z := sn.state[i].Zxid; sn.conf.Version < z {
-				s.fail("n%d applied the reconfig %#x but its membership is %#x", sn.id, z, sn.conf.Version)
-			}
-			return
+func (s *sim) checkMembership(sn *simNode, applied []Entry) {
+	for _, e := range applied {
+		if sn.conf.Version < e.Zxid && simMembership(e.Data) != nil {
+			s.fail("n%d applied the reconfig %#x but its membership is %#x", sn.id, e.Zxid, sn.conf.Version)
 		}
 	}
 }
