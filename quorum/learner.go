@@ -172,23 +172,28 @@ func (l *learner) onCommit(n *Node, m Message) {
 	}
 }
 
-// afterReconfig rejoins when a membership that just became active changed
-// the leader or this member's role (ZooKeeper's processReconfig): to the
-// leader a COMMITANDACTIVATE designated, without an election, or through
-// an election when the change came without one.
-func (l *learner) afterReconfig(n *Node, m Message) {
+// afterReconfig rejoins when a membership that just became active (with
+// m, or at UPTODATE) changed the leader or this member's role (ZooKeeper's
+// processReconfig): to the leader a COMMITANDACTIVATE designated, without
+// an election, or through an election when the change came without one.
+// It reports whether the member left its leader.
+func (l *learner) afterReconfig(n *Node, m Message) bool {
 	if !n.activated {
-		return
+		return false
 	}
 	n.activated = false
+	const why = "a reconfig changed the leader or this member's role"
 	roleKept := (n.learnerRole() == Observing) == l.observer
 	activate := m.Type == jute.PacketCommitAndActivate || m.Type == jute.PacketInformAndActivate
 	switch {
 	case activate && m.Designated != 0 && (m.Designated != l.leader || !roleKept):
-		n.handOver(m.Designated, "a reconfig changed the leader or this member's role")
+		n.handOver(m.Designated, why)
 	case !activate && (!n.conf.isVoter(l.leader) || !roleKept):
-		n.becomeLooking("a reconfig changed the leader or this member's role")
+		n.becomeLooking(why)
+	default:
+		return false
 	}
+	return true
 }
 
 // onInform logs and applies a committed txn (observers).
@@ -237,12 +242,8 @@ func (l *learner) onUpToDate(n *Node) {
 		n.committed = last
 	}
 	n.commitTo(n.committed)
-	if n.activated {
-		n.activated = false
-		if !n.conf.isVoter(l.leader) || (n.learnerRole() == Observing) != l.observer {
-			n.becomeLooking("a reconfig changed the leader or this member's role")
-			return
-		}
+	if l.afterReconfig(n, Message{}) {
+		return
 	}
 	n.setStatus(Status{State: n.state, Leader: l.leader, Epoch: l.epoch, Serving: true})
 	l.send(n, jute.PacketAck, Zxid(l.epoch, 0), nil)

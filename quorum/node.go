@@ -427,12 +427,10 @@ func (n *Node) becomeLooking(why string) {
 // leader's discovery still needs a quorum of the new membership.
 func (n *Node) handOver(designated int64, why string) {
 	n.logf("reconfig hands over to %d: %s", designated, why)
-	if n.ld != nil {
-		// NB: a leader that hands over leaves its learners' connections
-		// to them, as ZooKeeper's does: closed now, they could lose the
-		// COMMITANDACTIVATE just sent on them.
-		n.ld = nil
-	}
+	// NB: a leader that hands over leaves its learners' connections to
+	// them, as ZooKeeper's does: closed now, they could lose the
+	// COMMITANDACTIVATE just sent on them.
+	n.ld = nil
 	n.leaveRole()
 	n.final = Vote{Leader: designated, Zxid: n.lastZxid, ElectionEpoch: n.elect.round, PeerEpoch: n.hs.CurrentEpoch}
 	if designated == n.cfg.ID {
