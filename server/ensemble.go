@@ -63,6 +63,8 @@ type ensemble struct {
 	// serving until it serves again. Its sessions are local: no txn
 	// makes or closes them, and they end with read-only mode.
 	readOnly atomic.Bool
+	// active is the membership a reconfig activated, nil until one did.
+	active atomic.Pointer[activeMembership]
 
 	mu struct {
 		sync.Mutex
@@ -217,8 +219,15 @@ func (e *ensemble) activated(m quorum.Membership) error {
 	if err != nil {
 		return fmt.Errorf("server: dynamic config file: %w", err)
 	}
+	e.active.Store(&activeMembership{servers: servers, version: m.Version})
 	e.s.log.Info().Str("version", fmt.Sprintf("0x%x", m.Version)).Str("file", dyn).Msg("reconfig: membership active")
 	return nil
+}
+
+// activeMembership is an activated membership's servers and version.
+type activeMembership struct {
+	servers []QuorumServer
+	version int64
 }
 
 // reconfigPending and quorumSynced are the prep's reconfigQuorum.

@@ -384,8 +384,18 @@ func (s *Server) Close() error {
 // Tree returns the server's znode tree (for four-letter words and tests).
 func (s *Server) Tree() *datatree.Tree { return s.tree }
 
-// Config returns the server's configuration.
-func (s *Server) Config() Config { return s.cfg }
+// Config returns the server's configuration, with the membership a
+// reconfig activated since the start in place of the one it started with
+// (conf prints it).
+func (s *Server) Config() Config {
+	c := s.cfg
+	if s.ens != nil {
+		if a := s.ens.active.Load(); a != nil {
+			c.Servers, c.ConfigVersion = a.servers, a.version
+		}
+	}
+	return c
+}
 
 // submit queues a write for the prep goroutine. It must be called in
 // each session's request order; req.Body must stay untouched afterwards.

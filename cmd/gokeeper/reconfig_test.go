@@ -259,6 +259,12 @@ func TestProcessReconfig(t *testing.T) {
 		}
 	}
 
+	// conf prints the active membership.
+	if out, err := fourLetterWord(e.addrs[joiner], "conf", false, 5*time.Second); err != nil ||
+		!strings.Contains(out, joinerLine) || !strings.Contains(out, fmt.Sprintf("version=%x", removed)) {
+		t.Errorf("member %d's conf after the reconfigs (%v):\n%s", joiner+1, err, out)
+	}
+
 	// The joiner's zoo.cfg points at the dynamic file of the last
 	// membership; restarted, it serves in it.
 	b, err := os.ReadFile(e.cfgs[joiner])
