@@ -30,6 +30,11 @@ type leader struct {
 	history int64
 	// proposed is the last zxid proposed in this epoch.
 	proposed int64
+	// initial is the static membership (version 0) versioned with this
+	// epoch, which NEWLEADER carries and establishment activates when
+	// reconfig is on (ZOOKEEPER-1783): an established config then wins
+	// over a joining member's partial one.
+	initial *Membership
 	// selfAcked is how far the leader's own log is durable.
 	selfAcked int64
 	learners  map[int64]*learnerHandler
@@ -187,6 +192,11 @@ func (l *leader) tryEpochQuorum(n *Node) {
 	n.persistHardState()
 	l.history = n.lastZxid
 	l.proposed = Zxid(l.epoch, 0)
+	if n.cfg.Reconfig != nil && n.conf.Version == 0 && len(n.pending) == 0 {
+		c := n.conf
+		c.Version = Zxid(l.epoch, 0)
+		l.initial = &c
+	}
 	l.deadline = n.tick + int64(n.cfg.InitLimit)
 	for _, h := range l.sortedLearners() {
 		if h.stage == stageEpochAcked {
@@ -236,6 +246,9 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 		}
 	}
 	c := n.conf
+	if l.initial != nil {
+		c = *l.initial
+	}
 	n.send(Message{To: h.sid, Conn: h.conn, Type: jute.PacketNewLeader, Zxid: Zxid(l.epoch, 0), Data: c.Text, Config: &c})
 	h.stage = stageSynced
 	h.forwarding = true
@@ -299,6 +312,9 @@ func (l *leader) tryEstablish(n *Node) {
 	l.established = true
 	n.final.PeerEpoch = l.epoch
 	n.commitTo(l.history)
+	if l.initial != nil {
+		n.activate(*l.initial)
+	}
 	l.nextPing = n.tick + int64(n.cfg.PingInterval)
 	for _, h := range l.sortedLearners() {
 		if h.stage == stageNewLeaderAck {

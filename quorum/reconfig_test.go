@@ -151,6 +151,7 @@ func TestReconfigNeedsBothQuorums(t *testing.T) {
 // both naming the designated leader.
 func TestReconfigActivatePackets(t *testing.T) {
 	s := newSimNodes(t, 1, 3, 1)
+	s.reconfig = true
 	for _, id := range s.ids {
 		s.start(s.nodes[id])
 	}

@@ -287,7 +287,9 @@ func (s *sim) start(sn *simNode) {
 	cfg := s.cfg
 	cfg.ID = sn.id
 	cfg.Voters, cfg.Observers, cfg.Version, cfg.ConfigText = sn.conf.Voters, sn.conf.Observers, sn.conf.Version, sn.conf.Text
-	cfg.Reconfig = simMembership
+	if s.reconfig {
+		cfg.Reconfig = simMembership
+	}
 	id := sn.id
 	cfg.Logf = func(format string, args ...any) { s.logf("n%d: "+format, append([]any{id}, args...)...) }
 	sn.state = append([]Entry(nil), sn.snapState...)
@@ -1010,7 +1012,7 @@ func TestSimulation(t *testing.T) {
 func TestSimulationMutants(t *testing.T) {
 	for _, mutant := range []string{"send-before-persist", "send-first-anywhere", "forget-accepted-epoch", "ignore-truncate", "lose-log-tail"} {
 		t.Run(mutant, func(t *testing.T) {
-			for seed := int64(1); seed <= 1000; seed++ {
+			for seed := int64(1); seed <= 2000; seed++ {
 				v, o := simShape(seed)
 				s := newSim(t, seed, v, o)
 				s.mutant = mutant
@@ -1020,7 +1022,7 @@ func TestSimulationMutants(t *testing.T) {
 					return
 				}
 			}
-			t.Errorf("no seed in 1-1000 caught the mutant %q", mutant)
+			t.Errorf("no seed in 1-2000 caught the mutant %q", mutant)
 		})
 	}
 }

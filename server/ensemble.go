@@ -219,6 +219,15 @@ func (e *ensemble) activated(m quorum.Membership) error {
 	if err != nil {
 		return fmt.Errorf("server: dynamic config file: %w", err)
 	}
+	if quorum.Counter(m.Version) == 0 {
+		// NB: a membership with no reconfig txn of its own (an initial
+		// config versioned by a leader's epoch, ZOOKEEPER-1783) reaches
+		// /zookeeper/config here, as ZooKeeper's initConfigInZKDatabase.
+		s := e.s
+		s.applyMu.Lock()
+		s.deliverLocked(s.tree.SetConfig([]byte(membershipString(servers, m.Version)), m.Version, s.now().UnixMilli()))
+		s.applyMu.Unlock()
+	}
 	e.active.Store(&activeMembership{servers: servers, version: m.Version})
 	e.s.log.Info().Str("version", fmt.Sprintf("0x%x", m.Version)).Str("file", dyn).Msg("reconfig: membership active")
 	return nil

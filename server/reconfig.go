@@ -39,7 +39,9 @@ func (p *Prepper) prepReconfigLocked(ctx *prepCtx, req *jute.ReconfigRequest) (j
 	if p.quorum == nil {
 		return nil, jute.CodeUnimplemented
 	}
-	if _, ok := p.mu.byPath[pathConfig]; ok || p.quorum.reconfigPending() {
+	// NB: a change the tree already applied may still be listed (the
+	// reply leaves before Applied drops it).
+	if c, ok := p.mu.byPath[pathConfig]; ok && c.zxid > p.tree.LastZxid() || p.quorum.reconfigPending() {
 		return nil, jute.CodeReconfigInProgress
 	}
 	node, ok := p.tree.Node(pathConfig)

@@ -121,6 +121,11 @@ func TestPrepReconfigApplies(t *testing.T) {
 	}
 	h.tree.GetData("/zookeeper/config", 42) // a data watch
 	res := h.tree.Apply(&tx.Hdr, tx.Body)
+	// NB: the reply may leave before Applied: the next reconfig is not
+	// refused for the one the tree has.
+	if next := h.prep(req(jute.OpReconfig, &jute.ReconfigRequest{LeavingServers: strp("4"), CurConfigId: 0x1}, superID)); txnCode(next) != jute.CodeBadVersion {
+		t.Errorf("a reconfig after the applied one: %v, want BadVersion (from its fromConfig), not ReconfigInProgress", txnCode(next))
+	}
 	h.p.Applied(tx.Hdr.Zxid)
 	data, st, _ := h.tree.GetData("/zookeeper/config", 0)
 	if string(data) != want || st.Version != -1 || st.Mzxid != tx.Hdr.Zxid {

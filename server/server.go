@@ -749,14 +749,8 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 		s.applyLatencies = append(s.applyLatencies, ms)
 	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
-	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
-	for _, ev := range res.Events {
-		if c, ok := s.watchers.Load(ev.Watcher); ok && c.(*Client).mayRead(ev.ACL) {
-			c.(*Client).sink.Event(ev)
-			s.touch(c.(*Client))
-		}
-	}
+	s.deliverLocked(res.Events)
 	if w.client != nil {
 		w.client.complete(w.slot, w.txn.Hdr.Zxid, w.op, &res)
 		s.touch(w.client)
@@ -771,6 +765,18 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 		s.closedSession(w.txn.Hdr.ClientId, w.client != nil)
 	}
 	s.writeDone(w)
+}
+
+// deliverLocked queues watch events to their clients. The caller holds
+// applyMu exclusively.
+func (s *Server) deliverLocked(events []datatree.Event) {
+	s.m.watchesFired(events)
+	for _, ev := range events {
+		if c, ok := s.watchers.Load(ev.Watcher); ok && c.(*Client).mayRead(ev.ACL) {
+			c.(*Client).sink.Event(ev)
+			s.touch(c.(*Client))
+		}
+	}
 }
 
 // trackSessionTxn keeps the session tracker in step with applied session

@@ -433,8 +433,15 @@ func TestProcessGoZookeeperReconfig(t *testing.T) {
 	if err := c.AddAuth("digest", []byte("super:test")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Get("/zookeeper/config"); err != nil {
+	// Their test notes the initial version: the first leader's epoch
+	// (ZOOKEEPER-1783), 0x100000000 in a fresh ensemble.
+	data, _, err := c.Get("/zookeeper/config")
+	if err != nil {
 		t.Fatalf("get config: %v", err)
+	}
+	version, err := strconv.ParseInt(string(data[strings.LastIndex(string(data), "version=")+len("version="):]), 16, 64)
+	if err != nil || version == 0 || version&0xffffffff != 0 {
+		t.Errorf("initial /zookeeper/config:\n%s\nwant the version of the leader's epoch", data)
 	}
 	if _, err := c.Reconfig(all[1:], -1); err != nil {
 		t.Fatalf("reconfig to members 2 and 3: %v", err)

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/quorum"
@@ -100,4 +102,15 @@ func DecodeVote(n transport.Notification) (quorum.Vote, bool) {
 		State: quorum.PeerState(n.State), Leader: n.Leader, Zxid: n.Zxid,
 		ElectionEpoch: n.ElectionEpoch, PeerEpoch: n.PeerEpoch,
 	}, true
+}
+
+// ConfigText renders a membership's config text with its version: the
+// text's version=<hex> line, which ends it, says m.Version (a leader
+// versions the static config with its epoch, ZOOKEEPER-1783).
+func ConfigText(m *quorum.Membership) []byte {
+	s := string(m.Text)
+	if i := strings.LastIndex(s, "version="); i >= 0 {
+		s = s[:i]
+	}
+	return []byte(s + "version=" + strconv.FormatInt(m.Version, 16))
 }

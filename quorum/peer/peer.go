@@ -588,6 +588,9 @@ func (p *Peer) handleReady() {
 				p.send(m)
 			}
 		}
+		// NB: before the commits are applied and answered: a reconfig's
+		// client may send the next one at once.
+		p.reconfigPending.Store(p.node.ReconfigPending())
 		if err := p.persist(&rd); err != nil {
 			p.failed = err
 			p.m.unrecoverable.Add(1)
@@ -742,7 +745,7 @@ func (p *Peer) send(m quorum.Message) {
 	if m.Vote != nil {
 		config := p.cfg.Core.ConfigText
 		if c := m.Vote.Config; c != nil {
-			config = c.Text
+			config = ConfigText(c)
 		}
 		n := EncodeVote(*m.Vote, string(config))
 		if err := p.elector.Send(m.To, n.Encode(nil)); err != nil {
@@ -776,6 +779,9 @@ func (p *Peer) send(m quorum.Message) {
 			return
 		}
 		snap = buf.Bytes()
+	}
+	if m.Type == jute.PacketNewLeader && m.Config != nil {
+		m.Data = ConfigText(m.Config)
 	}
 	if m.Type == jute.PacketPing && m.Conn&dialBit != 0 && p.cfg.Touches != nil {
 		m.Data = p.cfg.Touches()
