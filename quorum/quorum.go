@@ -67,7 +67,8 @@ type Config struct {
 	// added) follows as a non-voting follower, as ZooKeeper's does.
 	Voters, Observers []int64
 	// Version is that membership's version: the zxid of the reconfig txn
-	// that made it, 0 for the static config.
+	// that made it, or of the NEWLEADER of the leader that versioned the
+	// static config (ZOOKEEPER-1783); 0 for the static config.
 	Version int64
 	// Reconfig, if set, tells which logged txns are reconfigs: it returns
 	// the membership a txn's data makes, or nil for any other txn. The
@@ -90,7 +91,8 @@ type Config struct {
 	// a looking member's vote; it doubles each time nothing decides
 	// (ZooKeeper: 200 ms to 60 s).
 	MinNotifyInterval, MaxNotifyInterval int
-	// ConfigText is the membership text a leader sends in NEWLEADER.
+	// ConfigText is the caller's text of that membership (its Text),
+	// which NEWLEADER and notifications carry.
 	ConfigText []byte
 	// Logf, if set, is told of events that are not status changes (a
 	// learner dropped, a sync mode chosen).
@@ -110,8 +112,7 @@ func (c Config) Validate() error {
 }
 
 // Membership is one configuration of the ensemble: who votes, who
-// observes, and its version (the zxid of the reconfig txn that made it;
-// 0 for a static config). Text is the caller's rendering of it (the
+// observes, and its version (Config.Version). Text is the caller's rendering of it (the
 // config text of /zookeeper/config), which the core carries in NEWLEADER
 // and in election notifications but never reads.
 type Membership struct {

@@ -42,6 +42,14 @@ func newReconfigSim(t *testing.T) *sim {
 	if !s.settle(2000, func() bool { l := s.servingLeader(); return l != nil && s.allServing(l.id) }) {
 		t.Fatalf("no serving ensemble: %s\n%s", s.failed, strings.Join(s.trace, "\n"))
 	}
+	// The first leader versioned the static membership with its epoch
+	// (ZOOKEEPER-1783); the spare took it from NEWLEADER.
+	v := Zxid(s.servingLeader().status.Epoch, 0)
+	for _, id := range s.ids {
+		if c := s.nodes[id].conf; c.Version != v || joinIDs(c.Voters) != "1,2,3" {
+			t.Fatalf("n%d runs membership %#x %v, want %#x [1 2 3]", id, c.Version, c.Voters, v)
+		}
+	}
 	return s
 }
 
