@@ -76,7 +76,9 @@
 // membership follow without a vote, as ZooKeeper's do: that is how a new
 // member syncs before a reconfig adds it. NEWLEADER and election
 // notifications carry the sender's active membership, which a member
-// that missed the activation adopts.
+// that missed the activation adopts. With reconfig on, a leader gives the
+// static membership (version 0) its NEWLEADER zxid as version, activated
+// when it establishes (ZOOKEEPER-1783).
 //
 // # Simulation
 //
