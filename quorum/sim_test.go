@@ -222,8 +222,9 @@ func joinIDs(ids []int64) string {
 	return strings.Join(b, ",")
 }
 
-// proposeReconfig has an established leader add a member as a voter,
-// remove a voter (perhaps itself) or both, keeping 3 to 5 voters, when no
+// proposeReconfig has an established leader add a member as a voter (an
+// observer, or a member outside the membership), remove a voter (perhaps
+// itself) or make it an observer, or both, keeping 3 to 5 voters, when no
 // reconfig is pending and a quorum of the new voters is synced with it
 // (ZooKeeper's RECONFIGINPROGRESS and NEWCONFIGNOQUORUM).
 func (s *sim) proposeReconfig(sn *simNode, z int64) bool {
@@ -241,17 +242,21 @@ func (s *sim) proposeReconfig(sn *simNode, z int64) bool {
 	if len(outside) > 0 && (len(voters) < 5 && s.rng.Intn(2) == 0 || len(voters) == 3) {
 		voters = append(voters, outside[s.rng.Intn(len(outside))])
 	}
+	var observers []int64
 	if len(voters) > 3 && s.rng.Intn(2) == 0 {
 		i := s.rng.Intn(len(voters))
+		if s.rng.Intn(2) == 0 {
+			observers = append(observers, voters[i]) // demoted, not removed
+		}
 		voters = append(voters[:i:i], voters[i+1:]...)
 	}
 	sort.Slice(voters, func(i, j int) bool { return voters[i] < voters[j] })
-	var observers []int64
 	for _, o := range cur.Observers {
 		if !contains(voters, o) {
 			observers = append(observers, o)
 		}
 	}
+	sort.Slice(observers, func(i, j int) bool { return observers[i] < observers[j] })
 	if !QuorumSynced(sn.n.Synced(), voters) {
 		return false
 	}
