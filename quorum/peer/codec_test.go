@@ -165,3 +165,17 @@ func TestCodecActivate(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigText: a membership's text says its version on its last line,
+// as ZooKeeper's QuorumVerifier.toString does, whatever version its text
+// was written with (a leader versions the static config with its epoch).
+func TestConfigText(t *testing.T) {
+	m := &quorum.Membership{Version: 0x100000000, Text: []byte("server.1=127.0.0.1:2888:3888:participant\nversion=0")}
+	if got, want := string(ConfigText(m)), "server.1=127.0.0.1:2888:3888:participant\nversion=100000000"; got != want {
+		t.Errorf("ConfigText = %q, want %q", got, want)
+	}
+	m.Text = []byte("server.1=127.0.0.1:2888:3888:participant\n")
+	if got, want := string(ConfigText(m)), "server.1=127.0.0.1:2888:3888:participant\nversion=100000000"; got != want {
+		t.Errorf("ConfigText without a version line = %q, want %q", got, want)
+	}
+}
