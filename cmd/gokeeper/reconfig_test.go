@@ -175,17 +175,21 @@ func TestProcessReconfig(t *testing.T) {
 			}
 		}
 	}()
-	waitAcked := func(n int) {
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	// waitAcked waits for more writes acknowledged than so far.
+	waitAcked := func(more int) {
+		n := count() + more
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			mu.Lock()
-			got := len(acked)
-			mu.Unlock()
-			if got >= n {
+			if got := count(); got >= n {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("only %d writes acknowledged within 30 s, want %d", got, n)
+				t.Fatalf("only %d writes acknowledged within 30 s, want %d", count(), n)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -218,7 +222,7 @@ func TestProcessReconfig(t *testing.T) {
 	if !strings.Contains(text, joinerLine) || strings.Count(text, "server.") != 4 || string(data) == text || st.Mzxid <= st0.Mzxid {
 		t.Fatalf("after adding member %d /zookeeper/config is\n%s\nwas\n%s", joiner+1, text, data)
 	}
-	waitAcked(len(acked) + 20)
+	waitAcked(20)
 
 	// Remove the leader: it hands over to a voter of the new membership.
 	var removed int64
@@ -240,10 +244,7 @@ func TestProcessReconfig(t *testing.T) {
 	if strings.Contains(text, fmt.Sprintf("server.%d=", lead+1)) || strings.Count(text, "server.") != 3 {
 		t.Fatalf("after removing member %d /zookeeper/config is\n%s", lead+1, text)
 	}
-	mu.Lock()
-	before := len(acked)
-	mu.Unlock()
-	waitAcked(before + 20)
+	waitAcked(20)
 	close(stop)
 	<-done
 
