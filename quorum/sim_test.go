@@ -140,8 +140,13 @@ type sim struct {
 }
 
 func newSim(tb testing.TB, seed int64, voters, observers int) *sim {
+	return newSimOf(tb, seed, voters, observers, simReconfig(seed))
+}
+
+// newSimOf starts the members, with a spare and reconfigs if reconfig.
+func newSimOf(tb testing.TB, seed int64, voters, observers int, reconfig bool) *sim {
 	s := newSimNodes(tb, seed, voters, observers)
-	if simReconfig(seed) {
+	if reconfig {
 		s.addSpare()
 	}
 	for _, id := range s.ids {
@@ -1017,9 +1022,12 @@ func TestSimulation(t *testing.T) {
 func TestSimulationMutants(t *testing.T) {
 	for _, mutant := range []string{"send-before-persist", "send-first-anywhere", "forget-accepted-epoch", "ignore-truncate", "lose-log-tail"} {
 		t.Run(mutant, func(t *testing.T) {
-			for seed := int64(1); seed <= 2000; seed++ {
+			for seed := int64(1); seed <= 1000; seed++ {
 				v, o := simShape(seed)
-				s := newSim(t, seed, v, o)
+				// NB: the mutants break the Ready contract, which
+				// membership changes do not touch: their seeds run as
+				// before reconfig existed.
+				s := newSimOf(t, seed, v, o, false)
 				s.mutant = mutant
 				s.runSafely(1500)
 				if s.failed != "" {
@@ -1027,7 +1035,7 @@ func TestSimulationMutants(t *testing.T) {
 					return
 				}
 			}
-			t.Errorf("no seed in 1-2000 caught the mutant %q", mutant)
+			t.Errorf("no seed in 1-1000 caught the mutant %q", mutant)
 		})
 	}
 }
