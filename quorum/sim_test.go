@@ -257,7 +257,7 @@ func (s *sim) proposeReconfig(sn *simNode, z int64) bool {
 	}
 	sort.Slice(voters, func(i, j int) bool { return voters[i] < voters[j] })
 	for _, o := range cur.Observers {
-		if !contains(voters, o) {
+		if !contains(voters, o) && !contains(observers, o) {
 			observers = append(observers, o)
 		}
 	}
