@@ -89,7 +89,9 @@
 // and epochs that only grow; acceptedEpoch >= currentEpoch >= epoch of the
 // last logged zxid (but for a learner mid-sync); every member's state a
 // prefix of one history, in zxid order without gaps; a new leader holding
-// every txn ever applied; a synced learner's log a prefix of its leader's.
+// every txn ever applied; a synced learner's log a prefix of its leader's;
+// nothing but LEADERINFO reaches a learner before its DIFF, TRUNC or SNAP
+// (ZooKeeper's learner exits on anything else).
 // Then the faults stop and the ensemble must elect a leader and apply a
 // new txn everywhere. Every third seed adds a spare member and has
 // leaders propose reconfigs that add and remove voters (the leader

@@ -444,6 +444,12 @@ func (l *leader) tick(n *Node) {
 		if h.stage >= stageNewLeaderAck && !h.observer {
 			live[h.sid] = true
 		}
+		if h.stage < stageSynced {
+			// NB: as ZooKeeper's LearnerHandler.ping, none before the sync:
+			// ZooKeeper's learner exits on anything but DIFF, TRUNC or
+			// SNAP after LEADERINFO.
+			continue
+		}
 		n.sendTo(h, jute.PacketPing, l.proposed, nil)
 	}
 	if !n.quorum(live) {

@@ -363,8 +363,12 @@ func TestProcessMixedReconfig(t *testing.T) {
 		if try == 3 {
 			t.Fatalf("ZooKeeper member %d never led", zkm+1)
 		}
-		// NB: without the gokeeper leader, ZooKeeper's higher sid wins.
+		// NB: between the other two, with the same history, ZooKeeper's
+		// higher sid wins; the gokeeper member comes back once it leads.
 		e.procs[lead].kill9()
+		if l := e.leader(); l != zkm {
+			t.Logf("without member %d, member %d leads", lead+1, l+1)
+		}
 		e.start(lead)
 	}
 	zkLine := e.serverLines()[zkm] + ";" + e.addrs[zkm]
