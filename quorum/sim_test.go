@@ -1031,7 +1031,7 @@ func TestSimulation(t *testing.T) {
 // sending, persist the epochs, truncate when told, keep what it synced),
 // and some seed must catch it, each run as long as TestSimulation's (the
 // send-first mutant needs the longer runs: at 1500 ticks its first
-// catching seed moved past 1300 with every change to the traces).
+// catching seed went from 666 to past 1300 as the traces changed).
 func TestSimulationMutants(t *testing.T) {
 	for _, mutant := range []string{"send-before-persist", "send-first-anywhere", "forget-accepted-epoch", "ignore-truncate", "lose-log-tail"} {
 		t.Run(mutant, func(t *testing.T) {
