@@ -41,6 +41,19 @@ func (t *Tree) Apply(hdr *jute.TxnHeader, body jute.Record) Result {
 	return r
 }
 
+// SetConfig sets /zookeeper/config to a membership activated without a
+// txn of its own (ZooKeeper's initConfigInZKDatabase, as a learner that
+// learned it from NEWLEADER does): data, dataVersion -1, mzxid the
+// config's version, mtime; it fires the node's data watches and leaves
+// the tree's last zxid alone.
+func (t *Tree) SetConfig(data []byte, version, mtime int64) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	a := applier{t: t}
+	a.setData(configPath, data, -1, version, mtime)
+	return a.events
+}
+
 // process is DataTree.processTxn for one txn or sub-txn.
 func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 	var r Result
@@ -102,6 +115,9 @@ func (a *applier) process(hdr *jute.TxnHeader, body jute.Record) Result {
 		}
 		r.Path = txn.Path
 		r.Stat, r.Err = a.setData(txn.Path, txn.Data, txn.Version, hdr.Zxid, hdr.Time)
+		if op == jute.OpReconfig {
+			r.Data = txn.Data
+		}
 	case jute.OpSetACL:
 		txn, ok := body.(*jute.SetACLTxn)
 		if !ok {

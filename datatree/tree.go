@@ -39,6 +39,7 @@ type Result struct {
 	Err    jute.Code  // CodeOK, or the error (from an ErrorTxn, or an apply-time failure)
 	Path   string     // the created path (creates)
 	Stat   jute.Stat  // node stat after the change (create, setData, setACL)
+	Data   []byte     // the new config (reconfig)
 	Multi  []OpResult // one per op for OpMulti
 	Events []Event    // notifications to deliver, in ZooKeeper's order
 	// Digest is the tree's digest once the txn is applied (Tree.Digest).

@@ -58,6 +58,28 @@
 // history (COMMIT, or UPTODATE for txns of earlier epochs). So TRUNC never
 // cuts below the state, and a SNAP replaces both state and log.
 //
+// # Membership
+//
+// The membership is data (Membership: voters, observers, version). A
+// member starts with its last activated one (Config); Config.Reconfig
+// tells which logged txns are reconfigs. From the moment a reconfig txn
+// is logged until it commits, every quorum (votes of a new leader,
+// discovery, sync, commits, the leader's live followers) must be a quorum
+// of the active membership and of the new one, as ZooKeeper's proposals
+// carry both verifiers. A reconfig activates where it commits: the leader
+// sends COMMITANDACTIVATE (INFORMANDACTIVATE to observers) naming the
+// leader of the new membership (itself if it still votes), and Ready
+// carries the membership for the caller to persist. A leader left out,
+// and learners whose leader or role changed, hand over to the designated
+// leader without an election (ZooKeeper's reconfigFlag); its discovery
+// still needs a quorum of the new membership. Members outside the
+// membership follow without a vote, as ZooKeeper's do: that is how a new
+// member syncs before a reconfig adds it. NEWLEADER and election
+// notifications carry the sender's active membership, which a member
+// that missed the activation adopts. With reconfig on, a leader gives the
+// static membership (version 0) its NEWLEADER zxid as version, activated
+// when it establishes (ZOOKEEPER-1783).
+//
 // # Simulation
 //
 // sim_test.go drives 3 or 5 voters (and sometimes an observer) from a seed
@@ -67,8 +89,14 @@
 // and epochs that only grow; acceptedEpoch >= currentEpoch >= epoch of the
 // last logged zxid (but for a learner mid-sync); every member's state a
 // prefix of one history, in zxid order without gaps; a new leader holding
-// every txn ever applied; a synced learner's log a prefix of its leader's.
+// every txn ever applied; a synced learner's log a prefix of its leader's;
+// nothing but LEADERINFO reaches a learner before its DIFF, TRUNC or SNAP
+// (ZooKeeper's learner exits on anything else).
 // Then the faults stop and the ensemble must elect a leader and apply a
-// new txn everywhere. `make sim SEEDS=1-10000`; a failing seed prints its
+// new txn everywhere. Every third seed adds a spare member and has
+// leaders propose reconfigs that add and remove voters (the leader
+// included) under the same faults; a member that applied a reconfig must
+// run its membership, and a leader must vote in its own.
+// `make sim SEEDS=1-10000`; a failing seed prints its
 // last events and replays with -seeds=N -simtrace.
 package quorum

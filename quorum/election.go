@@ -24,7 +24,7 @@ type election struct {
 // initialVote is the vote a member starts an election with: itself with
 // its last zxid and current epoch, or, for an observer, the lowest vote.
 func (n *Node) initialVote() Vote {
-	if !n.cfg.isVoter(n.cfg.ID) {
+	if !n.conf.isVoter(n.cfg.ID) {
 		return Vote{State: Looking, Leader: math.MinInt64, Zxid: math.MinInt64, PeerEpoch: math.MinInt64}
 	}
 	return Vote{State: Looking, Leader: n.cfg.ID, Zxid: n.lastZxid, PeerEpoch: n.hs.CurrentEpoch}
@@ -44,23 +44,29 @@ func (n *Node) startElection() {
 	n.recordOwnVote()
 }
 
-// sendVotes sends the current vote to every other voter and restarts the
-// resend timer.
+// sendVotes sends the current vote to every other voter (of the active
+// and the pending memberships) and restarts the resend timer.
 func (n *Node) sendVotes() {
 	e := &n.elect
-	for _, v := range n.cfg.Voters {
+	for _, v := range n.voters() {
 		if v != n.cfg.ID {
-			vote := e.vote
-			n.send(Message{To: v, Vote: &vote})
+			n.send(Message{To: v, Vote: n.withConfig(e.vote)})
 		}
 	}
 	e.resendIn = e.interval
 }
 
+// withConfig returns a copy of v carrying the active membership.
+func (n *Node) withConfig(v Vote) *Vote {
+	c := n.conf
+	v.Config = &c
+	return &v
+}
+
 // recordOwnVote counts a voter's own vote, as the notification it sends
 // itself would, and checks for a quorum.
 func (n *Node) recordOwnVote() {
-	if n.cfg.isVoter(n.cfg.ID) {
+	if n.isVoter(n.cfg.ID) {
 		n.elect.recv[n.cfg.ID] = n.elect.vote
 		n.checkElectionQuorum()
 	}
@@ -93,7 +99,10 @@ func sameVote(a, b Vote) bool {
 }
 
 // hasQuorum reports whether the voters whose votes in votes equal v are a
-// quorum.
+// quorum: of every membership that counts when they elect a new leader
+// (v is a looking vote), of the active one when they name a leader that
+// runs (it decides alone whom it takes, and a pending reconfig it
+// dropped must not keep this member out).
 func (n *Node) hasQuorum(votes map[int64]Vote, v Vote) bool {
 	set := map[int64]bool{}
 	for id, w := range votes {
@@ -101,7 +110,10 @@ func (n *Node) hasQuorum(votes map[int64]Vote, v Vote) bool {
 			set[id] = true
 		}
 	}
-	return n.cfg.quorum(set)
+	if v.State != Looking {
+		return n.conf.quorum(set)
+	}
+	return n.quorum(set)
 }
 
 // checkLeader is FastLeaderElection.checkLeader: a member other than us
@@ -125,7 +137,15 @@ func (n *Node) currentVote() Vote {
 // stepVote handles an election notification.
 func (n *Node) stepVote(m Message) {
 	v := *m.Vote
-	if !n.cfg.isVoter(m.From) {
+	if n.state == Looking && v.Config != nil && v.Config.Version > n.conf.Version {
+		// NB: a member's notification carries its active membership, which
+		// a committed reconfig made: a looking member that missed it adopts
+		// it and starts over, as ZooKeeper's does.
+		n.activate(*v.Config)
+		n.activated = false
+		n.startElection()
+	}
+	if !n.isVoter(m.From) {
 		// A non-voter learns the leader from our answer and is not counted.
 		n.replyVote(m.From)
 		return
@@ -143,7 +163,7 @@ func (n *Node) stepVote(m Message) {
 			n.replyVote(m.From)
 			return
 		}
-		if !n.cfg.isVoter(v.Leader) {
+		if !n.isVoter(v.Leader) {
 			return
 		}
 		switch {
@@ -159,14 +179,14 @@ func (n *Node) stepVote(m Message) {
 			e.vote.ElectionEpoch = e.round
 			e.finalizeIn = 0
 			n.sendVotes()
-			if n.cfg.isVoter(n.cfg.ID) {
+			if n.isVoter(n.cfg.ID) {
 				e.recv[n.cfg.ID] = e.vote
 			}
 		case v.betterThan(e.vote):
 			e.vote = Vote{State: Looking, Leader: v.Leader, Zxid: v.Zxid, ElectionEpoch: e.round, PeerEpoch: v.PeerEpoch}
 			e.finalizeIn = 0
 			n.sendVotes()
-			if n.cfg.isVoter(n.cfg.ID) {
+			if n.isVoter(n.cfg.ID) {
 				e.recv[n.cfg.ID] = e.vote
 			}
 		}
@@ -207,7 +227,7 @@ func (n *Node) replyVote(to int64) {
 	} else {
 		v = n.currentVote()
 	}
-	n.send(Message{To: to, Vote: &v})
+	n.send(Message{To: to, Vote: n.withConfig(v)})
 }
 
 // tickElection advances the resend and finalize timers.
@@ -231,12 +251,9 @@ func (n *Node) tickElection() {
 // the leader it names.
 func (n *Node) decide(v Vote) {
 	n.final = Vote{Leader: v.Leader, Zxid: v.Zxid, ElectionEpoch: n.elect.round, PeerEpoch: v.PeerEpoch}
-	switch {
-	case v.Leader == n.cfg.ID:
+	if v.Leader == n.cfg.ID {
 		n.becomeLeader()
-	case n.cfg.isVoter(n.cfg.ID):
-		n.becomeLearner(v.Leader, Following)
-	default:
-		n.becomeLearner(v.Leader, Observing)
+		return
 	}
+	n.becomeLearner(v.Leader, n.learnerRole())
 }

@@ -33,6 +33,11 @@ type leader struct {
 	// outstanding are the proposals not committed yet, in zxid order: a
 	// commit reads them here, not from the log.
 	outstanding []Entry
+	// initial is the static membership (version 0) versioned with this
+	// epoch, which NEWLEADER carries and establishment activates when
+	// reconfig is on (ZOOKEEPER-1783): an established config then wins
+	// over a joining member's partial one.
+	initial *Membership
 	// selfAcked is how far the leader's own log is durable.
 	selfAcked int64
 	learners  map[int64]*learnerHandler
@@ -114,12 +119,10 @@ func (l *leader) step(n *Node, m Message) {
 
 // onInfo starts handling a learner that connected.
 func (l *leader) onInfo(n *Node, m Message) {
-	observer := m.Type == jute.PacketObserverInfo || !n.cfg.isVoter(m.From)
-	if !n.cfg.isVoter(m.From) && !n.cfg.isObserver(m.From) {
-		n.logf("refused learner %d: not a member", m.From)
-		n.rd.Closes = append(n.rd.Closes, ConnRef{Peer: m.From, Conn: m.Conn})
-		return
-	}
+	// NB: as ZooKeeper's leader, any learner is taken: one that is not
+	// a voter follows without a vote (its acknowledgements count only
+	// where it votes: in a pending membership that adds it).
+	observer := m.Type == jute.PacketObserverInfo
 	h := &learnerHandler{sid: m.From, conn: m.Conn, observer: observer, deadline: n.tick + int64(n.cfg.InitLimit)}
 	l.learners[m.From] = h
 	if l.epoch == 0 {
@@ -143,7 +146,7 @@ func (l *leader) onInfo(n *Node, m Message) {
 // tryChooseEpoch picks the new epoch once a quorum sent FOLLOWERINFO,
 // persists it as acceptedEpoch and tells every learner (LEADERINFO).
 func (l *leader) tryChooseEpoch(n *Node) {
-	if l.epoch != 0 || !n.cfg.quorum(l.infos) {
+	if l.epoch != 0 || !n.quorum(l.infos) {
 		return
 	}
 	l.epoch = l.maxAccepted + 1
@@ -184,7 +187,7 @@ func (l *leader) onAckEpoch(n *Node, h *learnerHandler, m Message) {
 // tryEpochQuorum persists currentEpoch once a quorum acknowledged the
 // epoch and syncs every learner waiting for it.
 func (l *leader) tryEpochQuorum(n *Node) {
-	if l.epoch == 0 || l.epochAcked || !n.cfg.quorum(l.epochAcks) {
+	if l.epoch == 0 || l.epochAcked || !n.quorum(l.epochAcks) {
 		return
 	}
 	l.epochAcked = true
@@ -192,6 +195,11 @@ func (l *leader) tryEpochQuorum(n *Node) {
 	n.persistHardState()
 	l.history = n.lastZxid
 	l.proposed = Zxid(l.epoch, 0)
+	if n.cfg.Reconfig != nil && n.conf.Version == 0 && len(n.pending) == 0 {
+		c := n.conf
+		c.Version = Zxid(l.epoch, 0)
+		l.initial = &c
+	}
 	l.deadline = n.tick + int64(n.cfg.InitLimit)
 	for _, h := range l.sortedLearners() {
 		if h.stage == stageEpochAcked {
@@ -212,7 +220,11 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 	switch {
 	case peer == last:
 	case peer >= start && (peer == start || n.hasEntry(peer)):
-		if n.tooFarBehind(peer, last) {
+		// NB: only a SNAP of a state at or past the learner's: one behind
+		// it would make the learner drop logged txns it may have
+		// acknowledged, and a crash before it logs them again would
+		// lose them (the leader's state holds committed txns only).
+		if n.applied >= peer && n.tooFarBehind(peer, n.applied) {
 			mode, from = jute.PacketSnap, n.applied
 		}
 	default:
@@ -243,7 +255,11 @@ func (l *leader) sync(n *Node, h *learnerHandler) {
 			n.sendTo(h, jute.PacketCommit, e.Zxid, nil)
 		}
 	}
-	n.sendTo(h, jute.PacketNewLeader, Zxid(l.epoch, 0), n.cfg.ConfigText)
+	c := n.conf
+	if l.initial != nil {
+		c = *l.initial
+	}
+	n.send(Message{To: h.sid, Conn: h.conn, Type: jute.PacketNewLeader, Zxid: Zxid(l.epoch, 0), Data: c.Text, Config: &c})
 	h.stage = stageSynced
 	h.forwarding = true
 }
@@ -313,12 +329,15 @@ func (l *leader) onAck(n *Node, h *learnerHandler, m Message) {
 // tryEstablish starts broadcast once a quorum acknowledged NEWLEADER: the
 // leader's history is committed and learners are told UPTODATE.
 func (l *leader) tryEstablish(n *Node) {
-	if !l.epochAcked || l.established || !n.cfg.quorum(l.newLeaderAcks) {
+	if !l.epochAcked || l.established || !n.quorum(l.newLeaderAcks) {
 		return
 	}
 	l.established = true
 	n.final.PeerEpoch = l.epoch
 	n.commitTo(l.history)
+	if l.initial != nil {
+		n.activate(*l.initial)
+	}
 	l.nextPing = n.tick + int64(n.cfg.PingInterval)
 	for _, h := range l.sortedLearners() {
 		if h.stage == stageNewLeaderAck {
@@ -326,6 +345,14 @@ func (l *leader) tryEstablish(n *Node) {
 		}
 		h.deadline = n.tick + int64(n.cfg.InitLimit+n.cfg.SyncLimit)
 	}
+	if n.activated && !n.conf.isVoter(n.cfg.ID) {
+		// NB: the history held a reconfig that leaves this member out: its
+		// learners see that at UPTODATE and elect a leader of the new
+		// membership.
+		n.becomeLooking("a reconfig in the history removed the leader")
+		return
+	}
+	n.activated = false
 	n.setStatus(Status{State: Leading, Leader: n.cfg.ID, Epoch: l.epoch, Serving: true})
 	l.tryCommit(n)
 }
@@ -335,25 +362,40 @@ func (l *leader) upToDate(n *Node, h *learnerHandler) {
 	h.stage = stageUpToDate
 }
 
-// tryCommit commits, in order, every proposal that a quorum of voters
-// (the leader once its log is durable) acknowledged: COMMIT to the
-// followers, INFORM with the txn to the observers.
-func (l *leader) tryCommit(n *Node) {
-	acks := []int64{}
-	if n.cfg.isVoter(n.cfg.ID) {
-		acks = append(acks, l.selfAcked)
-	}
+// acked returns the highest zxid each member acknowledged: the leader's
+// own durable log and its synced followers', voting or not.
+func (l *leader) acked(n *Node) map[int64]int64 {
+	acks := map[int64]int64{n.cfg.ID: l.selfAcked}
 	for _, h := range l.learners {
 		if !h.observer && h.stage >= stageSynced {
-			acks = append(acks, h.acked)
+			acks[h.sid] = h.acked
 		}
 	}
-	need := len(n.cfg.Voters)/2 + 1
-	if len(acks) < need {
-		return
+	return acks
+}
+
+// tryCommit commits, in order, every proposal that a quorum of voters
+// (the leader once its log is durable) acknowledged: COMMIT to the
+// followers, INFORM with the txn to the observers. A proposal at or after
+// a pending reconfig also needs a quorum of the membership it makes, as
+// ZooKeeper's proposals carry both verifiers. A committed reconfig goes
+// out as COMMITANDACTIVATE and INFORMANDACTIVATE naming the leader of the
+// new membership: this one if it still votes, else one of its voters
+// that acknowledged it; a leader that is not that one hands over.
+func (l *leader) tryCommit(n *Node) {
+	acks := l.acked(n)
+	to := min(n.conf.ackedByQuorum(acks), l.proposed)
+	for i := range n.pending {
+		p := &n.pending[i]
+		if to < p.Version {
+			break
+		}
+		if q := p.ackedByQuorum(acks); q >= p.Version {
+			to = min(to, q)
+		} else {
+			to = n.lastBefore(p.Version)
+		}
 	}
-	sort.Slice(acks, func(i, j int) bool { return acks[i] > acks[j] })
-	to := min(acks[need-1], l.proposed)
 	if to <= n.committed {
 		return
 	}
@@ -365,20 +407,51 @@ func (l *leader) tryCommit(n *Node) {
 	}
 	commits := l.outstanding[:k]
 	l.outstanding = l.outstanding[k:]
+	designated := n.cfg.ID
 	learners := l.sortedLearners()
 	for _, e := range commits {
+		t, it := jute.PacketCommit, jute.PacketInform
+		if len(n.pending) > 0 && n.pending[0].Version == e.Zxid {
+			t, it = jute.PacketCommitAndActivate, jute.PacketInformAndActivate
+			designated = l.designate(n, &n.pending[0], acks)
+		}
 		for _, h := range learners {
 			if !h.forwarding {
 				continue
 			}
+			m := Message{To: h.sid, Conn: h.conn, Type: t, Zxid: e.Zxid, Designated: designated}
 			if h.observer {
-				n.sendTo(h, jute.PacketInform, e.Zxid, e.Data)
-			} else {
-				n.sendTo(h, jute.PacketCommit, e.Zxid, nil)
+				m.Type, m.Data = it, e.Data
 			}
+			n.send(m)
+		}
+		if t == jute.PacketCommitAndActivate {
+			n.commitTo(e.Zxid)
+			n.activated = false
+			if designated != n.cfg.ID {
+				n.handOver(designated, "the reconfig left this leader out")
+				return
+			}
+			learners = l.sortedLearners()
 		}
 	}
 	n.commitTo(to)
+}
+
+// designate picks the leader of a membership whose reconfig commits
+// (ZooKeeper's getDesignatedLeader): this leader if it votes there, else
+// the voter there that acknowledged the most (the highest id on a tie).
+func (l *leader) designate(n *Node, m *Membership, acks map[int64]int64) int64 {
+	if m.isVoter(n.cfg.ID) {
+		return n.cfg.ID
+	}
+	best, bestAck := int64(0), int64(-1)
+	for _, v := range m.Voters {
+		if a, ok := acks[v]; ok && a >= m.Version && (a > bestAck || a == bestAck && v > best) {
+			best, bestAck = v, a
+		}
+	}
+	return best
 }
 
 // tick fails a phase that ran out of time, drops silent learners, pings
@@ -410,7 +483,7 @@ func (l *leader) tick(n *Node) {
 			n.sendTo(h, jute.PacketPing, l.proposed, nil)
 		}
 	}
-	if !n.cfg.quorum(live) {
+	if !n.quorum(live) {
 		n.becomeLooking("lost the quorum of followers")
 	}
 }
@@ -451,4 +524,31 @@ func (n *Node) LearnerCounts() (learners, followers, observers int, ok bool) {
 		}
 	}
 	return len(n.ld.learners), followers, observers, true
+}
+
+// Synced returns, on an established leader, itself and the followers it
+// forwards to, voting or not (a reconfig needs a quorum of its voters
+// among them: ZooKeeper's isQuorumSynced); nil on any other member.
+func (n *Node) Synced() []int64 {
+	l := n.ld
+	if l == nil || !l.established {
+		return nil
+	}
+	ids := []int64{n.cfg.ID}
+	for _, h := range l.sortedLearners() {
+		if !h.observer && h.stage >= stageNewLeaderAck {
+			ids = append(ids, h.sid)
+		}
+	}
+	return ids
+}
+
+// QuorumSynced reports whether Synced holds a quorum of voters.
+func QuorumSynced(synced, voters []int64) bool {
+	set := map[int64]bool{}
+	for _, id := range synced {
+		set[id] = true
+	}
+	m := Membership{Voters: voters}
+	return m.quorum(set)
 }

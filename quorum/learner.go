@@ -68,9 +68,9 @@ func (l *learner) step(n *Node, m Message) {
 		l.onSyncMode(n, m)
 	case jute.PacketProposal:
 		l.onProposal(n, m)
-	case jute.PacketCommit:
+	case jute.PacketCommit, jute.PacketCommitAndActivate:
 		l.onCommit(n, m)
-	case jute.PacketInform:
+	case jute.PacketInform, jute.PacketInformAndActivate:
 		l.onInform(n, m)
 	case jute.PacketNewLeader:
 		l.onNewLeader(n, m)
@@ -143,6 +143,7 @@ func (l *learner) onProposal(n *Node, m Message) {
 		return // observers learn txns from INFORM
 	}
 	n.appendEntry(Entry{Zxid: m.Zxid, Data: m.Data})
+	n.noteReconfig(Entry{Zxid: m.Zxid, Data: m.Data})
 	switch {
 	case l.observer:
 	case l.phase == phaseBroadcast:
@@ -167,7 +168,32 @@ func (l *learner) onCommit(n *Node, m Message) {
 	}
 	if l.phase == phaseBroadcast {
 		n.commitTo(n.committed)
+		l.afterReconfig(n, m)
 	}
+}
+
+// afterReconfig rejoins when a membership that just became active (with
+// m, or at UPTODATE) changed the leader or this member's role (ZooKeeper's
+// processReconfig): to the leader a COMMITANDACTIVATE designated, without
+// an election, or through an election when the change came without one.
+// It reports whether the member left its leader.
+func (l *learner) afterReconfig(n *Node, m Message) bool {
+	if !n.activated {
+		return false
+	}
+	n.activated = false
+	const why = "a reconfig changed the leader or this member's role"
+	roleKept := (n.learnerRole() == Observing) == l.observer
+	activate := m.Type == jute.PacketCommitAndActivate || m.Type == jute.PacketInformAndActivate
+	switch {
+	case activate && m.Designated != 0 && (m.Designated != l.leader || !roleKept):
+		n.handOver(m.Designated, why)
+	case !activate && (!n.conf.isVoter(l.leader) || !roleKept):
+		n.becomeLooking(why)
+	default:
+		return false
+	}
+	return true
 }
 
 // onInform logs and applies a committed txn (observers).
@@ -177,7 +203,9 @@ func (l *learner) onInform(n *Node, m Message) {
 		return
 	}
 	n.appendEntry(Entry{Zxid: m.Zxid, Data: m.Data})
+	n.noteReconfig(Entry{Zxid: m.Zxid, Data: m.Data})
 	n.commitTo(m.Zxid)
+	l.afterReconfig(n, m)
 }
 
 // onNewLeader persists the new epoch as currentEpoch, after every txn of
@@ -188,6 +216,11 @@ func (l *learner) onNewLeader(n *Node, m Message) {
 		return
 	}
 	l.phase = phaseNewLeader
+	if c := m.Config; c != nil && c.Version > n.conf.Version {
+		// The leader's active membership, which this member missed (a
+		// SNAP carries no log to learn it from).
+		n.activate(*c)
+	}
 	if n.hs.CurrentEpoch != l.epoch {
 		n.hs.CurrentEpoch = l.epoch
 		n.persistHardState()
@@ -209,6 +242,9 @@ func (l *learner) onUpToDate(n *Node) {
 		n.committed = last
 	}
 	n.commitTo(n.committed)
+	if l.afterReconfig(n, Message{}) {
+		return
+	}
 	n.setStatus(Status{State: n.state, Leader: l.leader, Epoch: l.epoch, Serving: true})
 	l.send(n, jute.PacketAck, Zxid(l.epoch, 0), nil)
 	if !l.observer {

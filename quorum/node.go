@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -14,6 +15,14 @@ import (
 type Node struct {
 	cfg Config
 	log Log
+
+	// conf is the active membership; pending are the memberships of the
+	// logged reconfig txns not yet known committed, oldest first. A quorum
+	// is a quorum of conf and of every pending membership.
+	conf    Membership
+	pending []Membership
+	// activated is set when commitTo activated a membership.
+	activated bool
 
 	// hs is the persisted epochs, as the core knows them (what it handed
 	// to Ready counts as persisted).
@@ -57,6 +66,12 @@ func New(cfg Config, log Log, hs HardState, applied int64) (*Node, error) {
 		return nil, fmt.Errorf("quorum: state at %#x is outside the log (%#x, %#x]", applied, log.StartZxid(), last)
 	}
 	n := &Node{cfg: cfg, log: log, hs: hs, lastZxid: last, applied: applied, committed: applied}
+	n.conf = Membership{Version: cfg.Version, Voters: cfg.Voters, Observers: cfg.Observers, Text: cfg.ConfigText}
+	if cfg.Reconfig != nil {
+		for _, e := range log.Entries(applied, last) {
+			n.noteReconfig(e)
+		}
+	}
 	n.becomeLooking("started")
 	return n, nil
 }
@@ -136,6 +151,7 @@ func (n *Node) Propose(zxid int64, data []byte) error {
 	l.proposed = zxid
 	l.outstanding = append(l.outstanding, Entry{Zxid: zxid, Data: data})
 	n.appendEntry(Entry{Zxid: zxid, Data: data})
+	n.noteReconfig(Entry{Zxid: zxid, Data: data})
 	for _, h := range l.sortedLearners() {
 		if h.forwarding && !h.observer {
 			n.sendTo(h, jute.PacketProposal, zxid, data)
@@ -225,6 +241,7 @@ func (n *Node) truncate(zxid int64) {
 		}
 	}
 	n.rd.Entries = kept
+	n.pending = dropFrom(n.pending, zxid)
 	if n.rd.Snapshot == nil && (!n.rd.Truncate || zxid < n.rd.TruncateAfter) {
 		n.rd.Truncate, n.rd.TruncateAfter = true, zxid
 	}
@@ -237,6 +254,7 @@ func (n *Node) installSnapshot(s Snapshot) {
 	n.rd.Entries = nil
 	n.rd.Truncate = false
 	n.rd.CommitTo = 0
+	n.pending = nil
 	n.lastZxid, n.applied, n.committed = s.Zxid, s.Zxid, s.Zxid
 }
 
@@ -269,7 +287,8 @@ func (n *Node) entries(after, upTo int64) []Entry {
 	return out
 }
 
-// commitTo applies the log through zxid.
+// commitTo applies the log through zxid, activating the memberships
+// whose reconfig txns it commits.
 func (n *Node) commitTo(zxid int64) {
 	if zxid > n.committed {
 		n.committed = zxid
@@ -278,7 +297,113 @@ func (n *Node) commitTo(zxid int64) {
 		n.applied = zxid
 		n.rd.CommitTo = zxid
 	}
+	for len(n.pending) > 0 && n.pending[0].Version <= n.applied {
+		n.activate(n.pending[0])
+	}
 }
+
+// noteReconfig counts a logged reconfig txn's membership as pending.
+func (n *Node) noteReconfig(e Entry) {
+	if n.cfg.Reconfig == nil {
+		return
+	}
+	if m := n.cfg.Reconfig(e.Data); m != nil && e.Zxid > n.conf.Version {
+		m.Version = e.Zxid
+		n.pending = append(n.pending, *m)
+	}
+}
+
+// activate makes m the active membership, to be persisted with Ready.
+func (n *Node) activate(m Membership) {
+	if m.Version <= n.conf.Version {
+		return
+	}
+	n.logf("membership %#x active: voters %v, observers %v", m.Version, m.Voters, m.Observers)
+	n.conf = m
+	n.pending = dropThrough(n.pending, m.Version)
+	c := m
+	n.rd.Membership = &c
+	n.activated = true
+}
+
+// dropFrom returns ms without the memberships newer than zxid.
+func dropFrom(ms []Membership, zxid int64) []Membership {
+	for i, m := range ms {
+		if m.Version > zxid {
+			return ms[:i]
+		}
+	}
+	return ms
+}
+
+// dropThrough returns ms without the memberships up to zxid.
+func dropThrough(ms []Membership, zxid int64) []Membership {
+	for len(ms) > 0 && ms[0].Version <= zxid {
+		ms = ms[1:]
+	}
+	return ms
+}
+
+// configs returns the active membership and the pending ones.
+func (n *Node) configs() []*Membership {
+	cs := []*Membership{&n.conf}
+	for i := range n.pending {
+		cs = append(cs, &n.pending[i])
+	}
+	return cs
+}
+
+// quorum reports whether set holds a quorum of every membership that
+// counts: the active one and the pending ones.
+func (n *Node) quorum(set map[int64]bool) bool {
+	for _, c := range n.configs() {
+		if !c.quorum(set) {
+			return false
+		}
+	}
+	return true
+}
+
+// isVoter reports whether id votes in any membership that counts.
+func (n *Node) isVoter(id int64) bool {
+	for _, c := range n.configs() {
+		if c.isVoter(id) {
+			return true
+		}
+	}
+	return false
+}
+
+// voters returns the voters of every membership that counts, sorted.
+func (n *Node) voters() []int64 {
+	var out []int64
+	for _, c := range n.configs() {
+		for _, v := range c.Voters {
+			if !contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// learnerRole is the role this member learns in: an observer of the
+// active membership observes; anyone else follows (a member outside it as
+// a non-voting follower).
+func (n *Node) learnerRole() PeerState {
+	if n.conf.isObserver(n.cfg.ID) {
+		return Observing
+	}
+	return Following
+}
+
+// Membership returns the active membership.
+func (n *Node) Membership() Membership { return n.conf }
+
+// ReconfigPending reports whether a logged reconfig txn is not yet known
+// committed (ZooKeeper: the last seen config is not the active one).
+func (n *Node) ReconfigPending() bool { return len(n.pending) > 0 }
 
 // setStatus records a status change for Ready.
 func (n *Node) setStatus(s Status) {
@@ -291,6 +416,33 @@ func (n *Node) setStatus(s Status) {
 
 // becomeLooking drops the current role and starts an election.
 func (n *Node) becomeLooking(why string) {
+	n.leaveRole()
+	n.state = Looking
+	n.setStatus(Status{State: Looking, Why: why})
+	n.startElection()
+}
+
+// handOver drops the current role and takes the one a committed reconfig
+// designated, without an election (ZooKeeper's reconfigFlag): lead if
+// this member is the designated leader, else learn from it. The new
+// leader's discovery still needs a quorum of the new membership.
+func (n *Node) handOver(designated int64, why string) {
+	n.logf("reconfig hands over to %d: %s", designated, why)
+	// NB: a leader that hands over leaves its learners' connections to
+	// them, as ZooKeeper's does: closed now, they could lose the
+	// COMMITANDACTIVATE just sent on them.
+	n.ld = nil
+	n.leaveRole()
+	n.final = Vote{Leader: designated, Zxid: n.lastZxid, ElectionEpoch: n.elect.round, PeerEpoch: n.hs.CurrentEpoch}
+	if designated == n.cfg.ID {
+		n.becomeLeader()
+		return
+	}
+	n.becomeLearner(designated, n.learnerRole())
+}
+
+// leaveRole closes the connections of the current role.
+func (n *Node) leaveRole() {
 	if n.ld != nil {
 		for _, h := range n.ld.sortedLearners() {
 			n.rd.Closes = append(n.rd.Closes, ConnRef{Peer: h.sid, Conn: h.conn})
@@ -300,11 +452,9 @@ func (n *Node) becomeLooking(why string) {
 		n.rd.Closes = append(n.rd.Closes, ConnRef{Peer: n.ln.leader, Conn: n.ln.conn})
 	}
 	n.ld, n.ln = nil, nil
+	n.activated = false
 	n.committed = n.applied
 	n.repairEpoch()
-	n.state = Looking
-	n.setStatus(Status{State: Looking, Why: why})
-	n.startElection()
 }
 
 // repairEpoch takes the epoch of the last logged txn as the current one

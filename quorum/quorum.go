@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -60,9 +61,20 @@ const maxCounter = math.MaxUint32
 type Config struct {
 	// ID is this member's myid.
 	ID int64
-	// Voters are the participants' ids; Observers the observers'. ID is in
-	// one of them.
+	// Voters are the participants' ids; Observers the observers': the
+	// member's last activated membership (its dynamic config). ID need
+	// not be in either: a member left out of the ensemble (or not yet
+	// added) follows as a non-voting follower, as ZooKeeper's does.
 	Voters, Observers []int64
+	// Version is that membership's version: the zxid of the reconfig txn
+	// that made it, or of the NEWLEADER of the leader that versioned the
+	// static config (ZOOKEEPER-1783); 0 for the static config.
+	Version int64
+	// Reconfig, if set, tells which logged txns are reconfigs: it returns
+	// the membership a txn's data makes, or nil for any other txn. The
+	// core counts a logged reconfig's membership alongside the active one
+	// (a quorum of each) until it commits, then activates it.
+	Reconfig func(data []byte) *Membership
 	// InitLimit bounds each discovery and sync phase, and how long a
 	// learner may stay silent while it syncs (ZooKeeper's initLimit).
 	InitLimit int
@@ -85,7 +97,8 @@ type Config struct {
 	// the snapshot (snapshotSizeFactor); a count keeps the core free of
 	// sizes.
 	MaxDiff int64
-	// ConfigText is the membership text a leader sends in NEWLEADER.
+	// ConfigText is the caller's text of that membership (its Text),
+	// which NEWLEADER and notifications carry.
 	ConfigText []byte
 	// Logf, if set, is told of events that are not status changes (a
 	// learner dropped, a sync mode chosen).
@@ -98,24 +111,51 @@ func (c Config) Validate() error {
 		c.MinNotifyInterval <= 0 || c.MaxNotifyInterval < c.MinNotifyInterval {
 		return fmt.Errorf("quorum: every limit and interval must be positive: %+v", c)
 	}
-	if !c.isVoter(c.ID) && !c.isObserver(c.ID) {
-		return fmt.Errorf("quorum: id %d is neither a voter nor an observer", c.ID)
+	if len(c.Voters) == 0 {
+		return fmt.Errorf("quorum: no voters")
 	}
 	return nil
 }
 
-func (c Config) isVoter(id int64) bool    { return contains(c.Voters, id) }
-func (c Config) isObserver(id int64) bool { return contains(c.Observers, id) }
+// Membership is one configuration of the ensemble: who votes, who
+// observes, and its version (Config.Version). Text is the caller's rendering of it (the
+// config text of /zookeeper/config), which the core carries in NEWLEADER
+// and in election notifications but never reads.
+type Membership struct {
+	Version           int64
+	Voters, Observers []int64
+	Text              []byte
+}
+
+func (m *Membership) isVoter(id int64) bool    { return contains(m.Voters, id) }
+func (m *Membership) isObserver(id int64) bool { return contains(m.Observers, id) }
 
 // quorum reports whether the ids in set are a majority of the voters.
-func (c Config) quorum(set map[int64]bool) bool {
+func (m *Membership) quorum(set map[int64]bool) bool {
 	n := 0
-	for _, v := range c.Voters {
+	for _, v := range m.Voters {
 		if set[v] {
 			n++
 		}
 	}
-	return n > len(c.Voters)/2
+	return n > len(m.Voters)/2
+}
+
+// ackedByQuorum returns the highest zxid that a majority of m's voters
+// acknowledged, given each member's highest acknowledged zxid; 0 if none.
+func (m *Membership) ackedByQuorum(acked map[int64]int64) int64 {
+	var zs []int64
+	for _, v := range m.Voters {
+		if z, ok := acked[v]; ok {
+			zs = append(zs, z)
+		}
+	}
+	need := len(m.Voters)/2 + 1
+	if len(zs) < need {
+		return 0
+	}
+	sort.Slice(zs, func(i, j int) bool { return zs[i] > zs[j] })
+	return zs[need-1]
 }
 
 func contains(ids []int64, id int64) bool {
@@ -155,6 +195,9 @@ type Vote struct {
 	Zxid          int64
 	ElectionEpoch int64
 	PeerEpoch     int64
+	// Config is the sender's active membership (the notification's config
+	// text); a looking member adopts a newer one, as ZooKeeper's does.
+	Config *Membership
 }
 
 // Message is what members send each other: an election notification
@@ -173,6 +216,11 @@ type Message struct {
 	Zxid int64
 	// Epoch is ACKEPOCH's current epoch (-1: already accepted).
 	Epoch int64
+	// Designated is the leader that COMMITANDACTIVATE and
+	// INFORMANDACTIVATE name for the new membership.
+	Designated int64
+	// Config is NEWLEADER's membership: the leader's active one.
+	Config *Membership
 	// Data is the txn of PROPOSAL and INFORM, the config of NEWLEADER and,
 	// for SNAP, the snapshot: the core leaves it empty on a leader's SNAP
 	// and the caller puts in the state at Zxid.
@@ -241,6 +289,11 @@ type Ready struct {
 	HardState     *HardState
 	Messages      []Message
 	Closes        []ConnRef
+	// Membership, when set, is a membership that became active (its
+	// reconfig txn committed, or a leader told it): the caller persists it
+	// (the dynamic config file) before it applies CommitTo, and starts a
+	// restarted member with it.
+	Membership *Membership
 	// CommitTo, when above the state's zxid, is how far to apply.
 	CommitTo int64
 	// Status is set when the status changed.
@@ -249,6 +302,6 @@ type Ready struct {
 
 // Empty reports whether there is nothing to do.
 func (r *Ready) Empty() bool {
-	return r.Snapshot == nil && !r.Truncate && len(r.Entries) == 0 && r.HardState == nil &&
+	return r.Snapshot == nil && !r.Truncate && len(r.Entries) == 0 && r.HardState == nil && r.Membership == nil &&
 		len(r.Messages) == 0 && len(r.Closes) == 0 && r.CommitTo == 0 && r.Status == nil
 }

@@ -895,13 +895,17 @@ func (c Config) WriteConf(w io.Writer, rt ConfRuntime) error {
 // QuorumMaj.toString does: one server.N=... line each, then
 // version=<hex>, without a final newline. It is the content of the
 // /zookeeper/config znode and of a dynamic config file.
-func (c Config) MembershipString() string {
+func (c Config) MembershipString() string { return membershipString(c.Servers, c.ConfigVersion) }
+
+// membershipString renders servers, sorted by ID, and version as
+// MembershipString does.
+func membershipString(servers []QuorumServer, version int64) string {
 	var b strings.Builder
-	for _, s := range c.Servers {
+	for _, s := range servers {
 		fmt.Fprintf(&b, "server.%d=%s\n", s.ID, s.String())
 	}
 	b.WriteString("version=")
-	b.WriteString(strconv.FormatInt(c.ConfigVersion, 16))
+	b.WriteString(strconv.FormatInt(version, 16))
 	return b.String()
 }
 

@@ -63,6 +63,8 @@ type ensemble struct {
 	// serving until it serves again. Its sessions are local: no txn
 	// makes or closes them, and they end with read-only mode.
 	readOnly atomic.Bool
+	// active is the membership a reconfig activated, nil until one did.
+	active atomic.Pointer[activeMembership]
 
 	mu struct {
 		sync.Mutex
@@ -111,7 +113,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	for _, m := range cfg.Servers {
 		a := m.Addrs[0]
 		tc.Peers[m.ID] = []string{net.JoinHostPort(a.Host, strconv.Itoa(a.ElectionPort))}
-		servers = append(servers, peer.Server{ID: m.ID, QuorumAddr: net.JoinHostPort(a.Host, strconv.Itoa(a.QuorumPort)), Observer: m.Type == LearnerObserver})
+		servers = append(servers, peerServer(m))
 	}
 	el, err := transport.New(tc)
 	if err != nil {
@@ -127,6 +129,7 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		ID: cfg.ServerID, Servers: servers, Listener: ln, Tick: tick, Core: core,
 		Security:      cfg.QuorumSecurity,
 		ConfigVersion: cfg.ConfigVersion,
+		OnMembership:  e.activated,
 		MaxBuffer:     cfg.JuteMaxBuffer,
 		OnStatus:      e.setStatus,
 		OnRequest:     e.request,
@@ -137,6 +140,9 @@ func newEnsemble(s *Server) (*ensemble, error) {
 		Logger:        s.log,
 		Metrics:       s.metrics,
 	}
+	if cfg.ReconfigEnabled {
+		pc.Membership = e.membership
+	}
 	e.el = el
 	if e.peer, err = peer.New(pc, e, el, e.hs, e.start); err != nil {
 		el.Close()
@@ -145,6 +151,90 @@ func newEnsemble(s *Server) (*ensemble, error) {
 	}
 	el.ConnectAll()
 	return e, nil
+}
+
+// peerServer is a member as the peer reaches it.
+func peerServer(m QuorumServer) peer.Server {
+	a := m.Addrs[0]
+	return peer.Server{
+		ID: m.ID, QuorumAddr: net.JoinHostPort(a.Host, strconv.Itoa(a.QuorumPort)),
+		ElectionAddr: net.JoinHostPort(a.Host, strconv.Itoa(a.ElectionPort)), Observer: m.Type == LearnerObserver,
+	}
+}
+
+// membership decodes a membership for the peer: from config text, or
+// from a txn that is a reconfig (a SetDataTxn of /zookeeper/config with
+// the new config text).
+func (e *ensemble) membership(data []byte, txn bool) (quorum.Membership, []peer.Server, bool) {
+	text := data
+	if txn {
+		// NB: the TxnHeader's type is at byte 28; only a reconfig is
+		// decoded.
+		if len(data) < 32 || jute.OpCode(int32(binary.BigEndian.Uint32(data[28:]))) != jute.OpReconfig {
+			return quorum.Membership{}, nil, false
+		}
+		t, err := DecodeTxn(data)
+		sd, ok := t.Body.(*jute.SetDataTxn)
+		if err != nil || !ok {
+			return quorum.Membership{}, nil, false
+		}
+		text = sd.Data
+	}
+	servers, version, err := parseMembership(string(text), true)
+	if err != nil {
+		e.s.log.Warn().Err(err).Msg("a membership that does not parse, ignored")
+		return quorum.Membership{}, nil, false
+	}
+	m := quorum.Membership{Version: version, Text: bytes.Clone(text)}
+	var ps []peer.Server
+	for _, qs := range servers {
+		if qs.Type == LearnerObserver {
+			m.Observers = append(m.Observers, qs.ID)
+		} else {
+			m.Voters = append(m.Voters, qs.ID)
+		}
+		ps = append(ps, peerServer(qs))
+	}
+	return m, ps, true
+}
+
+// activated persists a membership that became active: the dynamic config
+// file, and zoo.cfg pointing at it, so that a restarted member comes back
+// in it. It runs on the peer's loop, before any later txn is applied.
+func (e *ensemble) activated(m quorum.Membership) error {
+	servers, _, err := parseMembership(string(m.Text), true)
+	if err != nil {
+		return err
+	}
+	dyn, err := writeDynamicConfig(e.s.cfg.ConfigFile, e.s.cfg.ServerID, servers, m.Version)
+	if err != nil {
+		return fmt.Errorf("server: dynamic config file: %w", err)
+	}
+	if quorum.Counter(m.Version) == 0 {
+		// NB: a membership with no reconfig txn of its own (an initial
+		// config versioned by a leader's epoch, ZOOKEEPER-1783) reaches
+		// /zookeeper/config here, as ZooKeeper's initConfigInZKDatabase.
+		s := e.s
+		s.applyMu.Lock()
+		s.deliverLocked(s.tree.SetConfig([]byte(membershipString(servers, m.Version)), m.Version, s.now().UnixMilli()))
+		s.applyMu.Unlock()
+	}
+	e.active.Store(&activeMembership{servers: servers, version: m.Version})
+	e.s.log.Info().Str("version", fmt.Sprintf("0x%x", m.Version)).Str("file", dyn).Msg("reconfig: membership active")
+	return nil
+}
+
+// activeMembership is an activated membership's servers and version.
+type activeMembership struct {
+	servers []QuorumServer
+	version int64
+}
+
+// reconfigPending and quorumSynced are the prep's reconfigQuorum.
+func (e *ensemble) reconfigPending() bool { return e.peer.ReconfigPending() }
+
+func (e *ensemble) quorumSynced(voters []int64) bool {
+	return quorum.QuorumSynced(e.peer.Synced(), voters)
 }
 
 func listenHost(cfg Config, host string) string {
@@ -319,6 +409,10 @@ func (e *ensemble) setStatus(st quorum.Status) {
 		e.s.smu.Unlock()
 	}
 	if was.Serving && !st.Serving {
+		// NB: the txns committed before the change are answered first: a
+		// leader that a reconfig removed hands over right after its
+		// commit, and the reconfig's client must get its reply.
+		e.applied()
 		e.closeClients("member lost its quorum")
 	}
 	e.readOnlyMode(st.Serving)

@@ -257,6 +257,9 @@ func WriteResponse(b []byte, op jute.OpCode, res *datatree.Result) ([]byte, jute
 	case jute.OpSetACL:
 		r := jute.SetACLResponse{Stat: res.Stat}
 		b = r.Encode(b)
+	case jute.OpReconfig:
+		r := jute.GetDataResponse{Data: res.Data, Stat: res.Stat}
+		b = r.Encode(b)
 	case jute.OpSync:
 		r := jute.SyncResponse{Path: res.Path}
 		b = r.Encode(b)

@@ -31,6 +31,9 @@ type PrepOptions struct {
 	EnforceQuota bool
 	// SkipACL disables every ACL check (zookeeper.skipACL=yes).
 	SkipACL bool
+	// ReconfigEnabled allows the reconfig op (reconfigEnabled); without
+	// it a reconfig is answered CodeReconfigDisabled.
+	ReconfigEnabled bool
 	// MaxBuffer bounds the buffers and strings decoded from a request
 	// (jute.maxbuffer); 0 means jute.DefaultMaxBuffer.
 	MaxBuffer int
@@ -108,6 +111,9 @@ type Prepper struct {
 	// refused with its code, so none outlives its session's
 	// closeSession. Nil: every session is live.
 	checkSession func(session int64) jute.Code
+	// quorum is the ensemble's part of a reconfig; nil on a standalone
+	// server, which answers reconfig CodeUnimplemented.
+	quorum reconfigQuorum
 	// changesQueued and changesRemoved count outstanding change records
 	// added, and dropped once applied (outstanding_changes_queued and
 	// outstanding_changes_removed); nil counts nothing.
@@ -240,11 +246,15 @@ func (p *Prepper) Prep(r *Request, zxid int64) Txn {
 		}
 		body, code = p.prepDeleteContainerLocked(ctx, path)
 	case jute.OpReconfig:
-		if r.decoded == nil && !opsDecode(r.Body, p.opts.MaxBuffer, new(jute.ReconfigRequest)) {
-			code = jute.CodeMarshallingError
-			break
+		req, ok := r.decoded.(*jute.ReconfigRequest)
+		if !ok {
+			req = new(jute.ReconfigRequest)
+			if !opsDecode(r.Body, p.opts.MaxBuffer, req) {
+				code = jute.CodeMarshallingError
+				break
+			}
 		}
-		code = jute.CodeReconfigDisabled
+		body, code = p.prepReconfigLocked(ctx, req)
 	default:
 		req := r.decoded
 		if req != nil {

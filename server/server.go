@@ -265,6 +265,7 @@ func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 			st.Close()
 			return nil, err
 		}
+		s.prep.quorum = s.ens
 	}
 	s.log.Info().Str("zxid", fmt.Sprintf("0x%x", last)).Uint32("epoch", epoch).
 		Int("sessions", s.smu.tracker.count()).Int("znodes", s.tree.NodeCount()).Msg("recovered")
@@ -407,8 +408,18 @@ func (s *Server) Close() error {
 // Tree returns the server's znode tree (for four-letter words and tests).
 func (s *Server) Tree() *datatree.Tree { return s.tree }
 
-// Config returns the server's configuration.
-func (s *Server) Config() Config { return s.cfg }
+// Config returns the server's configuration, with the membership a
+// reconfig activated since the start in place of the one it started with
+// (conf prints it).
+func (s *Server) Config() Config {
+	c := s.cfg
+	if s.ens != nil {
+		if a := s.ens.active.Load(); a != nil {
+			c.Servers, c.ConfigVersion = a.servers, a.version
+		}
+	}
+	return c
+}
 
 // submit queues a write for the prep goroutine. It must be called in
 // each session's request order; req.Body must stay untouched afterwards.
@@ -763,14 +774,8 @@ func (s *Server) applyLocked(w *write, nowMs int64) {
 	}
 	res := s.tree.Apply(&w.txn.Hdr, w.txn.Body)
 	s.checkDigest(&w.txn, res.Digest)
-	s.m.watchesFired(res.Events)
 	s.trackSessionTxn(&w.txn, s.sessionMs())
-	for _, ev := range res.Events {
-		if c, ok := s.watchers.Load(ev.Watcher); ok && c.(*Client).mayRead(ev.ACL) {
-			c.(*Client).sink.Event(ev)
-			s.touch(c.(*Client))
-		}
-	}
+	s.deliverLocked(res.Events)
 	if w.client != nil {
 		w.client.complete(w.slot, w.txn.Hdr.Zxid, w.op, &res)
 		s.touch(w.client)
@@ -856,6 +861,18 @@ func (s *Server) DigestLog() []persistence.ZxidDigest {
 	s.digests.Lock()
 	defer s.digests.Unlock()
 	return slices.Clone(s.digests.log)
+}
+
+// deliverLocked queues watch events to their clients. The caller holds
+// applyMu exclusively.
+func (s *Server) deliverLocked(events []datatree.Event) {
+	s.m.watchesFired(events)
+	for _, ev := range events {
+		if c, ok := s.watchers.Load(ev.Watcher); ok && c.(*Client).mayRead(ev.ACL) {
+			c.(*Client).sink.Event(ev)
+			s.touch(c.(*Client))
+		}
+	}
 }
 
 // trackSessionTxn keeps the session tracker in step with applied session
@@ -1254,6 +1271,7 @@ func prepOptionsFromConfig(cfg Config, log zerolog.Logger) PrepOptions {
 		SuperDigest:          cfg.SuperDigest,
 		EnforceQuota:         cfg.EnforceQuota,
 		SkipACL:              cfg.SkipACL,
+		ReconfigEnabled:      cfg.ReconfigEnabled,
 		MaxBuffer:            cfg.JuteMaxBuffer,
 		Logger:               log,
 	}

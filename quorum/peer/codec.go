@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/gokeeper/gokeeper/jute"
 	"github.com/gokeeper/gokeeper/quorum"
@@ -36,6 +38,10 @@ func EncodePacket(m quorum.Message, configVersion int64) jute.QuorumPacket {
 		p.Data = nil // the snapshot follows the packet as a stream
 	case jute.PacketUpToDate:
 		p.Zxid = -1
+	case jute.PacketCommitAndActivate:
+		p.Data = binary.BigEndian.AppendUint64(nil, uint64(m.Designated))
+	case jute.PacketInformAndActivate:
+		p.Data = append(binary.BigEndian.AppendUint64(nil, uint64(m.Designated)), m.Data...)
 	}
 	return p
 }
@@ -65,6 +71,15 @@ func DecodePacket(self, peer int64, conn uint64, p jute.QuorumPacket) (quorum.Me
 		}
 		m.Epoch = int64(int32(binary.BigEndian.Uint32(p.Data)))
 		m.Data = nil
+	case jute.PacketCommitAndActivate, jute.PacketInformAndActivate:
+		if len(p.Data) < 8 {
+			return m, fmt.Errorf("%w: %v with %d bytes", ErrBadPacket, m.Type, len(p.Data))
+		}
+		m.Designated = int64(binary.BigEndian.Uint64(p.Data))
+		m.Data = p.Data[8:]
+		if m.Type == jute.PacketCommitAndActivate {
+			m.Data = nil
+		}
 	}
 	return m, nil
 }
@@ -87,4 +102,15 @@ func DecodeVote(n transport.Notification) (quorum.Vote, bool) {
 		State: quorum.PeerState(n.State), Leader: n.Leader, Zxid: n.Zxid,
 		ElectionEpoch: n.ElectionEpoch, PeerEpoch: n.PeerEpoch,
 	}, true
+}
+
+// ConfigText renders a membership's config text with its version: the
+// text's version=<hex> line, which ends it, says m.Version (a leader
+// versions the static config with its epoch, ZOOKEEPER-1783).
+func ConfigText(m *quorum.Membership) []byte {
+	s := string(m.Text)
+	if i := strings.LastIndex(s, "version="); i >= 0 {
+		s = s[:i]
+	}
+	return []byte(s + "version=" + strconv.FormatInt(m.Version, 16))
 }

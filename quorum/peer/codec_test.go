@@ -151,3 +151,43 @@ func readPackets(tb testing.TB, name string) []goldenPacket {
 	}
 	return pkts
 }
+
+// TestCodecActivate: COMMITANDACTIVATE carries the designated leader as
+// an int64 (ZooKeeper's Leader.commitAndActivate); INFORMANDACTIVATE the
+// leader then the proposal's bytes (informAndActivate); both decode back,
+// and a payload shorter than the leader id is refused.
+func TestCodecActivate(t *testing.T) {
+	txn := []byte("txn-bytes")
+	for _, m := range []quorum.Message{
+		{From: 1, To: 2, Conn: 7, Type: jute.PacketCommitAndActivate, Zxid: 0x100000005, Designated: 3},
+		{From: 1, To: 2, Conn: 7, Type: jute.PacketInformAndActivate, Zxid: 0x100000005, Designated: 3, Data: txn},
+	} {
+		p := EncodePacket(m, 0)
+		want := append([]byte{0, 0, 0, 0, 0, 0, 0, 3}, m.Data...)
+		if !bytes.Equal(p.Data, want) || p.Zxid != m.Zxid || p.Type != int32(m.Type) {
+			t.Errorf("%v encodes as %+v, want data %x", m, p, want)
+		}
+		back, err := DecodePacket(2, 1, 7, p)
+		if err != nil || back.Designated != 3 || !bytes.Equal(back.Data, m.Data) || back.Zxid != m.Zxid || back.Type != m.Type {
+			t.Errorf("%v decodes back as %v (%v)", m, back, err)
+		}
+		p.Data = p.Data[:7]
+		if _, err := DecodePacket(2, 1, 7, p); err == nil {
+			t.Errorf("%v with 7 bytes decoded", m.Type)
+		}
+	}
+}
+
+// TestConfigText: a membership's text says its version on its last line,
+// as ZooKeeper's QuorumVerifier.toString does, whatever version its text
+// was written with (a leader versions the static config with its epoch).
+func TestConfigText(t *testing.T) {
+	m := &quorum.Membership{Version: 0x100000000, Text: []byte("server.1=127.0.0.1:2888:3888:participant\nversion=0")}
+	if got, want := string(ConfigText(m)), "server.1=127.0.0.1:2888:3888:participant\nversion=100000000"; got != want {
+		t.Errorf("ConfigText = %q, want %q", got, want)
+	}
+	m.Text = []byte("server.1=127.0.0.1:2888:3888:participant\n")
+	if got, want := string(ConfigText(m)), "server.1=127.0.0.1:2888:3888:participant\nversion=100000000"; got != want {
+		t.Errorf("ConfigText without a version line = %q, want %q", got, want)
+	}
+}

@@ -65,7 +65,9 @@ type Elector interface {
 type Server struct {
 	ID         int64
 	QuorumAddr string
-	Observer   bool
+	// ElectionAddr is its election port's address; empty: unknown.
+	ElectionAddr string
+	Observer     bool
 }
 
 // Config is what a peer needs besides its storage and elector.
@@ -84,8 +86,19 @@ type Config struct {
 	// Core holds the core's limits; its ID, Voters and Observers are
 	// filled from Servers.
 	Core quorum.Config
-	// ConfigVersion goes into LearnerInfo.
+	// ConfigVersion is the version of Servers, the last activated
+	// membership (the core's Config.Version).
 	ConfigVersion int64
+	// Membership, if set, turns on reconfig (reconfigEnabled): it decodes
+	// a membership from a txn's data (txn true: false when the txn is not
+	// a reconfig) or from config text (NEWLEADER, notifications), with
+	// the members' addresses. Nil: the membership never changes, and the
+	// config in packets is ignored, as ZooKeeper's with reconfig off.
+	Membership func(data []byte, txn bool) (quorum.Membership, []Server, bool)
+	// OnMembership, if set, is called from the loop when a membership
+	// becomes active, before any txn after it is applied: the server
+	// persists it (the dynamic config file).
+	OnMembership func(quorum.Membership) error
 	// MaxBuffer bounds a packet's fields and the SNAP stream's lengths
 	// (jute.maxbuffer).
 	MaxBuffer int
@@ -130,7 +143,13 @@ type Peer struct {
 	storage Storage
 	elector Elector
 	ln      net.Listener
-	addrs   map[int64]string
+	// addrs and eaddrs are every member's quorum and election address
+	// that this member learned (loop only).
+	addrs, eaddrs map[int64]string
+	// synced is, on an established leader, itself and its synced
+	// followers (quorum.Node.Synced); reconfigPending mirrors the node's.
+	synced          atomic.Pointer[[]int64]
+	reconfigPending atomic.Bool
 
 	events chan event
 	stop   chan struct{}
@@ -198,24 +217,39 @@ func New(cfg Config, storage Storage, elector Elector, hs quorum.HardState, appl
 	core := cfg.Core
 	core.ID = cfg.ID
 	core.Voters, core.Observers = nil, nil
-	addrs := map[int64]string{}
-	var self *Server
-	for i, s := range cfg.Servers {
-		addrs[s.ID] = s.QuorumAddr
+	core.Version = cfg.ConfigVersion
+	p := &Peer{
+		cfg: cfg, storage: storage, elector: elector, ln: cfg.Listener,
+		addrs: map[int64]string{}, eaddrs: map[int64]string{},
+		events: make(chan event, 1024), stop: make(chan struct{}),
+		conns: map[uint64]*conn{}, applied: applied, lookingSince: time.Now(),
+		m: newPeerMetrics(cfg.Metrics, time.Now()),
+	}
+	self := false
+	for _, s := range cfg.Servers {
 		if s.Observer {
 			core.Observers = append(core.Observers, s.ID)
 		} else {
 			core.Voters = append(core.Voters, s.ID)
 		}
-		if s.ID == cfg.ID {
-			self = &cfg.Servers[i]
-		}
+		self = self || s.ID == cfg.ID
 	}
-	if self == nil {
+	if !self {
 		return nil, fmt.Errorf("peer: server %d is not in the server list", cfg.ID)
 	}
-	log := cfg.Logger.With().Int64("sid", cfg.ID).Logger()
-	core.Logf = func(format string, args ...any) { log.Info().Msgf(format, args...) }
+	p.learn(cfg.Servers)
+	if cfg.Membership != nil {
+		core.Reconfig = func(data []byte) *quorum.Membership {
+			m, servers, ok := cfg.Membership(data, true)
+			if !ok {
+				return nil
+			}
+			p.learn(servers)
+			return &m
+		}
+	}
+	p.log = cfg.Logger.With().Int64("sid", cfg.ID).Logger()
+	core.Logf = func(format string, args ...any) { p.log.Info().Msgf(format, args...) }
 	node, err := quorum.New(core, storage, hs, applied)
 	if err != nil {
 		return nil, err
@@ -223,17 +257,61 @@ func New(cfg Config, storage Storage, elector Elector, hs quorum.HardState, appl
 	if cfg.Listener == nil {
 		return nil, errors.New("peer: no quorum port listener")
 	}
-	p := &Peer{
-		cfg: cfg, log: log, node: node, storage: storage, elector: elector, ln: cfg.Listener, addrs: addrs,
-		events: make(chan event, 1024), stop: make(chan struct{}),
-		conns: map[uint64]*conn{}, applied: applied, lookingSince: time.Now(),
-		m: newPeerMetrics(cfg.Metrics, time.Now()),
-	}
+	p.node = node
 	p.revalidating.m = map[int64][]chan bool{}
 	p.wg.Add(2)
 	go p.acceptLoop()
 	go p.loop()
 	return p, nil
+}
+
+// learn records members' addresses; the elector learns their election
+// ports (members are never forgotten: a removed one may come back).
+func (p *Peer) learn(servers []Server) {
+	changed := false
+	for _, s := range servers {
+		p.addrs[s.ID] = s.QuorumAddr
+		if s.ElectionAddr != "" && p.eaddrs[s.ID] != s.ElectionAddr {
+			p.eaddrs[s.ID] = s.ElectionAddr
+			changed = true
+		}
+	}
+	sp, ok := p.elector.(interface{ SetPeers(map[int64][]string) })
+	if !changed || !ok {
+		return
+	}
+	peers := map[int64][]string{}
+	for id, a := range p.eaddrs {
+		peers[id] = []string{a}
+	}
+	sp.SetPeers(peers)
+}
+
+// parseConfig decodes config text, learning its members' addresses; nil
+// when reconfig is off or the text does not parse.
+func (p *Peer) parseConfig(text []byte) *quorum.Membership {
+	if p.cfg.Membership == nil || len(text) == 0 {
+		return nil
+	}
+	m, servers, ok := p.cfg.Membership(text, false)
+	if !ok {
+		return nil
+	}
+	p.learn(servers)
+	return &m
+}
+
+// ReconfigPending reports whether a reconfig is logged and not yet known
+// committed.
+func (p *Peer) ReconfigPending() bool { return p.reconfigPending.Load() }
+
+// Synced returns, on an established leader, itself and the followers it
+// forwards to; nil on any other member.
+func (p *Peer) Synced() []int64 {
+	if s := p.synced.Load(); s != nil {
+		return *s
+	}
+	return nil
 }
 
 // QuorumAddr is the address the quorum port listens on.
@@ -422,6 +500,7 @@ func (p *Peer) loop() {
 				continue
 			}
 			if v, ok := DecodeVote(n); ok {
+				v.Config = p.parseConfig([]byte(n.Config))
 				p.node.Step(quorum.Message{From: m.From, To: p.cfg.ID, Vote: &v})
 			}
 		case ev := <-p.events:
@@ -465,6 +544,9 @@ func (p *Peer) handleEvent(ev event) {
 	switch {
 	case ev.msg != nil:
 		m := *ev.msg
+		if m.Type == jute.PacketNewLeader {
+			m.Config = p.parseConfig(m.Data)
+		}
 		p.m.received(p.status, m, time.Now())
 		if (m.Type == jute.PacketFollowerInfo || m.Type == jute.PacketObserverInfo) && p.status.State != quorum.Leading {
 			p.parked = append(p.parked, m)
@@ -531,6 +613,9 @@ func (p *Peer) handleReady() {
 				p.send(m)
 			}
 		}
+		// NB: before the commits are applied and answered: a reconfig's
+		// client may send the next one at once.
+		p.reconfigPending.Store(p.node.ReconfigPending())
 		if err := p.persist(&rd); err != nil {
 			p.failed = err
 			p.m.unrecoverable.Add(1)
@@ -560,6 +645,9 @@ func (p *Peer) handleReady() {
 		}
 		p.node.Advance()
 	}
+	synced := p.node.Synced()
+	p.synced.Store(&synced)
+	p.reconfigPending.Store(p.node.ReconfigPending())
 	p.m.leaderNow(p.node, p.pending)
 }
 
@@ -586,6 +674,15 @@ func (p *Peer) persist(rd *quorum.Ready) error {
 	if rd.HardState != nil {
 		if err := p.storage.WriteEpochs(*rd.HardState); err != nil {
 			return err
+		}
+	}
+	if m := rd.Membership; m != nil {
+		p.parseConfig(m.Text)
+		p.log.Info().Str("version", zx(m.Version)).Ints64("voters", m.Voters).Ints64("observers", m.Observers).Msg("membership activated")
+		if p.cfg.OnMembership != nil {
+			if err := p.cfg.OnMembership(*m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -671,7 +768,11 @@ func (p *Peer) sendSync(learner int64) {
 // SNAP gets the state at its zxid, serialized now.
 func (p *Peer) send(m quorum.Message) {
 	if m.Vote != nil {
-		n := EncodeVote(*m.Vote, string(p.cfg.Core.ConfigText))
+		config := p.cfg.Core.ConfigText
+		if c := m.Vote.Config; c != nil {
+			config = ConfigText(c)
+		}
+		n := EncodeVote(*m.Vote, string(config))
 		if err := p.elector.Send(m.To, n.Encode(nil)); err != nil {
 			p.log.Debug().Err(err).Int64("peer", m.To).Msg("vote not sent")
 		}
@@ -704,10 +805,13 @@ func (p *Peer) send(m quorum.Message) {
 		}
 		snap = buf.Bytes()
 	}
+	if m.Type == jute.PacketNewLeader && m.Config != nil {
+		m.Data = ConfigText(m.Config)
+	}
 	if m.Type == jute.PacketPing && m.Conn&dialBit != 0 && p.cfg.Touches != nil {
 		m.Data = p.cfg.Touches()
 	}
-	c.enqueue(EncodePacket(m, p.cfg.ConfigVersion), snap)
+	c.enqueue(EncodePacket(m, p.node.Membership().Version), snap)
 }
 
 // dialBit marks the connections a learner dials (quorum.Message.Conn).
