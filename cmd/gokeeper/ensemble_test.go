@@ -940,49 +940,7 @@ func TestProcessRollingMigration(t *testing.T) {
 
 	// The writer: sequential creates through the whole ensemble; what is
 	// acknowledged must survive.
-	w := e.connect(0, 1, 2)
-	var mu sync.Mutex
-	var acked []string
-	// NB: check pauses the writer, so that the members it compares can
-	// agree.
-	var pause sync.Mutex
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			pause.Lock()
-			p, err := w.Create("/w/n-", nil, zk.FlagSequence, acl)
-			pause.Unlock()
-			if err == nil {
-				mu.Lock()
-				acked = append(acked, strings.TrimPrefix(p, "/w/"))
-				mu.Unlock()
-			} else {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
-	check := func(way string) {
-		t.Helper()
-		pause.Lock()
-		defer pause.Unlock()
-		mu.Lock()
-		want := slices.Clone(acked)
-		mu.Unlock()
-		kids := e.converged("/w")
-		for _, a := range want {
-			if _, found := slices.BinarySearch(kids, a); !found {
-				t.Fatalf("%s: acknowledged write /w/%s is missing (%d acknowledged, %d on the members)", way, a, len(want), len(kids))
-			}
-		}
-		t.Logf("%s: %d writes acknowledged, none lost", way, len(want))
-	}
+	w := startAckWriter(t, e.connect(0, 1, 2), "/w")
 	migrate := func(toZooKeeper bool) {
 		for {
 			lead := e.leader()
@@ -1005,16 +963,15 @@ func TestProcessRollingMigration(t *testing.T) {
 		}
 	}
 	migrate(false)
-	check("ZooKeeper to gokeeper")
+	w.check(e, "ZooKeeper to gokeeper")
 	for i := range e.procs {
 		if e.zk[i] {
 			t.Fatalf("member %d is still Apache ZooKeeper", i+1)
 		}
 	}
 	migrate(true)
-	close(stop)
-	<-done
-	check("gokeeper back to ZooKeeper")
+	w.close()
+	w.check(e, "gokeeper back to ZooKeeper")
 }
 
 // TestProcessEnsembleReadOnly runs three members with readonlymode.enabled
@@ -1189,4 +1146,69 @@ func TestProcessEnsembleLocalSessions(t *testing.T) {
 	if z := quiet(); z != before {
 		t.Errorf("a local session's life took zxids %#x..%#x: want no txn", before, z)
 	}
+}
+
+// ackWriter creates sequential znodes under a parent through a session on
+// an ensemble, and remembers each create that was acknowledged.
+type ackWriter struct {
+	t      *testing.T
+	parent string
+	pause  sync.Mutex // held by check, so that the members can agree
+	mu     sync.Mutex
+	acked  []string
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func startAckWriter(t *testing.T, c *zk.Conn, parent string) *ackWriter {
+	w := &ackWriter{t: t, parent: parent, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			w.pause.Lock()
+			p, err := c.Create(parent+"/n-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+			w.pause.Unlock()
+			if err == nil {
+				w.mu.Lock()
+				w.acked = append(w.acked, strings.TrimPrefix(p, parent+"/"))
+				w.mu.Unlock()
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	t.Cleanup(w.close)
+	return w
+}
+
+func (w *ackWriter) close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// check pauses the writer until the running members agree, then fails the
+// test if an acknowledged create is missing from them.
+func (w *ackWriter) check(e *gkEnsemble, what string) {
+	w.t.Helper()
+	w.pause.Lock()
+	defer w.pause.Unlock()
+	w.mu.Lock()
+	want := slices.Clone(w.acked)
+	w.mu.Unlock()
+	kids := e.converged(w.parent)
+	for _, a := range want {
+		if _, found := slices.BinarySearch(kids, a); !found {
+			w.t.Fatalf("%s: acknowledged write %s/%s is missing (%d acknowledged, %d on the members)", what, w.parent, a, len(want), len(kids))
+		}
+	}
+	w.t.Logf("%s: %d writes acknowledged, none lost", what, len(want))
 }

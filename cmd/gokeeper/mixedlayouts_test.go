@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,75 +13,9 @@ import (
 	"github.com/go-zookeeper/zk"
 )
 
-// ackWriter creates sequential znodes under a parent through a session on
-// an ensemble, and remembers each create that was acknowledged.
-type ackWriter struct {
-	t      *testing.T
-	parent string
-	pause  sync.Mutex // held by check, so that the members can agree
-	mu     sync.Mutex
-	acked  []string
-	stop   chan struct{}
-	done   chan struct{}
-}
-
-func startAckWriter(t *testing.T, c *zk.Conn, parent string) *ackWriter {
-	w := &ackWriter{t: t, parent: parent, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for {
-			select {
-			case <-w.stop:
-				return
-			default:
-			}
-			w.pause.Lock()
-			p, err := c.Create(parent+"/n-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
-			w.pause.Unlock()
-			if err == nil {
-				w.mu.Lock()
-				w.acked = append(w.acked, strings.TrimPrefix(p, parent+"/"))
-				w.mu.Unlock()
-			} else {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
-	t.Cleanup(w.close)
-	return w
-}
-
-func (w *ackWriter) close() {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	<-w.done
-}
-
-// check pauses the writer until the running members agree, then fails the
-// test if an acknowledged create is missing from them.
-func (w *ackWriter) check(e *gkEnsemble, what string) {
-	w.t.Helper()
-	w.pause.Lock()
-	defer w.pause.Unlock()
-	w.mu.Lock()
-	want := slices.Clone(w.acked)
-	w.mu.Unlock()
-	kids := e.converged(w.parent)
-	for _, a := range want {
-		if _, found := slices.BinarySearch(kids, a); !found {
-			w.t.Fatalf("%s: acknowledged write %s/%s is missing (%d acknowledged, %d on the members)", what, w.parent, a, len(want), len(kids))
-		}
-	}
-	w.t.Logf("%s: %d writes acknowledged, none lost", what, len(want))
-}
-
-// TestProcessMixedLayouts runs, under make compat, both mixed layouts of
-// three voters and an observer, in the layouts gokeeper, gokeeper,
-// ZooKeeper + a ZooKeeper observer and ZooKeeper, ZooKeeper, gokeeper + a
-// gokeeper observer, with a writer running throughout. In each layout
+// TestProcessMixedLayouts runs, under make compat, three voters and an
+// observer in the layouts gokeeper, gokeeper, ZooKeeper + a ZooKeeper
+// observer and ZooKeeper, ZooKeeper, gokeeper + a gokeeper observer, with a writer running throughout. In each layout
 // leadership is forced onto each implementation in turn by kill -9 of the
 // leader (the killed member rejoins); then, under a leader of each kind, a
 // wiped voter of the other kind catches up by SNAP, and a leader that
