@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -486,33 +484,11 @@ func TestProcessGoZookeeperReconfig(t *testing.T) {
 }
 
 // TestKazooReconfig runs kazoo's own TestReconfig (test_no_super_auth,
-// test_add_remove_observer, test_bad_input, from the test suite Debian's
-// python3-kazoo ships) against a gokeeper ensemble started from zoo.cfg
-// files with kazoo's super:test digest (testdata/process/kazoo_reconfig.py
-// points kazoo's harness at it).
+// test_add_remove_observer, test_bad_input) against a gokeeper ensemble
+// started from zoo.cfg files with kazoo's super:test digest.
 func TestKazooReconfig(t *testing.T) {
-	python := "/usr/bin/python3"
-	probe := "import kazoo.tests, os; assert os.path.exists(os.path.join(os.path.dirname(kazoo.tests.__file__), 'test_client.py'))"
-	if err := exec.Command(python, "-c", probe).Run(); err != nil {
-		t.Skip("kazoo's tests missing for /usr/bin/python3: skipping (apt-get install python3-kazoo)")
-	}
-	script, err := filepath.Abs(filepath.Join("testdata", "process", "kazoo_reconfig.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := []string{"reconfigEnabled=true", "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU="}
 	e := startMixedEnsemble(t, 3, 0, nil, cfg)
 	e.leader()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, python, script, strings.Join(e.addrs, ",")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kazoo's TestReconfig: %v\n%s", err, out)
-	}
-	// NB: the script exits 0 only if every test ran and passed.
-	for _, name := range []string{"test_no_super_auth", "test_add_remove_observer", "test_bad_input"} {
-		if !strings.Contains(string(out), "TestReconfig."+name+")") {
-			t.Errorf("kazoo's %s did not run:\n%s", name, out)
-		}
-	}
+	runKazooSuite(t, e, "kazoo.tests.test_client", "TestReconfig", "test_no_super_auth", "test_add_remove_observer", "test_bad_input")
 }
