@@ -38,7 +38,6 @@ func TestScenarios(t *testing.T) {
 		name    string
 		members [3]member
 		leader  int64
-		maxDiff int64    // Config.MaxDiff
 		want    []string // trace lines that must appear
 	}{
 		{
@@ -89,25 +88,10 @@ func TestScenarios(t *testing.T) {
 			leader: 3,
 			want:   []string{"n3: syncing learner 1 at 0x100000002 by SNAP from 0x10000000", "n1 installs a snapshot at 0x10000000"},
 		},
-		{
-			name: "a learner more than MaxDiff txns behind gets a snapshot, one within it a DIFF",
-			members: [3]member{
-				{hs: HardState{1, 1}, log: txns(1, 1, 2)},
-				{hs: HardState{1, 1}, log: txns(1, 1, 6)},
-				{hs: HardState{1, 1}, log: txns(1, 1, 8)},
-			},
-			leader:  3,
-			maxDiff: 3,
-			want: []string{
-				"n3: syncing learner 1 at 0x100000002 by SNAP from 0x100000008",
-				"n3: syncing learner 2 at 0x100000006 by DIFF from 0x100000006 to 0x100000008",
-			},
-		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSimNodes(t, 1, 3, 0)
-			s.cfg.MaxDiff = tc.maxDiff
 			for i, m := range tc.members {
 				sn := s.nodes[int64(i+1)]
 				sn.hs = m.hs

@@ -207,6 +207,8 @@ type cluster struct {
 	// elSec and qSec secure each member's election and quorum
 	// connections (nil: plaintext).
 	elSec, qSec map[int64]*transport.Security
+	// maxDiff is the members' quorum.Config.MaxDiff.
+	maxDiff int64
 	// log, if set, gets the members' logs.
 	log io.Writer
 }
@@ -276,7 +278,7 @@ func (c *cluster) start(id int64) {
 		Security: c.qSec[id],
 		Core: quorum.Config{
 			InitLimit: 100, SyncLimit: 50, PingInterval: 5, FinalizeWait: 5,
-			MinNotifyInterval: 5, MaxNotifyInterval: 100, ConfigText: []byte("version=0"),
+			MinNotifyInterval: 5, MaxNotifyInterval: 100, ConfigText: []byte("version=0"), MaxDiff: c.maxDiff,
 		},
 		MaxBuffer: 1 << 20,
 		OnRequest: func(from int64, data []byte, _ []jute.Id) { c.requests <- fmt.Sprintf("%d:%s", from, data) },
@@ -530,5 +532,40 @@ func TestPeerGroupCommit(t *testing.T) {
 	m.mu.Unlock()
 	if appends > 2 {
 		t.Fatalf("the leader logged %d proposals in %d appends, want 2: the first, then all that queued behind it", n, appends)
+	}
+}
+
+// TestPeerSnapWhenFarBehind: a wiped member more than MaxDiff txns behind
+// an established leader gets its snapshot even though the leader's log
+// still holds every txn; without MaxDiff it gets them all by DIFF.
+func TestPeerSnapWhenFarBehind(t *testing.T) {
+	for _, maxDiff := range []int64{0, 5} {
+		c := newCluster(t, 3)
+		c.maxDiff = maxDiff
+		for id := int64(1); id <= 3; id++ {
+			c.stop(id)
+			c.start(id)
+		}
+		lead, st := c.leader()
+		var wiped int64
+		for id := range c.peers {
+			if id != lead {
+				wiped = id
+			}
+		}
+		want := c.propose(lead, st.Epoch, 1, 3)
+		c.converged(want)
+		c.stop(wiped)
+		c.storage[wiped] = &memStorage{}
+		want = append(want, c.propose(lead, st.Epoch, 4, 10)...)
+		c.start(wiped)
+		c.leader()
+		c.converged(want)
+		if snap := c.storage[wiped].StartZxid() != 0; snap != (maxDiff > 0) {
+			t.Errorf("MaxDiff %d: a member 13 txns behind caught up by snapshot %v, want %v", maxDiff, snap, maxDiff > 0)
+		}
+		for id := range c.peers {
+			c.stop(id)
+		}
 	}
 }
