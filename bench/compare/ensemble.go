@@ -179,21 +179,12 @@ func runEnsembleBench(o *options, parent string, jsonl io.Writer) error {
 				if waited := quiesce(all...); waited > time.Second {
 					fmt.Fprintf(os.Stderr, "  (waited %v for the members to go idle)\n", waited.Round(100*time.Millisecond))
 				}
-				var prof *profiler
+				pprof := ""
 				if c.profile && r == 0 && e == gk {
-					prof = startProfile(e.members[0].pprof, filepath.Join(o.profile, fmt.Sprintf("ensemble-%s-%d", c.workload, c.clients)), c.dur)
+					pprof = e.members[0].pprof
 				}
-				res, err := bench.Run(ensembleConfig(o, e, c), nil)
-				if prof != nil {
-					prof.finish()
-				}
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "  %-9s %s: %v\n", e.name, c.label, err)
-					continue
-				}
-				fmt.Fprintf(os.Stderr, "  %-9s %s\n", e.name, res)
-				fmt.Fprintf(jsonl, "{\"server\":%q,\"ensemble\":3,%s\n", e.name, strings.TrimPrefix(res.JSON(), "{"))
-				c.res[i] = append(c.res[i], res)
+				runRound(c, i, e.name, ensembleConfig(o, e, c), pprof,
+					filepath.Join(o.profile, fmt.Sprintf("ensemble-%s-%d", c.workload, c.clients)), `"ensemble":3,`, jsonl)
 			}
 		}
 	}

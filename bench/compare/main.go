@@ -478,25 +478,37 @@ func runTable(o *options, parent string, jsonl io.Writer) ([]*cell, error) {
 				if waited := quiesce(zk, gk); waited > time.Second {
 					fmt.Fprintf(os.Stderr, "  (waited %v for both servers to go idle)\n", waited.Round(100*time.Millisecond))
 				}
-				var prof *profiler
+				pprof := ""
 				if c.profile && r == 0 && s == gk {
-					prof = startProfile(s.pprof, filepath.Join(o.profile, fmt.Sprintf("%s-%d", c.workload, c.clients)), c.dur)
+					pprof = s.pprof
 				}
-				res, err := bench.Run(cfg, nil)
-				if prof != nil {
-					prof.finish()
-				}
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "  %-9s %s: %v\n", s.name, c.label, err)
-					continue
-				}
-				fmt.Fprintf(os.Stderr, "  %-9s %s\n", s.name, res)
-				fmt.Fprintf(jsonl, "{\"server\":%q,%s\n", s.name, strings.TrimPrefix(res.JSON(), "{"))
-				c.res[i] = append(c.res[i], res)
+				runRound(c, i, s.name, cfg, pprof, filepath.Join(o.profile, fmt.Sprintf("%s-%d", c.workload, c.clients)), "", jsonl)
 			}
 		}
 	}
 	return cells, nil
+}
+
+// runRound runs one round of c with cfg against the server (or ensemble)
+// name, profiling it into prefix.* when pprof (its pprof address) is set,
+// and records the result in c.res[i] and as a JSON line (tag is added to
+// it, as "key":value,).
+func runRound(c *cell, i int, name string, cfg bench.Config, pprof, prefix, tag string, jsonl io.Writer) {
+	var prof *profiler
+	if pprof != "" {
+		prof = startProfile(pprof, prefix, c.dur)
+	}
+	res, err := bench.Run(cfg, nil)
+	if prof != nil {
+		prof.finish()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "  %-9s %s: %v\n", name, c.label, err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "  %-9s %s\n", name, res)
+	fmt.Fprintf(jsonl, "{\"server\":%q,%s%s\n", name, tag, strings.TrimPrefix(res.JSON(), "{"))
+	c.res[i] = append(c.res[i], res)
 }
 
 func benchConfig(o *options, s *server, c *cell) bench.Config {

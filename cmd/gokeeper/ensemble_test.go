@@ -115,6 +115,18 @@ func newMixedEnsemble(t *testing.T, voters, observers int, zk []int, cfg func(i 
 	return e
 }
 
+// wipe kills member i, empties its data dir (but for myid) and starts it
+// again: it has to be sent the leader's state.
+func (e *gkEnsemble) wipe(i int) {
+	e.t.Helper()
+	e.procs[i].kill9()
+	if err := os.RemoveAll(e.dirs[i]); err != nil {
+		e.t.Fatal(err)
+	}
+	writeMyid(e.t, e.dirs[i], i+1)
+	e.start(i)
+}
+
 func (e *gkEnsemble) start(i int) {
 	if !e.zk[i] {
 		cmd := exec.Command(gokeeperBinary(e.t), "serve", "--config", e.cfgs[i], "--log-json")
@@ -408,12 +420,7 @@ func TestProcessEnsemble(t *testing.T) {
 	}
 	lead = e.leader()
 	wiped := (lead + 1) % 3
-	e.procs[wiped].kill9()
-	if err := os.RemoveAll(e.dirs[wiped]); err != nil {
-		t.Fatal(err)
-	}
-	writeMyid(t, e.dirs[wiped], wiped+1)
-	e.start(wiped)
+	e.wipe(wiped)
 	e.leader()
 	if got := e.converged("/"); !slices.Equal(got, want) {
 		t.Fatalf("after member %d was wiped: children of / = %v, want %v", wiped+1, got, want)
@@ -790,12 +797,7 @@ func TestProcessMixedEnsemble(t *testing.T) {
 		if !e.zk[next] {
 			wiped = 0
 		}
-		e.procs[wiped].kill9()
-		if err := os.RemoveAll(e.dirs[wiped]); err != nil {
-			t.Fatal(err)
-		}
-		writeMyid(t, e.dirs[wiped], wiped+1)
-		e.start(wiped)
+		e.wipe(wiped)
 		e.leader()
 		if got := e.converged("/"); !slices.Equal(got, append(slices.Clone(want), "zookeeper")) {
 			t.Fatalf("round %d, after %s was wiped: children of / = %v, want %v and zookeeper", round, kind(wiped), got, want)
@@ -953,13 +955,8 @@ func TestProcessRollingMigration(t *testing.T) {
 			if next < 0 {
 				return
 			}
-			e.procs[next].kill9()
-			if err := os.RemoveAll(e.dirs[next]); err != nil {
-				t.Fatal(err)
-			}
-			writeMyid(t, e.dirs[next], next+1)
 			e.zk[next] = toZooKeeper
-			e.start(next)
+			e.wipe(next)
 		}
 	}
 	migrate(false)

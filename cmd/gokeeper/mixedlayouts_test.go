@@ -90,12 +90,7 @@ func TestProcessMixedLayouts(t *testing.T) {
 				t.Helper()
 				lead := e.leader()
 				wiped := slices.IndexFunc([]int{0, 1, 2}, func(i int) bool { return e.zk[i] != e.zk[lead] })
-				e.procs[wiped].kill9()
-				if err := os.RemoveAll(e.dirs[wiped]); err != nil {
-					t.Fatal(err)
-				}
-				writeMyid(t, e.dirs[wiped], wiped+1)
-				e.start(wiped)
+				e.wipe(wiped)
 				e.leader()
 				w.check(e, fmt.Sprintf("%s wiped under %s", kind(wiped), kind(lead)))
 				snap := "installed the leader's snapshot"

@@ -221,12 +221,7 @@ func TestProcessMixedMatrix(t *testing.T) {
 		otherGK = gk1
 	}
 	for _, wiped := range []int{zkObserver, otherGK} {
-		e.procs[wiped].kill9()
-		if err := os.RemoveAll(e.dirs[wiped]); err != nil {
-			t.Fatal(err)
-		}
-		writeMyid(t, e.dirs[wiped], wiped+1)
-		e.start(wiped)
+		e.wipe(wiped)
 		e.leader()
 		write(wiped, fmt.Sprintf("/after-wipe-m%d", wiped+1))
 	}
