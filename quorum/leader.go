@@ -330,6 +330,9 @@ func (l *leader) tryCommit(n *Node) {
 		}
 	}
 	need := len(n.cfg.Voters)/2 + 1
+	if commitAlone {
+		need = 1
+	}
 	if len(acks) < need {
 		return
 	}
