@@ -65,10 +65,12 @@ type member struct {
 
 	mu struct {
 		sync.Mutex
-		cmd    *exec.Cmd
-		done   chan struct{} // closed when cmd exited
-		paused bool
-		starts int
+		cmd     *exec.Cmd
+		done    chan struct{} // closed when cmd exited
+		paused  bool
+		killing bool // Kill9 under way: the exit is expected
+		starts  int
+		exits   []string // exits nobody asked for
 	}
 }
 
@@ -210,11 +212,17 @@ func (c *Cluster) Start(i int) error {
 	}
 	done := make(chan struct{})
 	go func() {
-		_ = cmd.Wait()
+		err := cmd.Wait()
+		fmt.Fprintf(log, "==== chaos: exit at %s: %v\n", time.Now().Format(time.RFC3339Nano), err)
 		log.Close()
+		m.mu.Lock()
+		if !m.mu.killing {
+			m.mu.exits = append(m.mu.exits, fmt.Sprint(err))
+		}
+		m.mu.Unlock()
 		close(done)
 	}()
-	m.mu.cmd, m.mu.done, m.mu.paused = cmd, done, false
+	m.mu.cmd, m.mu.done, m.mu.paused, m.mu.killing = cmd, done, false, false
 	m.mu.starts++
 	return nil
 }
@@ -242,12 +250,21 @@ func (c *Cluster) Kill9(i int) {
 	m.mu.Lock()
 	cmd, done := m.mu.cmd, m.mu.done
 	m.mu.paused = false
+	m.mu.killing = true
 	m.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	<-done
+}
+
+// Exits returns how member i's processes exited without Kill9 (or Stop).
+func (c *Cluster) Exits(i int) []string {
+	m := c.members[i-1]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.mu.exits...)
 }
 
 // Pause stops member i with SIGSTOP; Resume continues it.
