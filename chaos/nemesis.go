@@ -60,15 +60,20 @@ func (f Fault) String() string {
 	return fmt.Sprintf("%s@%.1fs+%.1fs", s, f.At.Seconds(), f.For.Seconds())
 }
 
-// Schedule draws a history's faults from rnd: one to three, each
-// starting in the window and lasting 1-4 s (pauses longer than
-// syncLimit), possibly overlapping. kinds limits the kinds drawn (nil:
-// every kind the target supports; disk faults need gokeeper's chaos
-// build).
-func Schedule(rnd *rand.Rand, n int, window time.Duration, kinds []FaultKind) []Fault {
-	if len(kinds) == 0 {
-		kinds = []FaultKind{Partition, Partition, Bridge, OneWay, Delay, Drop, Kill, Kill, Pause, Pause, Disk}
+// Kinds returns the faults a target can have, the likelier ones twice.
+// Disk faults need gokeeper's chaos build.
+func Kinds(t Target) []FaultKind {
+	kinds := []FaultKind{Partition, Partition, Bridge, OneWay, Delay, Drop, Kill, Kill, Pause, Pause}
+	if t == Gokeeper {
+		kinds = append(kinds, Disk)
 	}
+	return kinds
+}
+
+// Schedule draws a history's faults from rnd, of the given kinds: one to
+// three, each starting in the window and lasting 1-4 s (pauses longer
+// than syncLimit), possibly overlapping.
+func Schedule(rnd *rand.Rand, n int, window time.Duration, kinds []FaultKind) []Fault {
 	member := func() int {
 		// NB: the leader half the time: it is where faults hurt most.
 		if rnd.IntN(2) == 0 {
@@ -228,10 +233,6 @@ func (nm *nemesis) start(f Fault) (end func()) {
 			nm.c.Resume(who)
 		}
 	case Disk:
-		if nm.c.Target != Gokeeper {
-			nm.logf("disk fault %s on %s skipped: gokeeper only", f.Mode, name)
-			return func() {}
-		}
 		nm.logf("disk %s on %s", f.Mode, name)
 		_ = nm.c.SetDisk(who, f.Mode)
 		nm.mu.Lock()

@@ -25,7 +25,7 @@ type Options struct {
 	// Window is how long faults happen; the workload runs through it and
 	// on after the heal until the ensemble takes writes again.
 	Window time.Duration
-	// Kinds limits the faults drawn (nil: all).
+	// Kinds limits the faults drawn (nil: all the target can have).
 	Kinds []FaultKind
 	// AtLeader aims every fault at whoever leads when it starts.
 	AtLeader bool
@@ -73,7 +73,11 @@ func Run(o Options) (res Result) {
 	start := time.Now()
 	res.Seed = o.Seed
 	rnd := rand.New(rand.NewPCG(o.Seed, 0x5eed))
-	res.Schedule = Schedule(rnd, 3, o.Window, o.Kinds)
+	kinds := o.Kinds
+	if len(kinds) == 0 {
+		kinds = Kinds(o.Target)
+	}
+	res.Schedule = Schedule(rnd, 3, o.Window, kinds)
 	if o.AtLeader {
 		for i := range res.Schedule {
 			res.Schedule[i].Who = 0
