@@ -292,14 +292,6 @@ func (c *Cluster) Paused(i int) bool {
 	return m.mu.paused
 }
 
-// Starts returns how many times member i was started.
-func (c *Cluster) Starts(i int) int {
-	m := c.members[i-1]
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.mu.starts
-}
-
 func (m *member) diskControl() string { return filepath.Join(m.dir, "disk-fault") }
 
 // SetDisk puts member i's disk in mode (gokeeper only).
@@ -414,10 +406,4 @@ func FourLetter(addr, word string, timeout time.Duration) (string, error) {
 	var out bytes.Buffer
 	_, err = io.Copy(&out, conn)
 	return out.String(), err
-}
-
-// Logs returns the tail of member i's log file.
-func (c *Cluster) Logs(i int) string {
-	b, _ := os.ReadFile(filepath.Join(c.members[i-1].dir, "member.log"))
-	return string(b)
 }

@@ -23,13 +23,6 @@ const (
 	ElectionPort
 )
 
-func (p Port) String() string {
-	if p == QuorumPort {
-		return "quorum"
-	}
-	return "election"
-}
-
 // Net is the fault proxy between the members of an ensemble. Every
 // ordered pair of members (from, to) and each of to's peer ports has its
 // own listener: member from's zoo.cfg names that listener as member to's

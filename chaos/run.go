@@ -90,7 +90,13 @@ func Run(o Options) (res Result) {
 		res.Err = err
 		return res
 	}
-	defer c.Stop()
+	keep := true
+	defer func() {
+		c.Stop()
+		if !keep {
+			os.RemoveAll(o.Dir)
+		}
+	}()
 	if err := c.WaitServing(90 * time.Second); err != nil {
 		res.Err = err
 		return res
@@ -174,20 +180,15 @@ func Run(o Options) (res Result) {
 		})
 		anomalies = append(anomalies, checkWatches(rec.mu.watches, finalVersions, latest)...)
 	}
-	diskFaults := nm.disked
 	for i := 1; i <= c.N; i++ {
-		if exits := c.Exits(i); len(exits) > 0 && !diskFaults {
+		if exits := c.Exits(i); len(exits) > 0 && !nm.disked {
 			fail("member n%d exited by itself: %s", i, strings.Join(exits, "; "))
 		}
 	}
 	res.Anomalies = anomalies
-
-	if len(anomalies) > 0 || o.Keep {
+	keep = len(anomalies) > 0 || o.Keep
+	if keep {
 		save(o.Dir, res, nm, rec, ops, info)
-		c.Stop()
-	} else {
-		c.Stop()
-		os.RemoveAll(o.Dir)
 	}
 	rec.mu.Unlock()
 	return res
