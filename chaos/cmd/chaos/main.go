@@ -9,6 +9,9 @@
 //	CHAOS_OUT     where failing histories are kept (default bin/chaos-histories)
 //	CHAOS_WINDOW  how long each history's faults last (default 12s)
 //	CHAOS_KEEP    1 keeps every history's files, not only failing ones
+//	CHAOS_FAULTS  the fault kinds to draw from, comma-separated (default:
+//	              all the target can have): partition, bridge, oneway,
+//	              delay, drop, kill9, pause, disk
 //
 // With -selftest it runs up to CHAOS_RUNS histories against a gokeeper
 // built with the chaosbroken tag, faults aimed at the leader, and
@@ -20,7 +23,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gokeeper/gokeeper/chaos"
@@ -64,11 +69,22 @@ func main() {
 		}
 	}
 
+	var kinds []chaos.FaultKind
+	if s := os.Getenv("CHAOS_FAULTS"); s != "" {
+		for _, k := range strings.Split(s, ",") {
+			if !slices.Contains(chaos.Kinds(chaos.Gokeeper), chaos.FaultKind(k)) {
+				fatalf("CHAOS_FAULTS: unknown fault %q", k)
+			}
+			kinds = append(kinds, chaos.FaultKind(k))
+		}
+	}
+
 	histories, ops, anomalies, errs := 0, 0, 0, 0
 	for i := 0; i < runs; i++ {
 		s := seed + uint64(i)
 		o := chaos.Options{Target: target, Bin: *bin, Seed: s, Window: window,
-			Dir: filepath.Join(out, fmt.Sprintf("%s-seed-%d", target, s)), Keep: os.Getenv("CHAOS_KEEP") == "1"}
+			Kinds: kinds,
+			Dir:   filepath.Join(out, fmt.Sprintf("%s-seed-%d", target, s)), Keep: os.Getenv("CHAOS_KEEP") == "1"}
 		if *selftest {
 			o.Dir = filepath.Join(out, fmt.Sprintf("selftest-seed-%d", s))
 			o.Kinds, o.AtLeader = []chaos.FaultKind{chaos.Partition}, true
