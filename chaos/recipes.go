@@ -86,10 +86,13 @@ func checkQueue(ops []QueueOp, items []QueueItem) (anomalies []string) {
 
 // Hold is a time a lock client believed it held the lock: from its
 // ephemeral create's acknowledgement to whichever came first, its
-// release's call or the first sign its session might be gone (a
-// disconnection: with a session timeout longer than the time a member
-// cut off from its leader takes to drop its clients, no other session
-// can take the lock before then).
+// release's call, the first sign its session might be gone (a
+// disconnection) or a third of the session timeout. No other session can
+// take the lock before then: the session expires no sooner than a
+// session timeout after the leader last heard of it, which is at most a
+// client ping interval (a third of the timeout) before the create's
+// answer, and a member cut off from its leader drops its clients within
+// syncLimit, well inside that.
 type Hold struct {
 	Client  int
 	Session int64

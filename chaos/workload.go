@@ -309,7 +309,14 @@ func (w *workload) lockSession(client int, conn *zk.Conn, lost *atomic.Int64, rn
 		}
 		h := Hold{Client: client, Session: session, From: w.rec.now()}
 		w.pause(time.Duration(20+rnd.IntN(100)) * time.Millisecond)
-		h.To = w.rec.now()
+		// NB: the belief ends at the release, the first disconnection or a
+		// third of the session timeout after the create's answer,
+		// whichever is first: the client's last message before it reached
+		// the leader's session tracker no earlier than one ping interval
+		// (a third of the timeout) before, so the session cannot expire
+		// before two thirds of the timeout after the answer, however the
+		// member the client talks to stalls.
+		h.To = min(w.rec.now(), h.From+SessionTimeout/3)
 		if l := time.Duration(lost.Load()); l != 0 && l < h.To {
 			h.To = l
 		}
