@@ -267,6 +267,14 @@ func (c *Cluster) Exits(i int) []string {
 	return append([]string(nil), m.mu.exits...)
 }
 
+// LostPort reports whether member i's log says a port it needed was
+// taken (by another process, while it was down): a harness failure, not
+// the member's.
+func (c *Cluster) LostPort(i int) bool {
+	b, _ := os.ReadFile(filepath.Join(c.members[i-1].dir, "member.log"))
+	return bytes.Contains(bytes.ToLower(b), []byte("address already in use"))
+}
+
 // Pause stops member i with SIGSTOP; Resume continues it.
 func (c *Cluster) Pause(i int) { c.signal(i, syscall.SIGSTOP, true) }
 

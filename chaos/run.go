@@ -181,7 +181,10 @@ func Run(o Options) (res Result) {
 		anomalies = append(anomalies, checkWatches(rec.mu.watches, finalVersions, latest)...)
 	}
 	for i := 1; i <= c.N; i++ {
-		if exits := c.Exits(i); len(exits) > 0 && !nm.disked {
+		switch exits := c.Exits(i); {
+		case len(exits) > 0 && c.LostPort(i):
+			res.Err = fmt.Errorf("member n%d could not bind a port another process took while it was down", i)
+		case len(exits) > 0 && !nm.disked:
 			fail("member n%d exited by itself: %s", i, strings.Join(exits, "; "))
 		}
 	}
