@@ -118,7 +118,7 @@ fuzz:
 # minutes on 2 cores).
 CHAOS_RUNS ?= 100
 CHAOS_SELFTEST_RUNS ?= 5
-export CHAOS_SEED CHAOS_TARGET CHAOS_OUT CHAOS_WINDOW CHAOS_KEEP CHAOS_FAULTS
+export CHAOS_SEED CHAOS_TARGET CHAOS_OUT CHAOS_WINDOW CHAOS_KEEP CHAOS_FAULTS CHAOS_MEMBERS
 chaos-build:
 	$(GO) build -tags chaos -o bin/gokeeper-chaos ./cmd/gokeeper
 	$(GO) build -tags chaos,chaosbroken -o bin/gokeeper-broken ./cmd/gokeeper

@@ -17,8 +17,8 @@ type FaultKind string
 // The faults. Who is the member a fault is about (0: whoever leads when
 // it starts); Other the second member of a one-way fault.
 const (
-	Partition FaultKind = "partition" // Who alone, cut off from the others both ways
-	Bridge    FaultKind = "bridge"    // the two members other than Who cut off from each other; Who sees both
+	Partition FaultKind = "partition" // a minority with Who (Who alone of 3, Who and the next of 5) cut off from the majority both ways
+	Bridge    FaultKind = "bridge"    // the members other than Who in two halves cut off from each other; Who sees both
 	OneWay    FaultKind = "oneway"    // bytes Who sends Other are lost
 	Delay     FaultKind = "delay"     // every peer link delayed by Delay
 	Drop      FaultKind = "drop"      // every peer connection of Who closed every 300 ms
@@ -267,17 +267,18 @@ func (nm *nemesis) applyNetworkLocked() {
 	nw := nm.c.Net
 	nw.Heal()
 	for _, f := range nm.network {
+		// others are the members but Who, from the one after Who on.
 		var others []int
-		for i := 1; i <= nm.c.N; i++ {
-			if i != f.Who {
-				others = append(others, i)
-			}
+		for i := 1; i < nm.c.N; i++ {
+			others = append(others, (f.Who+i-1)%nm.c.N+1)
 		}
+		half := len(others) / 2
 		switch f.Kind {
 		case Partition:
-			nw.Partition([]int{f.Who}, others)
+			minority := append([]int{f.Who}, others[:half-1]...)
+			nw.Partition(minority, others[half-1:])
 		case Bridge:
-			nw.Partition([]int{f.Who, others[0]}, []int{f.Who, others[1]})
+			nw.Partition(append([]int{f.Who}, others[:half]...), append([]int{f.Who}, others[half:]...))
 		case OneWay:
 			nw.Block(f.Who, f.Other)
 		case Delay:

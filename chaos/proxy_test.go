@@ -151,3 +151,36 @@ func TestProxyPartitionGroups(t *testing.T) {
 		}
 	}
 }
+
+func TestNemesisNetworkFaults(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		f    Fault
+		want [][2]int // blocked, one direction listed
+	}{
+		{3, Fault{Kind: Partition, Who: 2}, [][2]int{{2, 1}, {2, 3}}},
+		{5, Fault{Kind: Partition, Who: 2}, [][2]int{{2, 4}, {2, 5}, {2, 1}, {3, 4}, {3, 5}, {3, 1}}},
+		{3, Fault{Kind: Bridge, Who: 2}, [][2]int{{3, 1}}},
+		{5, Fault{Kind: Bridge, Who: 5}, [][2]int{{1, 3}, {1, 4}, {2, 3}, {2, 4}}},
+	} {
+		nw := &Net{}
+		nw.mu.blocked = map[[2]int]bool{}
+		nw.mu.delay = map[[2]int]time.Duration{}
+		nm := &nemesis{c: &Cluster{N: tc.n, Net: nw}, network: []Fault{tc.f}}
+		nm.applyNetworkLocked()
+		want := map[[2]int]bool{}
+		for _, p := range tc.want {
+			want[p], want[[2]int{p[1], p[0]}] = true, true
+		}
+		if len(nw.mu.blocked) != len(want) {
+			t.Errorf("%d members, %v: blocked %v, want %v", tc.n, tc.f, nw.mu.blocked, want)
+			continue
+		}
+		for p := range want {
+			if !nw.mu.blocked[p] {
+				t.Errorf("%d members, %v: blocked %v, want %v", tc.n, tc.f, nw.mu.blocked, want)
+				break
+			}
+		}
+	}
+}

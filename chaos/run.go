@@ -31,6 +31,8 @@ type Options struct {
 	AtLeader bool
 	// Keep keeps the history's files even if it finds nothing.
 	Keep bool
+	// Members is the ensemble's size: 3 (default) or 5.
+	Members int
 }
 
 // Result is what a history found.
@@ -77,7 +79,10 @@ func Run(o Options) (res Result) {
 	if len(kinds) == 0 {
 		kinds = Kinds(o.Target)
 	}
-	res.Schedule = Schedule(rnd, 3, o.Window, kinds)
+	if o.Members == 0 {
+		o.Members = 3
+	}
+	res.Schedule = Schedule(rnd, o.Members, o.Window, kinds)
 	if o.AtLeader {
 		for i := range res.Schedule {
 			res.Schedule[i].Who = 0
@@ -85,7 +90,7 @@ func Run(o Options) (res Result) {
 	}
 	defer func() { res.Took = time.Since(start) }()
 
-	c, err := StartCluster(o.Target, o.Bin, o.Dir, 3)
+	c, err := StartCluster(o.Target, o.Bin, o.Dir, o.Members)
 	if err != nil {
 		res.Err = err
 		return res

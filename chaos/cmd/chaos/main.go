@@ -9,6 +9,7 @@
 //	CHAOS_OUT     where failing histories are kept (default bin/chaos-histories)
 //	CHAOS_WINDOW  how long each history's faults last (default 12s)
 //	CHAOS_KEEP    1 keeps every history's files, not only failing ones
+//	CHAOS_MEMBERS the ensemble's size, 3 (default) or 5
 //	CHAOS_FAULTS  the fault kinds to draw from, comma-separated (default:
 //	              all the target can have): partition, bridge, oneway,
 //	              delay, drop, kill9, pause, disk
@@ -37,6 +38,10 @@ func main() {
 	flag.Parse()
 
 	runs := envInt("CHAOS_RUNS", 1)
+	members := envInt("CHAOS_MEMBERS", 3)
+	if members != 3 && members != 5 {
+		fatalf("CHAOS_MEMBERS=%d: want 3 or 5", members)
+	}
 	seed := uint64(time.Now().UnixNano() % 1_000_000_000)
 	if s := os.Getenv("CHAOS_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
@@ -82,7 +87,7 @@ func main() {
 	histories, ops, anomalies, errs := 0, 0, 0, 0
 	for i := 0; i < runs; i++ {
 		s := seed + uint64(i)
-		o := chaos.Options{Target: target, Bin: *bin, Seed: s, Window: window,
+		o := chaos.Options{Target: target, Bin: *bin, Seed: s, Window: window, Members: members,
 			Kinds: kinds,
 			Dir:   filepath.Join(out, fmt.Sprintf("%s-seed-%d", target, s)), Keep: os.Getenv("CHAOS_KEEP") == "1"}
 		if *selftest {
