@@ -115,9 +115,9 @@ func Schedule(rnd *rand.Rand, n int, window time.Duration, kinds []FaultKind) []
 type nemesis struct {
 	c   *Cluster
 	rec *recorder
-	rnd *rand.Rand
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards what follows
+	rnd      *rand.Rand
 	timeline []string
 	network  []Fault // the network faults in force, members resolved
 	disked   bool    // a disk fault was applied
@@ -138,41 +138,31 @@ func (nm *nemesis) resolve(who int) (int, string) {
 	if l := nm.c.Leader(); l != 0 {
 		return l, fmt.Sprintf("n%d (leader)", l)
 	}
+	nm.mu.Lock()
 	m := 1 + nm.rnd.IntN(nm.c.N)
+	nm.mu.Unlock()
 	return m, fmt.Sprintf("n%d (no leader)", m)
 }
 
 // run applies the faults at their times; it returns when the last one
-// ended or stop closed.
-func (nm *nemesis) run(faults []Fault, stop chan struct{}) {
+// ended.
+func (nm *nemesis) run(faults []Fault) {
 	var wg sync.WaitGroup
 	for _, f := range faults {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !sleepUntil(nm.rec, f.At, stop) {
-				return
-			}
+			sleepUntil(nm.rec, f.At)
 			end := nm.start(f)
-			sleepUntil(nm.rec, f.At+f.For, stop)
+			sleepUntil(nm.rec, f.At+f.For)
 			end()
 		}()
 	}
 	wg.Wait()
 }
 
-// sleepUntil waits until the recorder's clock reads at; false if stop
-// closed first.
-func sleepUntil(rec *recorder, at time.Duration, stop chan struct{}) bool {
-	t := time.NewTimer(max(at-rec.now(), 0))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-stop:
-		return false
-	}
-}
+// sleepUntil waits until the recorder's clock reads at.
+func sleepUntil(rec *recorder, at time.Duration) { time.Sleep(at - rec.now()) }
 
 // start applies f and returns what ends it.
 func (nm *nemesis) start(f Fault) (end func()) {

@@ -115,8 +115,8 @@ func Run(o Options) (res Result) {
 	w := &workload{rec: rec, c: c, stop: make(chan struct{}), watchStop: make(chan struct{})}
 	nm := &nemesis{c: c, rec: rec, rnd: rnd}
 	w.run(o.Seed)
-	nm.run(res.Schedule, nil)
-	sleepUntil(rec, o.Window, nil)
+	nm.run(res.Schedule)
+	sleepUntil(rec, o.Window)
 	nm.healAll()
 	healed := rec.now()
 
