@@ -274,7 +274,9 @@ func converge(c *Cluster, rec *recorder, d time.Duration) ([]RegOp, error) {
 				break
 			}
 			for k := 0; k < keys; k++ {
-				op := RegOp{Client: -1 - i, Kind: FinalRead, Key: k, Call: rec.now(), Session: conn.SessionID()}
+				// NB: numbered after the register clients (0..N), for porcupine's
+				// visualisation's rows.
+				op := RegOp{Client: c.N + 1 + i, Kind: FinalRead, Key: k, Call: rec.now(), Session: conn.SessionID()}
 				var data []byte
 				var st *zk.Stat
 				if data, st, err = conn.Get(regPath(k)); err != nil {
