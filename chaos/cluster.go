@@ -184,7 +184,7 @@ func (c *Cluster) Start(i int) error {
 	m := c.members[i-1]
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.mu.cmd != nil && running(m.mu.done) {
+	if m.mu.cmd != nil && !closed(m.mu.done) {
 		return fmt.Errorf("chaos: member %d is running", i)
 	}
 	var cmd *exec.Cmd
@@ -227,21 +227,12 @@ func (c *Cluster) Start(i int) error {
 	return nil
 }
 
-func running(done chan struct{}) bool {
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
-}
-
 // Running reports whether member i's process is alive.
 func (c *Cluster) Running(i int) bool {
 	m := c.members[i-1]
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.mu.cmd != nil && running(m.mu.done)
+	return m.mu.cmd != nil && !closed(m.mu.done)
 }
 
 // Kill9 kills member i with SIGKILL and waits until it is gone.
@@ -285,7 +276,7 @@ func (c *Cluster) signal(i int, sig syscall.Signal, paused bool) {
 	m := c.members[i-1]
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.mu.cmd == nil || !running(m.mu.done) {
+	if m.mu.cmd == nil || !!closed(m.mu.done) {
 		return
 	}
 	_ = m.mu.cmd.Process.Signal(sig)
