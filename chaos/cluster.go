@@ -276,7 +276,7 @@ func (c *Cluster) signal(i int, sig syscall.Signal, paused bool) {
 	m := c.members[i-1]
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.mu.cmd == nil || !!closed(m.mu.done) {
+	if m.mu.cmd == nil || closed(m.mu.done) {
 		return
 	}
 	_ = m.mu.cmd.Process.Signal(sig)
