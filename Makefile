@@ -114,7 +114,7 @@ fuzz:
 # runs them against Apache ZooKeeper 3.8 instead (no self-test, no disk
 # faults); CHAOS_SEED replays a history. One line per history, then
 # `chaos: H histories, O operations, A anomalies`; a failing history is
-# kept under bin/chaos-histories/. chaos-short is CI's profile (about 4
+# kept under bin/chaos-histories/. chaos-short is CI's profile (2-4
 # minutes on 2 cores).
 CHAOS_RUNS ?= 100
 CHAOS_SELFTEST_RUNS ?= 5
