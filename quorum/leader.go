@@ -396,6 +396,12 @@ func (l *leader) tryCommit(n *Node) {
 			to = n.lastBefore(p.Version)
 		}
 	}
+	if commitAlone {
+		// The chaos suite's broken build: any one voter's log suffices.
+		for _, a := range acks {
+			to = max(to, min(a, l.proposed))
+		}
+	}
 	if to <= n.committed {
 		return
 	}

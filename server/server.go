@@ -188,6 +188,12 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 	return newServer(cfg, log, nil)
 }
 
+// NewOnFS is New with the store's files on fs (nil: the OS's), for
+// builds that inject disk faults (chaos/diskfault).
+func NewOnFS(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
+	return newServer(cfg, log, fs)
+}
+
 // newServer is New with the file system under the store (nil: the OS's).
 func newServer(cfg Config, log zerolog.Logger, fs vfs.FS) (*Server, error) {
 	if err := cfg.Validate(); err != nil {

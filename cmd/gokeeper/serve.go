@@ -59,7 +59,7 @@ func serveCmd(args []string, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		go tuneGC(time.Second)
 	}
-	srv, err := server.New(cfg, log)
+	srv, err := server.NewOnFS(cfg, log, storeFS())
 	if err != nil {
 		return err
 	}

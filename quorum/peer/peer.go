@@ -519,8 +519,13 @@ func (p *Peer) loop() {
 			p.handleReady()
 		}
 	}
-	<-p.stop
+	// NB: a member that cannot make its state durable or apply it stops
+	// now, not at Close: it drops its quorum connections, so that its
+	// leader or its learners move on at once rather than after
+	// syncLimit, and it no longer says it leads or follows (srvr, mntr).
 	p.shutdown(p.failed)
+	p.setStatus(quorum.Status{State: quorum.Looking, Why: "stopped: " + p.failed.Error()})
+	<-p.stop
 }
 
 // maxDrain bounds the events taken into one Ready.

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,8 @@ type memStorage struct {
 	// an Append goes on (blocked says it waits).
 	appends       int
 	gate, blocked chan struct{}
+	// failAppend makes Append fail, as a log whose fsync fails.
+	failAppend bool
 }
 
 func (m *memStorage) StartZxid() int64 {
@@ -73,6 +76,9 @@ func (m *memStorage) Append(entries []quorum.Entry) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.appends++
+	if m.failAppend {
+		return errors.New("injected fsync failure")
+	}
 	for _, e := range entries {
 		last := m.start
 		if len(m.log) > 0 {
@@ -566,6 +572,56 @@ func TestPeerSnapWhenFarBehind(t *testing.T) {
 		}
 		for id := range c.peers {
 			c.stop(id)
+		}
+	}
+}
+
+// TestPeerStopsWhenItsLogFails: a leader whose log cannot take a
+// proposal fails the proposal, stops saying it leads (srvr and mntr read
+// its status) and drops its followers at once, which elect another
+// leader and keep what was committed.
+func TestPeerStopsWhenItsLogFails(t *testing.T) {
+	c := newCluster(t, 3)
+	lead, st := c.leader()
+	committed := c.propose(lead, st.Epoch, 1, 3)
+	c.storage[lead].mu.Lock()
+	c.storage[lead].failAppend = true
+	c.storage[lead].mu.Unlock()
+	done := make(chan error, 1)
+	z := quorum.Zxid(st.Epoch, 4)
+	c.peers[lead].Propose([]quorum.Entry{{Zxid: z, Data: []byte("lost?")}}, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a proposal the leader could not log was acknowledged")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proposal the leader could not log was not answered within 10 s")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		failed := c.peers[lead].Status()
+		var newLead int64
+		for id, p := range c.peers {
+			if s := p.Status(); id != lead && s.State == quorum.Leading && s.Serving {
+				newLead = id
+			}
+		}
+		if failed.State == quorum.Looking && !failed.Serving && strings.Contains(failed.Why, "stopped") && newLead != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after its log failed, the old leader's status is %+v and no other member leads", failed)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.stop(lead)
+	// NB: the txn the failed leader sent its followers first may commit
+	// in the next epoch, or not; what was committed before stays.
+	for id := range c.peers {
+		got, _ := c.storage[id].state()
+		if len(got) < len(committed) || fmt.Sprint(got[:len(committed)]) != fmt.Sprint(committed) {
+			t.Fatalf("member %d applied %x, want %x first", id, got, committed)
 		}
 	}
 }
