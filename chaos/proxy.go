@@ -63,9 +63,12 @@ type link struct {
 
 // pipe is one proxied connection.
 type pipe struct {
-	link      *link
-	down, up  net.Conn // down: the dialer (from); up: the member dialled (to)
-	tainted   bool     // bytes were dropped: the stream is broken, close it at heal
+	link     *link
+	down, up net.Conn // down: the dialer (from); up: the member dialled (to)
+	tainted  bool     // bytes were dropped: the stream is broken, close it at heal
+	// holed are the directions (a→b) that lost bytes: they pass none
+	// until Heal closes the connection.
+	holed     map[[2]int]bool
 	closeOnce sync.Once
 }
 
@@ -194,9 +197,17 @@ func (nw *Net) Close() {
 func (nw *Net) rule(p *pipe, a, b int) (blocked bool, delay time.Duration) {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	blocked = nw.mu.blocked[[2]int{a, b}]
+	// NB: a direction that lost bytes passes none until Heal closes the
+	// connection, or the bytes after the hole would reach the other end: a
+	// stream with a hole, which TCP never gives (Heal unblocks before it
+	// closes).
+	blocked = p.holed[[2]int{a, b}] || nw.mu.blocked[[2]int{a, b}]
 	if blocked {
 		p.tainted = true
+		if p.holed == nil {
+			p.holed = map[[2]int]bool{}
+		}
+		p.holed[[2]int{a, b}] = true
 	}
 	return blocked, nw.mu.delay[[2]int{a, b}]
 }

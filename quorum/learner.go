@@ -135,7 +135,7 @@ func (l *learner) onSyncMode(n *Node, m Message) {
 // onProposal logs a proposal; in broadcast it is acknowledged once
 // durable (the ACK leaves after Ready's entries are persisted).
 func (l *learner) onProposal(n *Node, m Message) {
-	if l.phase < phaseSync || m.Zxid <= n.lastZxid {
+	if l.phase < phaseSync || !follows(n.lastZxid, m.Zxid) {
 		n.becomeLooking("proposal out of order")
 		return
 	}
@@ -151,6 +151,15 @@ func (l *learner) onProposal(n *Node, m Message) {
 	case Epoch(m.Zxid) == l.epoch:
 		l.unacked = append(l.unacked, m.Zxid)
 	}
+}
+
+// follows reports whether a txn with zxid may follow prev in the log, as
+// the store requires: the next counter of prev's epoch, or any zxid of a
+// later epoch. NB: a stream with a hole (which TCP never gives, but a
+// broken link or leader might) makes the learner look for a leader again
+// instead of failing its log for good.
+func follows(prev, zxid int64) bool {
+	return zxid > prev && (prev == 0 || Epoch(prev) != Epoch(zxid) || zxid == prev+1)
 }
 
 // onCommit learns that a logged txn committed; it is applied once the
@@ -198,7 +207,7 @@ func (l *learner) afterReconfig(n *Node, m Message) bool {
 
 // onInform logs and applies a committed txn (observers).
 func (l *learner) onInform(n *Node, m Message) {
-	if !l.observer || l.phase != phaseBroadcast || m.Zxid <= n.lastZxid {
+	if !l.observer || l.phase != phaseBroadcast || !follows(n.lastZxid, m.Zxid) {
 		n.becomeLooking("INFORM out of order")
 		return
 	}
