@@ -2,16 +2,14 @@ package admin
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/gokeeper/gokeeper/compat-tests/rawclient"
+	"github.com/gokeeper/gokeeper/internal/loopport"
 	"github.com/gokeeper/gokeeper/server"
 )
 
@@ -26,35 +24,16 @@ type ensembleFixture struct {
 	mutate func(*server.Config)
 }
 
-// freeLoopbackPort returns a loopback port that was free a moment ago,
-// below the kernel's ephemeral range (where another process's outgoing
-// connection could take it before a member binds it) and never handed
-// out before in this process.
+// freeLoopbackPort returns a loopback port for a server the test starts
+// (internal/loopport: below the ephemeral range, never handed out twice).
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for range 1000 {
-		p := 20000 + rand.IntN(12000)
-		if handedOut.ports[p] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		handedOut.ports[p] = true
-		return p
+	p, err := loopport.Free()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free loopback port below 32000")
-	return 0
+	return p
 }
-
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
 
 // newEnsembleFixture configures members with the given roles
 // ("participant" or "observer"), ids from 1; none is started.

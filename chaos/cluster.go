@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gokeeper/gokeeper/chaos/diskfault"
+	"github.com/gokeeper/gokeeper/internal/loopport"
 )
 
 // Target is what the ensemble runs.
@@ -84,18 +85,17 @@ func StartCluster(target Target, bin, dir string, n int) (*Cluster, error) {
 			}
 		}
 	}
-	ports := NewPorts()
 	c := &Cluster{Target: target, Dir: dir, N: n, bin: bin}
 	real := make(map[[2]int]string)
 	for i := 1; i <= n; i++ {
 		m := &member{id: i, dir: filepath.Join(dir, fmt.Sprintf("n%d", i))}
-		cp, err := ports.Free()
+		cp, err := loopport.Free()
 		if err != nil {
 			return nil, err
 		}
 		m.clientAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(cp))
 		for _, p := range []Port{QuorumPort, ElectionPort} {
-			pp, err := ports.Free()
+			pp, err := loopport.Free()
 			if err != nil {
 				return nil, err
 			}
@@ -103,7 +103,7 @@ func StartCluster(target Target, bin, dir string, n int) (*Cluster, error) {
 		}
 		c.members = append(c.members, m)
 	}
-	nw, err := NewNet(n, ports, func(i int, p Port) string { return real[[2]int{i, int(p)}] })
+	nw, err := NewNet(n, func(i int, p Port) string { return real[[2]int{i, int(p)}] })
 	if err != nil {
 		return nil, err
 	}

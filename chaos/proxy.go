@@ -8,9 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gokeeper/gokeeper/internal/loopport"
 )
 
 // Port names which of a member's peer ports a link reaches.
@@ -73,8 +74,8 @@ type pipe struct {
 }
 
 // NewNet starts the listeners for n members (numbered 1..n) on loopback
-// ports drawn from ports; real(i, port) is member i's own address.
-func NewNet(n int, ports *Ports, real func(member int, port Port) string) (*Net, error) {
+// ports (internal/loopport); real(i, port) is member i's own address.
+func NewNet(n int, real func(member int, port Port) string) (*Net, error) {
 	nw := &Net{n: n, links: map[linkKey]*link{}}
 	nw.mu.blocked = map[[2]int]bool{}
 	nw.mu.delay = map[[2]int]time.Duration{}
@@ -85,7 +86,7 @@ func NewNet(n int, ports *Ports, real func(member int, port Port) string) (*Net,
 				continue
 			}
 			for _, port := range []Port{QuorumPort, ElectionPort} {
-				ln, err := ports.Listen()
+				ln, err := loopport.Listen()
 				if err != nil {
 					nw.Close()
 					return nil, err
@@ -324,47 +325,4 @@ func (p *pipe) rewriteHandshake(src net.Conn) ([]byte, error) {
 	out := append(head[:], rest[:8]...)
 	out = binary.BigEndian.AppendUint32(out, uint32(len(addr)))
 	return append(out, addr...), nil
-}
-
-// Ports hands out loopback ports in 20000-32000 (below the kernel's
-// ephemeral range, so that no outgoing connection takes one a member is
-// about to bind), never the same one twice.
-type Ports struct {
-	mu   sync.Mutex
-	used map[int]bool
-	rand *rand.Rand
-}
-
-// NewPorts returns an empty allocator.
-func NewPorts() *Ports {
-	return &Ports{used: map[int]bool{}, rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))}
-}
-
-// Listen binds a fresh port and returns its listener.
-func (ps *Ports) Listen() (net.Listener, error) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	for range 1000 {
-		p := 20000 + ps.rand.IntN(12000)
-		if ps.used[p] {
-			continue
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		ps.used[p] = true
-		return ln, nil
-	}
-	return nil, errors.New("chaos: no free loopback port in 20000-32000")
-}
-
-// Free returns a port that was free a moment ago, for a member to bind.
-func (ps *Ports) Free() (int, error) {
-	ln, err := ps.Listen()
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -7,17 +7,19 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gokeeper/gokeeper/internal/loopport"
 )
 
 // fakeMembers listens on a quorum and an election port for each of n
 // members; accepted connections arrive on the returned channel.
-func fakeMembers(t *testing.T, ports *Ports, n int) (map[[2]int]string, chan net.Conn) {
+func fakeMembers(t *testing.T, n int) (map[[2]int]string, chan net.Conn) {
 	t.Helper()
 	addrs := map[[2]int]string{}
 	accepted := make(chan net.Conn, 16)
 	for i := 1; i <= n; i++ {
 		for _, p := range []Port{QuorumPort, ElectionPort} {
-			ln, err := ports.Listen()
+			ln, err := loopport.Listen()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,9 +42,8 @@ func fakeMembers(t *testing.T, ports *Ports, n int) (map[[2]int]string, chan net
 
 func startNet(t *testing.T) (*Net, chan net.Conn) {
 	t.Helper()
-	ports := NewPorts()
-	addrs, accepted := fakeMembers(t, ports, 2)
-	nw, err := NewNet(2, ports, func(i int, p Port) string { return addrs[[2]int{i, int(p)}] })
+	addrs, accepted := fakeMembers(t, 2)
+	nw, err := NewNet(2, func(i int, p Port) string { return addrs[[2]int{i, int(p)}] })
 	if err != nil {
 		t.Fatal(err)
 	}

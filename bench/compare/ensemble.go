@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gokeeper/gokeeper/bench"
+	"github.com/gokeeper/gokeeper/internal/loopport"
 	"github.com/gokeeper/gokeeper/jute"
 )
 
@@ -45,7 +46,7 @@ func newEnsembles(o *options, parent string, n int) (zk, gk *ensemble, err error
 		for i := range n {
 			var p [3]int
 			for j := range p {
-				if p[j], err = freePort(); err != nil {
+				if p[j], err = loopport.Free(); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -77,7 +78,7 @@ func newEnsembles(o *options, parent string, n int) (zk, gk *ensemble, err error
 			} else {
 				s.argv = []string{o.gokeeper, "serve", "--config", filepath.Join(s.dir, "zoo.cfg"), "--log-level", "warn"}
 				if o.profile != "" && i == 0 {
-					port, err := freePort()
+					port, err := loopport.Free()
 					if err != nil {
 						return nil, nil, err
 					}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/gokeeper/gokeeper/bench"
+	"github.com/gokeeper/gokeeper/internal/loopport"
 	"github.com/gokeeper/gokeeper/jute"
 )
 
@@ -125,15 +126,6 @@ type server struct {
 	argv    []string
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // newServers writes both servers' configuration under parent, with the
 // lines of extra added to both zoo.cfg files.
 func newServers(o *options, parent string, extra string) (zk, gk *server, err error) {
@@ -143,7 +135,7 @@ func newServers(o *options, parent string, extra string) (zk, gk *server, err er
 		if err := os.MkdirAll(filepath.Join(s.dir, "data"), 0o755); err != nil {
 			return nil, nil, err
 		}
-		port, err := freePort()
+		port, err := loopport.Free()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -164,7 +156,7 @@ func newServers(o *options, parent string, extra string) (zk, gk *server, err er
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(zk.dir, "zoo.cfg")}
 	gk.argv = []string{o.gokeeper, "serve", "--config", filepath.Join(gk.dir, "zoo.cfg"), "--log-level", "warn"}
 	if o.profile != "" {
-		port, err := freePort()
+		port, err := loopport.Free()
 		if err != nil {
 			return nil, nil, err
 		}

@@ -5,51 +5,29 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/gokeeper/gokeeper/internal/loopport"
 	"github.com/gokeeper/gokeeper/server"
 )
 
-// freePort returns a loopback port that was free a moment ago.
-// freePort returns a loopback port that is free now and was not handed
-// out before in this process, drawn below the kernel's ephemeral range
-// (32768 and up) so that no outgoing connection takes it as its source
-// port before a server (re)binds it: a member restarted in a test keeps
-// its ports.
+// freePort returns a loopback port for a server the test starts
+// (internal/loopport: below the ephemeral range, never handed out twice).
 func freePort(t *testing.T) int {
 	t.Helper()
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for tries := 0; tries < 1000; tries++ {
-		p := 20000 + rand.IntN(12000)
-		if handedOut.ports[p] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		handedOut.ports[p] = true
-		return p
+	p, err := loopport.Free()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free loopback port below 32000")
-	return 0
+	return p
 }
-
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
 
 // fakeServer answers every connection with reply after reading the
 // four-letter word, and records the words it received.

@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gokeeper/gokeeper/internal/loopport"
 	"github.com/gokeeper/gokeeper/jute"
 )
 
@@ -141,17 +142,8 @@ type zkServer struct {
 	version string
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startZooKeeper(dir, java, classpath string) (*zkServer, error) {
-	port, err := freePort()
+	port, err := loopport.Free()
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/gokeeper/gokeeper/internal/loopport"
 
 	"github.com/gokeeper/gokeeper/jute"
 )
@@ -60,7 +61,7 @@ func captureQuorum(out, java, classpath string) (err error) {
 	var eproxies []*electionProxy // by sid - 1
 	for i := 1; i <= n; i++ {
 		for _, p := range []*int{&client[i], &quorum[i], &election[i]} {
-			if *p, err = freePort(); err != nil {
+			if *p, err = loopport.Free(); err != nil {
 				return err
 			}
 		}
