@@ -84,15 +84,18 @@ func TestProxyRewritesElectionHandshake(t *testing.T) {
 	}
 }
 
-func TestProxyBlockHealDrop(t *testing.T) {
-	nw, accepted := startNet(t)
+// blockedConn returns a proxied connection from member 1 (c) to member 2
+// (up) whose 1→2 direction lost the bytes "lost" to a block still in
+// force; the other direction still flows.
+func blockedConn(t *testing.T) (nw *Net, c, up net.Conn, accepted chan net.Conn) {
+	t.Helper()
+	nw, accepted = startNet(t)
 	c, err := net.Dial("tcp", nw.Addr(1, 2, QuorumPort))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	up := <-accepted
-
+	t.Cleanup(func() { c.Close() })
+	up = <-accepted
 	nw.Block(1, 2)
 	if _, err := c.Write([]byte("lost")); err != nil {
 		t.Fatal(err)
@@ -104,6 +107,11 @@ func TestProxyBlockHealDrop(t *testing.T) {
 	if got := recv(t, c, 4); string(got) != "pong" {
 		t.Fatalf("member 1 received %q", got)
 	}
+	return nw, c, up, accepted
+}
+
+func TestProxyBlockHealDrop(t *testing.T) {
+	nw, c, up, accepted := blockedConn(t)
 	_ = up.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if n, _ := up.Read(make([]byte, 4)); n != 0 {
 		t.Fatalf("member 2 received %d bytes across a block", n)
@@ -191,22 +199,7 @@ func TestNemesisNetworkFaults(t *testing.T) {
 // sees a stream with a hole (the race Heal had between unblocking and
 // closing, which showed a follower PROPOSALs with missing zxids).
 func TestProxyNoHoles(t *testing.T) {
-	nw, accepted := startNet(t)
-	c, err := net.Dial("tcp", nw.Addr(1, 2, QuorumPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	up := <-accepted
-	nw.Block(1, 2)
-	if _, err := c.Write([]byte("lost")); err != nil {
-		t.Fatal(err)
-	}
-	// The reverse flows after the lost bytes were read (and dropped).
-	if _, err := up.Write([]byte("pong")); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, c, 4)
+	nw, c, up, _ := blockedConn(t)
 	nw.mu.Lock()
 	clear(nw.mu.blocked) // as Heal does before it closes what lost bytes
 	nw.mu.Unlock()
