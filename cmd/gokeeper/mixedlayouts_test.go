@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -53,22 +52,6 @@ func TestProcessMixedLayouts(t *testing.T) {
 			setup.Close()
 			w := startAckWriter(t, e.connect(0, 1, 2, 3), "/w")
 
-			// restart starts a killed member again. NB: ZooKeeper 3.8.0
-			// killed just after it created a txn log file, before the
-			// file's header, cannot start again (FileHeader.deserialize:
-			// EOFException); an operator deletes the empty file.
-			restart := func(i int) {
-				if e.zk[i] {
-					logs, _ := filepath.Glob(filepath.Join(e.dirs[i], "version-2", "log.*"))
-					for _, l := range logs {
-						if st, err := os.Stat(l); err == nil && st.Size() == 0 {
-							os.Remove(l)
-						}
-					}
-				}
-				e.start(i)
-			}
-
 			// Leadership on each kind in turn.
 			for _, wantZK := range []bool{false, true} {
 				lead := e.leader()
@@ -78,7 +61,7 @@ func TestProcessMixedLayouts(t *testing.T) {
 					}
 					e.procs[lead].kill9()
 					e.leader()
-					restart(lead)
+					e.start(lead)
 					lead = e.leader()
 				}
 				w.check(e, kind(lead)+" leads")
@@ -148,10 +131,10 @@ func TestProcessMixedLayouts(t *testing.T) {
 					t.Fatal("a create only the leader logged was acknowledged")
 				}
 				for _, f := range followers {
-					restart(f)
+					e.start(f)
 				}
 				next := e.leader()
-				restart(lead)
+				e.start(lead)
 				e.leader()
 				for i := range e.procs {
 					c := e.connect(i)
